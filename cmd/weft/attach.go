@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/weftnet/weft/daemon/api"
+)
+
+func (c *cli) attachCmd() *cobra.Command {
+	var req api.Attach
+	cmd := &cobra.Command{
+		Use:   "attach --network NAME --ip ADDR [--name CNAME] NETNS",
+		Short: "Attach a network namespace (a name under /run/netns, or a path) to a network",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Netns = args[0]
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctx()
+			defer cancel()
+			ep, err := cl.Attach(ctx, req)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s %s %s %s\n", ep.Interface, ep.IPv4Address+ep.IPv6Address, ep.MacAddress, ep.EndpointID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Network, "network", "", "network to attach to")
+	f.StringVar(&req.IP, "ip", "", "address of the container on the network")
+	f.StringVar(&req.Name, "name", "", "container name")
+	_ = cmd.MarkFlagRequired("network")
+	_ = cmd.MarkFlagRequired("ip")
+	return cmd
+}
+
+func (c *cli) detachCmd() *cobra.Command {
+	var req api.Detach
+	cmd := &cobra.Command{
+		Use:   "detach --network NAME NETNS",
+		Short: "Detach a network namespace from a network",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Netns = args[0]
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := ctx()
+			defer cancel()
+			return cl.Detach(ctx, req)
+		},
+	}
+	cmd.Flags().StringVar(&req.Network, "network", "", "network to detach from")
+	_ = cmd.MarkFlagRequired("network")
+	return cmd
+}

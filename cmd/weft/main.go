@@ -1,0 +1,48 @@
+// Command weft is the command-line client of weftd.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/weftnet/weft/daemon/api"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+// cli carries what every command needs: the daemon to talk to.
+type cli struct {
+	host string
+}
+
+func (c *cli) client() (*api.Client, error) { return api.NewClient(c.host) }
+
+// ctx bounds every request so that a stuck daemon never hangs the CLI.
+func ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 60*time.Second)
+}
+
+func newRoot() *cobra.Command {
+	c := &cli{}
+	root := &cobra.Command{
+		Use:           "weft",
+		Short:         "Manage weft overlay networks",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	host := os.Getenv("WEFT_HOST")
+	if host == "" {
+		host = api.DefaultHost
+	}
+	root.PersistentFlags().StringVarP(&c.host, "host", "H", host, "daemon socket to connect to (env WEFT_HOST)")
+	root.AddCommand(c.networkCmd(), c.attachCmd(), c.detachCmd())
+	return root
+}

@@ -1,0 +1,78 @@
+// Command weftd is weft's per-host daemon: the userspace VXLAN data plane and
+// the local API that the weft CLI talks to.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/weftnet/weft/daemon"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "weftd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg := daemon.DefaultConfig()
+	fs := flag.NewFlagSet("weftd", flag.ContinueOnError)
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for weftd's durable state")
+	fs.StringVar(&cfg.APISocket, "api-socket", cfg.APISocket, "unix socket of the local API")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: off)")
+	dataAddr := fs.String("data-path-addr", "", "underlay IP address for VXLAN traffic (default: the default route's interface address)")
+	port := fs.Uint("data-path-port", uint(cfg.DataPathPort), "UDP port for VXLAN traffic")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	format := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *port == 0 || *port > 65535 {
+		return fmt.Errorf("invalid --data-path-port %d", *port)
+	}
+	cfg.DataPathPort = uint16(*port)
+	if *dataAddr != "" {
+		a, err := netip.ParseAddr(*dataAddr)
+		if err != nil {
+			return fmt.Errorf("invalid --data-path-addr: %w", err)
+		}
+		cfg.DataPathAddr = a.Unmap()
+	}
+	log, err := newLogger(*level, *format)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return d.Run(ctx)
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}

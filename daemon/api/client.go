@@ -1,0 +1,106 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Client talks to one weftd over its API socket.
+type Client struct {
+	host string
+	http *http.Client
+}
+
+// NewClient returns a client for host, a URL of the form unix:///PATH.
+func NewClient(host string) (*Client, error) {
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok || path == "" {
+		return nil, fmt.Errorf("invalid daemon address %q: want unix:///PATH", host)
+	}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
+	return &Client{host: host, http: &http.Client{
+		Transport: &http.Transport{DialContext: dial},
+		Timeout:   60 * time.Second,
+	}}, nil
+}
+
+// CreateNetwork creates a network and returns it.
+func (c *Client) CreateNetwork(ctx context.Context, req NetworkCreate) (Network, error) {
+	var n Network
+	return n, c.do(ctx, http.MethodPost, "/v1/networks", req, &n)
+}
+
+// Networks lists the networks, by name.
+func (c *Client) Networks(ctx context.Context) ([]Network, error) {
+	var ns []Network
+	return ns, c.do(ctx, http.MethodGet, "/v1/networks", nil, &ns)
+}
+
+// Network returns one network by name.
+func (c *Client) Network(ctx context.Context, name string) (Network, error) {
+	var n Network
+	return n, c.do(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(name), nil, &n)
+}
+
+// RemoveNetwork removes a network that has no endpoints.
+func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/networks/"+url.PathEscape(name), nil, nil)
+}
+
+// Attach attaches a namespace to a network and returns the endpoint.
+func (c *Client) Attach(ctx context.Context, req Attach) (Endpoint, error) {
+	var ep Endpoint
+	return ep, c.do(ctx, http.MethodPost, "/v1/attach", req, &ep)
+}
+
+// Detach takes a namespace off a network.
+func (c *Client) Detach(ctx context.Context, req Detach) error {
+	return c.do(ctx, http.MethodPost, "/v1/detach", req, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://weftd"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("cannot connect to weftd at %s: is weftd running?", c.host)
+		}
+		return fmt.Errorf("talking to weftd at %s: %w", c.host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e Error
+		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
+			e.Message = resp.Status
+		}
+		return errors.New(e.Message)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

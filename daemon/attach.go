@@ -1,0 +1,166 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/vishvananda/netlink"
+	"github.com/weftnet/weft/daemon/api"
+)
+
+// Attach puts a network namespace on a network: a veth whose container end
+// gets the address, a random MAC and the network's MTU, and whose host end
+// joins the network's bridge. On error nothing is left behind.
+func (d *Daemon) Attach(req api.Attach) (api.Endpoint, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ep, err := d.parseAttach(req)
+	if err != nil {
+		return api.Endpoint{}, err
+	}
+	if err := d.plumb(n, ep); err != nil {
+		return api.Endpoint{}, fmt.Errorf("attach %s to %s: %w", ep.displayName(), n.Name, err)
+	}
+	n.Endpoints[ep.ID] = ep
+	if err := d.save(); err != nil {
+		delete(n.Endpoints, ep.ID)
+		_ = deleteLink(ep.HostIf)
+		return api.Endpoint{}, err
+	}
+	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
+	return ep.describe(n), nil
+}
+
+// parseAttach checks an attach request and returns the endpoint to make.
+// The caller holds d.mu.
+func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
+	n, ok := d.st.Networks[req.Network]
+	if !ok {
+		return nil, nil, notFound("network %s not found", req.Network)
+	}
+	if req.Name != "" && !validName.MatchString(req.Name) {
+		return nil, nil, badRequest("invalid container name %q", req.Name)
+	}
+	ip, err := netip.ParseAddr(req.IP)
+	if err != nil {
+		return nil, nil, badRequest("invalid address %q: %v", req.IP, err)
+	}
+	if !usable(n.Subnet, ip) {
+		return nil, nil, badRequest("address %s is not a usable address of %s's subnet %s", ip, n.Name, n.Subnet)
+	}
+	if ip == n.Gateway {
+		return nil, nil, conflict("address %s is the gateway of %s", ip, n.Name)
+	}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), IP: ip, MAC: randomMAC().String()}
+	if err := d.checkNetns(ep); err != nil {
+		return nil, nil, err
+	}
+	for _, o := range n.Endpoints {
+		switch {
+		case o.IP == ip:
+			return nil, nil, conflict("attach %s to %s: address %s already in use by %s", ep.displayName(), n.Name, ip, o.displayName())
+		case o.NetnsID == ep.NetnsID:
+			return nil, nil, conflict("%s is already attached to %s", ep.Netns, n.Name)
+		case req.Name != "" && o.Name == req.Name:
+			return nil, nil, conflict("name %s is already used on %s by %s", req.Name, n.Name, o.Netns)
+		}
+	}
+	ep.HostIf = "wv" + ep.ID[:10]
+	return n, ep, nil
+}
+
+// checkNetns fills in the endpoint's namespace identity, or says why the
+// namespace cannot be used.
+func (d *Daemon) checkNetns(ep *endpoint) error {
+	if _, err := os.Stat(ep.Netns); err != nil {
+		return notFound("network namespace %s not found", ep.Netns)
+	}
+	h, id, err := openNetns(ep.Netns)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	h.Close()
+	ep.NetnsID = id
+	return nil
+}
+
+// plumb makes the veth and configures both of its ends. The caller holds d.mu.
+func (d *Daemon) plumb(n *netState, ep *endpoint) error {
+	mac, _ := net.ParseMAC(ep.MAC)
+	c := containerLink{tmpName: "wc" + ep.ID[:10], ip: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), mac: mac, mtu: n.MTU}
+	ns, _, err := openNetns(ep.Netns)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if err := createVeth(ep.HostIf, c); err != nil {
+		return err
+	}
+	br, err := netlink.LinkByName(bridgeName(n.VNI))
+	if err == nil {
+		err = enslave(ep.HostIf, br, n.MTU)
+	}
+	if err == nil {
+		ep.IfName, err = moveIntoNetns(ns, c)
+	}
+	if err != nil {
+		_ = deleteLink(ep.HostIf) // takes the container end with it, wherever it is
+	}
+	return err
+}
+
+// Detach takes a namespace off a network and deletes its veth.
+func (d *Daemon) Detach(req api.Detach) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.st.Networks[req.Network]
+	if !ok {
+		return notFound("network %s not found", req.Network)
+	}
+	ep := findEndpoint(n, netnsPath(req.Netns))
+	if ep == nil {
+		return notFound("%s is not attached to %s", req.Netns, n.Name)
+	}
+	if err := deleteLink(ep.HostIf); err != nil {
+		return fmt.Errorf("detach %s from %s: %w", ep.displayName(), n.Name, err)
+	}
+	delete(n.Endpoints, ep.ID)
+	if err := d.save(); err != nil {
+		return err
+	}
+	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
+	return nil
+}
+
+// findEndpoint finds a network's endpoint by namespace: by the path it was
+// attached with, or failing that by the namespace's identity.
+func findEndpoint(n *netState, path string) *endpoint {
+	for _, ep := range n.Endpoints {
+		if ep.Netns == path {
+			return ep
+		}
+	}
+	h, id, err := openNetns(path)
+	if err != nil {
+		return nil
+	}
+	h.Close()
+	for _, ep := range n.Endpoints {
+		if ep.NetnsID == id {
+			return ep
+		}
+	}
+	return nil
+}
+
+// randomMAC returns a random unicast, locally administered MAC, so that a
+// reused IP never inherits a stale FDB entry of the old container.
+func randomMAC() net.HardwareAddr {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac) // crypto/rand.Read never fails on Linux
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac
+}

@@ -1,0 +1,207 @@
+// Package daemon is weftd's lifecycle: it owns the state directory, the data
+// plane engine, the local API the CLI talks to, the metrics endpoint, and the
+// links that attach container namespaces to networks.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/vtep"
+)
+
+// Config is how weftd is run. Every path is settable so that several daemons
+// can run side by side, one per network namespace.
+type Config struct {
+	// StateDir holds the state file that networks and attachments survive
+	// restarts in.
+	StateDir string
+	// APISocket is the unix socket the CLI talks to.
+	APISocket string
+	// MetricsAddr is the TCP address of the Prometheus /metrics endpoint;
+	// empty turns it off.
+	MetricsAddr string
+	// DataPathAddr is the underlay address VXLAN is sent from and received on;
+	// unset picks the address of the interface with the default route.
+	DataPathAddr netip.Addr
+	// DataPathPort is the UDP port of VXLAN, on this host and on peers that
+	// name no port.
+	DataPathPort uint16
+	// Engine tunes the data plane.
+	Engine vtep.Config
+}
+
+// DefaultConfig returns the configuration weftd uses unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		StateDir:     "/var/lib/weft",       // as Docker keeps /var/lib/docker
+		APISocket:    "/run/weft/weft.sock", // matches api.DefaultHost
+		MetricsAddr:  "127.0.0.1:9723",      // loopback only; expose deliberately
+		DataPathPort: encap.DefaultPort,     // 4789, IANA's VXLAN port
+		Engine:       vtep.DefaultConfig(),  // see vtep.DefaultConfig
+	}
+}
+
+// Daemon is one running weftd.
+type Daemon struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *metrics.Registry
+	fdb      *fdb.Table
+	engine   *vtep.Engine
+	dataAddr netip.AddrPort
+	underMTU int
+
+	mu sync.Mutex // guards st and the links it describes
+	st *state
+}
+
+// New opens the state and the underlay socket and restores every network.
+// The daemon serves nothing until Run.
+func New(cfg Config, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New()}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	st, err := loadState(d.statePath())
+	if err != nil {
+		return nil, err
+	}
+	d.st = st
+	if err := d.openDataPath(); err != nil {
+		return nil, err
+	}
+	d.engine.Start()
+	if err := d.restore(); err != nil {
+		d.engine.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) statePath() string { return filepath.Join(d.cfg.StateDir, "state.json") }
+
+// openDataPath binds the underlay socket and builds the engine on it.
+func (d *Daemon) openDataPath() error {
+	addr := d.cfg.DataPathAddr
+	if !addr.IsValid() {
+		var err error
+		if addr, err = defaultDataAddr(); err != nil {
+			return err
+		}
+	}
+	mtu, err := underlayMTU(addr)
+	if err != nil {
+		return fmt.Errorf("data path address %s: %w", addr, err)
+	}
+	d.dataAddr, d.underMTU = netip.AddrPortFrom(addr, d.cfg.DataPathPort), mtu
+	conn, err := encap.Listen(d.dataAddr, d.cfg.Engine.BatchSize)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+	}
+	d.engine = vtep.New(d.cfg.Engine, conn, d.fdb, d.reg, d.log)
+	return nil
+}
+
+// restore brings every network of the saved state back into the data plane,
+// adopting the bridges that are still there.
+func (d *Daemon) restore() error {
+	for _, n := range d.st.Networks {
+		if err := d.startNetwork(n); err != nil {
+			return fmt.Errorf("restore network %s: %w", n.Name, err)
+		}
+		d.log.Info("network restored", "network", n.Name, "vni", n.VNI, "endpoints", len(n.Endpoints))
+	}
+	return nil
+}
+
+// Run serves the API (and metrics) until ctx is done, then stops the data
+// plane. Containers' links are left in place.
+func (d *Daemon) Run(ctx context.Context) error {
+	apiLn, err := listenUnix(d.cfg.APISocket)
+	if err != nil {
+		d.engine.Close()
+		return err
+	}
+	servers := []*http.Server{{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{apiLn}
+	if d.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", d.cfg.MetricsAddr)
+		if err != nil {
+			apiLn.Close()
+			d.engine.Close()
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(d.reg))
+		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, mln)
+	}
+	errs := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errs <- s.Serve(listeners[i]) }()
+	}
+	d.log.Info("weftd ready", "api", d.cfg.APISocket, "metrics", d.cfg.MetricsAddr, "data_path", d.dataAddr, "underlay_mtu", d.underMTU)
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	return errors.Join(err, d.shutdown(servers))
+}
+
+func (d *Daemon) shutdown(servers []*http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, d.engine.Close())
+	d.log.Info("weftd stopped")
+	return errors.Join(errs...)
+}
+
+// listenUnix listens on a unix socket, replacing a stale socket file left by a
+// daemon that died but refusing to steal one that a live daemon answers on.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("api socket %s: another weftd is listening there", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	return ln, nil
+}
+
+// save writes the state; the caller holds d.mu.
+func (d *Daemon) save() error {
+	if err := d.st.save(d.statePath()); err != nil {
+		d.log.Error("state not saved", "err", err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package daemon
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/tap"
+	"github.com/weftnet/weft/vtep"
+)
+
+// validName is Docker's rule for network and container names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// inputError is a request the daemon refuses; the API answers it with a 4xx.
+type inputError struct {
+	status int
+	msg    string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &inputError{400, fmt.Sprintf(format, args...)}
+}
+func notFound(format string, args ...any) error {
+	return &inputError{404, fmt.Sprintf(format, args...)}
+}
+func conflict(format string, args ...any) error {
+	return &inputError{409, fmt.Sprintf(format, args...)}
+}
+
+// CreateNetwork validates a request, builds the network's bridge and TAP,
+// starts forwarding for it and saves it. On error nothing is left behind.
+func (d *Daemon) CreateNetwork(req api.NetworkCreate) (api.Network, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := d.parseNetwork(req)
+	if err != nil {
+		return api.Network{}, err
+	}
+	if err := d.startNetwork(n); err != nil {
+		return api.Network{}, fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	d.st.Networks[n.Name] = n
+	if err := d.save(); err != nil {
+		delete(d.st.Networks, n.Name)
+		d.stopNetwork(n)
+		return api.Network{}, err
+	}
+	d.log.Info("network created", "network", n.Name, "vni", n.VNI, "subnet", n.Subnet, "mtu", n.MTU)
+	return d.describe(n), nil
+}
+
+// parseNetwork checks a create request against the input rules and the
+// networks that exist. The caller holds d.mu.
+func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
+	if !validName.MatchString(req.Name) {
+		return nil, badRequest("invalid network name %q: use letters, digits, '_', '.' and '-'", req.Name)
+	}
+	if _, ok := d.st.Networks[req.Name]; ok {
+		return nil, conflict("network %s already exists", req.Name)
+	}
+	if req.VNI == 0 || req.VNI > encap.MaxVNI {
+		return nil, badRequest("invalid VNI %d: want 1-%d", req.VNI, encap.MaxVNI)
+	}
+	for _, o := range d.st.Networks {
+		if o.VNI == req.VNI {
+			return nil, conflict("VNI %d is already used by network %s", req.VNI, o.Name)
+		}
+	}
+	n := &netState{Name: req.Name, VNI: req.VNI, Created: time.Now().UTC(), Endpoints: map[string]*endpoint{}, ID: randomID()}
+	var err error
+	if n.Subnet, n.Gateway, err = parseSubnet(req.Subnet, req.Gateway); err != nil {
+		return nil, err
+	}
+	if n.Peers, err = d.parsePeers(req.Peers); err != nil {
+		return nil, err
+	}
+	if n.MTU, err = d.overlayMTU(req.MTU); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func parseSubnet(subnet, gateway string) (netip.Prefix, netip.Addr, error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return p, netip.Addr{}, badRequest("invalid subnet %q: %v", subnet, err)
+	}
+	if p.Masked() != p {
+		return p, netip.Addr{}, badRequest("invalid subnet %s: host bits set (did you mean %s?)", p, p.Masked())
+	}
+	if gateway == "" {
+		return p, netip.Addr{}, nil
+	}
+	gw, err := netip.ParseAddr(gateway)
+	if err != nil {
+		return p, gw, badRequest("invalid gateway %q: %v", gateway, err)
+	}
+	if !usable(p, gw) {
+		return p, gw, badRequest("gateway %s is not a usable address of subnet %s", gw, p)
+	}
+	return p, gw, nil
+}
+
+// usable reports whether ip is a host address of subnet: inside it, and for
+// IPv4 neither its network nor its broadcast address.
+func usable(subnet netip.Prefix, ip netip.Addr) bool {
+	if !subnet.Contains(ip) {
+		return false
+	}
+	if !ip.Is4() || subnet.Bits() >= 31 {
+		return ip != subnet.Addr() || !ip.Is4()
+	}
+	return ip != subnet.Addr() && ip != lastAddr(subnet)
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// parsePeers reads peers given as IP or IP:port; a bare IP uses the data port.
+func (d *Daemon) parsePeers(peers []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, s := range peers {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(s)
+			if ierr != nil {
+				return nil, badRequest("invalid peer %q: want IP or IP:PORT", s)
+			}
+			ap = netip.AddrPortFrom(ip, d.cfg.DataPathPort)
+		}
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		if ap == d.dataAddr {
+			return nil, badRequest("peer %s is this host's own data path address", s)
+		}
+		if ap.Addr().Is4() != d.dataAddr.Addr().Is4() {
+			return nil, badRequest("peer %s is not in the data path address's family (%s)", s, d.dataAddr.Addr())
+		}
+		if !slices.Contains(out, ap) {
+			out = append(out, ap)
+		}
+	}
+	return out, nil
+}
+
+// overlayMTU checks a requested MTU against what the underlay can carry, or
+// returns the largest that fits when none was asked for.
+func (d *Daemon) overlayMTU(asked int) (int, error) {
+	overhead := overheadIPv4
+	if d.dataAddr.Addr().Is6() {
+		overhead = overheadIPv6
+	}
+	most := d.underMTU - overhead
+	switch {
+	case asked == 0:
+		return most, nil
+	case asked < 68 || asked > most:
+		return 0, badRequest("invalid MTU %d: the underlay (MTU %d) carries at most %d after %d bytes of VXLAN overhead", asked, d.underMTU, most, overhead)
+	}
+	return asked, nil
+}
+
+// startNetwork builds (or adopts) a network's bridge, opens its TAP and starts
+// forwarding. On error it removes the bridge only if it made it, so that a
+// failed restore never takes containers' links away.
+func (d *Daemon) startNetwork(n *netState) error {
+	br, created, err := ensureBridge(bridgeName(n.VNI), n.MTU)
+	if err == nil {
+		err = d.startForwarding(n, br)
+	}
+	if err != nil {
+		if created {
+			_ = deleteLink(bridgeName(n.VNI))
+		}
+		return err
+	}
+	return nil
+}
+
+func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
+	dev, err := tap.Open(tapName(n.VNI))
+	if err != nil {
+		return fmt.Errorf("open TAP: %w", err)
+	}
+	if err := enslave(dev.Name(), br, n.MTU); err != nil {
+		dev.Close()
+		return err
+	}
+	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: true, LearnPort: d.cfg.DataPathPort}
+	if err := d.engine.AddNetwork(nc, dev); err != nil {
+		dev.Close()
+		return err
+	}
+	return nil
+}
+
+// stopNetwork stops forwarding for a network and removes its bridge; its TAP
+// goes with the engine's side of it.
+func (d *Daemon) stopNetwork(n *netState) {
+	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
+		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
+	}
+	if err := deleteLink(bridgeName(n.VNI)); err != nil {
+		d.log.Warn("bridge not removed", "network", n.Name, "err", err)
+	}
+}
+
+// RemoveNetwork removes a network that has no endpoints on this host.
+func (d *Daemon) RemoveNetwork(name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.st.Networks[name]
+	if !ok {
+		return notFound("network %s not found", name)
+	}
+	if len(n.Endpoints) > 0 {
+		return conflict("network %s has active endpoints: %s", name, endpointList(n))
+	}
+	delete(d.st.Networks, name)
+	if err := d.save(); err != nil {
+		d.st.Networks[name] = n
+		return err
+	}
+	d.stopNetwork(n)
+	d.log.Info("network removed", "network", name, "vni", n.VNI)
+	return nil
+}
+
+func endpointList(n *netState) string {
+	var s []string
+	for _, ep := range n.Endpoints {
+		s = append(s, fmt.Sprintf("%s (%s)", ep.displayName(), ep.IP))
+	}
+	slices.Sort(s)
+	return fmt.Sprint(s)
+}
+
+func (ep *endpoint) displayName() string {
+	if ep.Name != "" {
+		return ep.Name
+	}
+	return ep.Netns
+}
+
+// Networks describes every network, by name.
+func (d *Daemon) Networks() []api.Network {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]api.Network, 0, len(d.st.Networks))
+	for _, n := range d.st.Networks {
+		out = append(out, d.describe(n))
+	}
+	slices.SortFunc(out, func(a, b api.Network) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Network describes one network.
+func (d *Daemon) Network(name string) (api.Network, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.st.Networks[name]
+	if !ok {
+		return api.Network{}, notFound("network %s not found", name)
+	}
+	return d.describe(n), nil
+}
+
+// describe renders a network for the API. The caller holds d.mu.
+func (d *Daemon) describe(n *netState) api.Network {
+	out := api.Network{
+		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "weft",
+		VNI: n.VNI, MTU: n.MTU, Bridge: bridgeName(n.VNI),
+		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
+		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
+		Peers:      []string{},
+		Containers: map[string]api.Endpoint{},
+	}
+	if n.Gateway.IsValid() {
+		out.IPAM.Config[0].Gateway = n.Gateway.String()
+	}
+	for _, p := range n.Peers {
+		out.Peers = append(out.Peers, p.String())
+	}
+	for id, ep := range n.Endpoints {
+		out.Containers[id] = ep.describe(n)
+	}
+	return out
+}
+
+func (ep *endpoint) describe(n *netState) api.Endpoint {
+	e := api.Endpoint{Name: ep.Name, EndpointID: ep.ID, Netns: ep.Netns, MacAddress: ep.MAC, Interface: ep.IfName, HostInterface: ep.HostIf}
+	addr := netip.PrefixFrom(ep.IP, n.Subnet.Bits()).String()
+	if ep.IP.Is4() {
+		e.IPv4Address = addr
+	} else {
+		e.IPv6Address = addr
+	}
+	return e
+}
+
+// randomID returns 64 hex digits, like Docker's IDs.
+func randomID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,109 @@
+package encap
+
+import (
+	"errors"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestUDPConnWriteBatchAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are unreliable under -race")
+	}
+	a := listen(t, loopback4, 32)
+	b := listen(t, loopback4, 32) // never read: the kernel drops what overflows
+	bufs := make([][]byte, 32)
+	to := make([]netip.AddrPort, len(bufs))
+	for i := range bufs {
+		bufs[i], to[i] = payload(i, 64), b.LocalAddr()
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+			t.Fatalf("WriteBatch = (%d, %v)", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("WriteBatch of %d datagrams: %v allocs per run; want 0", len(bufs), allocs)
+	}
+}
+
+// refusedPort returns a loopback address where nothing listens.
+func refusedPort(t *testing.T) netip.AddrPort {
+	c := listen(t, loopback4, 1)
+	ap := c.LocalAddr()
+	c.Close()
+	return ap
+}
+
+// provokeICMP makes c send to a closed port and waits for the ICMP port
+// unreachable. c has IP_RECVERR set, without which Linux does not report ICMP
+// errors on an unconnected UDP socket.
+func provokeICMP(t *testing.T, c *UDPConn) {
+	t.Helper()
+	raw, err := c.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+	}); err != nil || serr != nil {
+		t.Fatalf("set IP_RECVERR: %v %v", err, serr)
+	}
+	if n, err := c.WriteBatch([][]byte{payload(0, 8)}, []netip.AddrPort{refusedPort(t)}, testOffset); n != 1 {
+		t.Fatalf("WriteBatch to closed port = (%d, %v)", n, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+}
+
+func TestUDPConnICMPErrorIsReal(t *testing.T) {
+	// Precondition of the next test: the scenario leaves ECONNREFUSED for a
+	// plain recvmmsg.
+	c := listen(t, loopback4, 4)
+	provokeICMP(t, c)
+	ms := newMessages(1)
+	ms[0].Buffers[0] = make([]byte, 64)
+	_, err := c.pc.ReadBatch(ms, unix.MSG_DONTWAIT)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("recvmmsg after ICMP: %v; want ECONNREFUSED", err)
+	}
+}
+
+func TestUDPConnReadBatchAbsorbsICMPError(t *testing.T) {
+	a := listen(t, loopback4, 4)
+	b := listen(t, loopback4, 4)
+	closeAfter(t, a)
+	provokeICMP(t, a)
+	msg := payload(5, 33)
+	if n, err := b.WriteBatch([][]byte{msg}, []netip.AddrPort{a.LocalAddr()}, testOffset); n != 1 {
+		t.Fatalf("WriteBatch = (%d, %v)", n, err)
+	}
+	got, from, _ := readN(t, a, 1)
+	if string(got[0]) != string(msg[testOffset:]) || from[0] != b.LocalAddr() {
+		t.Errorf("got %d bytes from %v; want %d bytes from %v", len(got[0]), from[0], len(msg)-testOffset, b.LocalAddr())
+	}
+}
+
+func TestUDPConnWriteBatchAfterICMPError(t *testing.T) {
+	// The kernel fails the next send with the pending ECONNREFUSED; that
+	// datagram is innocent and must still go out.
+	a := listen(t, loopback4, 4)
+	b := listen(t, loopback4, 4)
+	closeAfter(t, b)
+	provokeICMP(t, a)
+	bufs := [][]byte{payload(1, 10), payload(2, 20), payload(3, 30)}
+	to := []netip.AddrPort{b.LocalAddr(), b.LocalAddr(), b.LocalAddr()}
+	if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+		t.Fatalf("WriteBatch after ICMP = (%d, %v); want (%d, nil)", n, err, len(bufs))
+	}
+	got, _, _ := readN(t, b, len(bufs))
+	for i := range got {
+		if string(got[i]) != string(bufs[i][testOffset:]) {
+			t.Errorf("datagram %d differs", i)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+// Package metrics holds weft's counters and serves them to Prometheus.
+//
+// The data plane increments plain atomic counters; nothing on the packet path
+// touches a Prometheus type. A Collector reads the counters at scrape time.
+package metrics
+
+import "sync/atomic"
+
+// Reason is why a packet was dropped. Its String is the Prometheus label value.
+type Reason uint8
+
+// Drop reasons. Underlay reasons are counted before a network is known;
+// the others are counted against the network the frame belongs to.
+const (
+	// DropShort: an underlay datagram too short for a VXLAN header.
+	DropShort Reason = iota
+	// DropBadFlags: a VXLAN header whose flags or reserved bits are wrong.
+	DropBadFlags
+	// DropUnknownVNI: a VNI that no network on this host carries.
+	DropUnknownVNI
+	// DropTruncated: an inner frame shorter than an Ethernet header.
+	DropTruncated
+	// DropOversize: a frame larger than the network's MTU allows.
+	DropOversize
+	// DropNoDestination: a frame with no VTEP to go to.
+	DropNoDestination
+	// DropSendError: the underlay refused a datagram.
+	DropSendError
+	// DropTapError: the TAP device refused a frame.
+	DropTapError
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	"short", "bad_flags", "unknown_vni", "truncated", "oversize",
+	"no_destination", "send_error", "tap_error",
+}
+
+// String returns the reason as a Prometheus label value.
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Reasons lists every drop reason, in order.
+func Reasons() []Reason {
+	rs := make([]Reason, numReasons)
+	for i := range rs {
+		rs[i] = Reason(i)
+	}
+	return rs
+}
+
+// Counters are the traffic counters of one network, or of the underlay.
+// All methods are safe for concurrent use and never allocate.
+type Counters struct {
+	RxPackets, RxBytes atomic.Uint64 // frames delivered to the network's TAP
+	TxPackets, TxBytes atomic.Uint64 // frames sent to the underlay, per copy
+	drops              [numReasons]atomic.Uint64
+}
+
+// Drop adds n drops for reason r.
+func (c *Counters) Drop(r Reason, n uint64) {
+	c.drops[r].Add(n)
+}
+
+// Drops returns the drops counted for reason r.
+func (c *Counters) Drops(r Reason) uint64 {
+	return c.drops[r].Load()
+}

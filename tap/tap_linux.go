@@ -1,0 +1,147 @@
+package tap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// tunPath is the clone device every TAP is opened through.
+const tunPath = "/dev/net/tun"
+
+var _ Device = (*Linux)(nil)
+
+// Linux is a TAP device opened through /dev/net/tun. Its file descriptor is
+// non-blocking and driven by Go's poller, so a blocked Read holds no thread.
+//
+// Read and Write may run concurrently with each other; concurrent calls of the
+// same method are serialised.
+type Linux struct {
+	name  string
+	batch int
+	file  *os.File
+	rc    syscall.RawConn
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	rmu    sync.Mutex
+	rd     readState
+	readFn func(fd uintptr) bool // d.readBatch, bound once so Read does not allocate
+
+	wmu     sync.Mutex
+	wr      writeState
+	writeFn func(fd uintptr) bool // d.writeBatch, bound once so Write does not allocate
+}
+
+// Open opens the TAP interface called name, creating it if it does not exist
+// and attaching to it if it does. An empty name, or one with a %d verb such as
+// "weft%d", lets the kernel choose; Name reports its choice. The interface is
+// left down: bringing it up is the caller's job.
+func Open(name string, opts ...Option) (*Linux, error) {
+	cfg := newConfig(opts)
+	fd, err := unix.Open(tunPath, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tap %s: open %s: %w", name, tunPath, err)
+	}
+	kname, err := setIff(fd, name, cfg.multiQueue)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tap %s: TUNSETIFF: %w", name, err)
+	}
+	return newLinux(fd, kname, cfg)
+}
+
+// OpenQueues opens n queues of the multi-queue TAP interface called name,
+// creating it if it does not exist. Each queue is a Device of its own; the
+// kernel spreads outgoing flows across them. On error no queue is left open.
+func OpenQueues(name string, n int, opts ...Option) ([]*Linux, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("tap %s: open %d queues: need at least one", name, n)
+	}
+	opts = append(opts[:len(opts):len(opts)], WithMultiQueue())
+	qs := make([]*Linux, 0, n)
+	for range n {
+		q, err := Open(name, opts...)
+		if err != nil {
+			closeAll(qs)
+			return nil, err
+		}
+		qs = append(qs, q)
+		name = q.Name() // later queues join the interface the kernel named
+	}
+	return qs, nil
+}
+
+// closeAll closes every device in ds.
+func closeAll(ds []*Linux) {
+	for _, d := range ds {
+		d.Close()
+	}
+}
+
+// setIff binds fd to the TAP interface name and returns the kernel's name.
+func setIff(fd int, name string, multiQueue bool) (string, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return "", err
+	}
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if multiQueue {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		return "", err
+	}
+	return ifr.Name(), nil
+}
+
+// newLinux wraps the non-blocking fd of an attached TAP for the poller.
+func newLinux(fd int, name string, cfg config) (*Linux, error) {
+	f := os.NewFile(uintptr(fd), tunPath)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tap %s: %w", name, err)
+	}
+	d := &Linux{name: name, batch: cfg.batch, file: f, rc: rc}
+	d.readFn = d.readBatch
+	d.writeFn = d.writeBatch
+	return d, nil
+}
+
+// Name is the kernel's name of the interface.
+func (d *Linux) Name() string { return d.name }
+
+// BatchSize is the most frames one Read returns.
+func (d *Linux) BatchSize() int { return d.batch }
+
+// Close detaches from the interface and unblocks a pending Read. The kernel
+// removes the interface when its last queue closes, unless it is persistent.
+// Calls after the first return the first call's result.
+func (d *Linux) Close() error {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		if err := d.file.Close(); err != nil {
+			d.closeErr = fmt.Errorf("tap %s: close: %w", d.name, err)
+		}
+	})
+	return d.closeErr
+}
+
+// wrap names the device and operation in err, and turns any error after
+// Close into one matching net.ErrClosed.
+func (d *Linux) wrap(op string, err error) error {
+	if d.closed.Load() || errors.Is(err, os.ErrClosed) {
+		err = net.ErrClosed
+	}
+	return fmt.Errorf("tap %s: %s: %w", d.name, op, err)
+}

@@ -1,0 +1,191 @@
+// Package vtep is weft's data-plane engine: it joins TAP devices, the
+// forwarding database and the underlay socket, and moves frames between them
+// in batches.
+package vtep
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
+)
+
+// Headroom is how many bytes the engine reserves in front of every frame it
+// reads from a TAP, so that the outer headers are written in place.
+const Headroom = encap.HeaderLen
+
+// Config holds the engine's tunables.
+type Config struct {
+	// BatchSize is the most frames or datagrams one read moves.
+	BatchSize int
+	// LearnAge is how long a learned FDB entry lives without traffic; the
+	// kernel's VXLAN uses 300 s.
+	LearnAge time.Duration
+	// MaxDatagram is the size of the receive buffers: the largest underlay
+	// datagram accepted.
+	MaxDatagram int
+}
+
+// DefaultConfig returns the configuration weftd uses unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		BatchSize:   64,                // near the kernel's UIO_MAXIOV-friendly sizes; later tuned by the fast path
+		LearnAge:    300 * time.Second, // as the kernel's VXLAN ageing
+		MaxDatagram: 65535,             // the largest UDP payload
+	}
+}
+
+// Engine moves frames between the TAP devices of its networks and the
+// underlay socket. Its methods are safe for concurrent use.
+type Engine struct {
+	cfg  Config
+	conn encap.Conn
+	fdb  *fdb.Table
+	reg  *metrics.Registry
+	log  *slog.Logger
+
+	mu     sync.Mutex // serializes writers of nets
+	nets   atomic.Pointer[map[uint32]*network]
+	closed atomic.Bool
+	stop   chan struct{} // closed by Close
+	wg     sync.WaitGroup
+}
+
+// New returns an engine that sends and receives on conn. It does nothing until
+// Start is called.
+func New(cfg Config, conn encap.Conn, table *fdb.Table, reg *metrics.Registry, log *slog.Logger) *Engine {
+	e := &Engine{cfg: cfg, conn: conn, fdb: table, reg: reg, log: log, stop: make(chan struct{})}
+	empty := map[uint32]*network{}
+	e.nets.Store(&empty)
+	return e
+}
+
+// Start starts the receive loop and the ageing of learned entries.
+func (e *Engine) Start() {
+	e.wg.Add(2)
+	go e.rxLoop()
+	go e.ageLoop()
+}
+
+// Close stops every loop, closes the underlay socket and every network's TAP
+// device, and waits for the loops to return.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	close(e.stop)
+	err := e.conn.Close()
+	e.mu.Lock()
+	for _, n := range *e.nets.Load() {
+		if cerr := n.dev.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	return err
+}
+
+// AddNetwork starts forwarding for a network whose frames come and go through
+// dev. The engine owns dev from now on and closes it on RemoveNetwork.
+func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device) error {
+	if err := nc.validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return net.ErrClosed
+	}
+	old := *e.nets.Load()
+	if _, ok := old[nc.VNI]; ok {
+		return fmt.Errorf("vtep: VNI %d already has a network", nc.VNI)
+	}
+	n := newNetwork(nc, dev, e.reg.Network(nc.Name, nc.VNI))
+	e.storeNets(old, n.cfg.VNI, n)
+	e.wg.Add(1)
+	go e.txLoop(n)
+	return nil
+}
+
+// RemoveNetwork stops forwarding for the network with that VNI, closes its TAP
+// device, and forgets its FDB entries and counters.
+func (e *Engine) RemoveNetwork(vni uint32) error {
+	e.mu.Lock()
+	old := *e.nets.Load()
+	n, ok := old[vni]
+	if !ok {
+		e.mu.Unlock()
+		return fmt.Errorf("vtep: no network with VNI %d", vni)
+	}
+	e.storeNets(old, vni, nil)
+	e.mu.Unlock()
+	err := n.dev.Close()
+	<-n.done
+	e.fdb.DeleteVNI(vni)
+	e.reg.Remove(n.cfg.Name)
+	return err
+}
+
+// SetPeers replaces the VTEPs that a network's broadcast, multicast and
+// unknown unicast frames are replicated to.
+func (e *Engine) SetPeers(vni uint32, peers []netip.AddrPort) error {
+	n, ok := (*e.nets.Load())[vni]
+	if !ok {
+		return fmt.Errorf("vtep: no network with VNI %d", vni)
+	}
+	n.setPeers(peers)
+	return nil
+}
+
+// storeNets publishes a copy of old with vni set to n, or deleted if n is nil.
+// The caller holds e.mu.
+func (e *Engine) storeNets(old map[uint32]*network, vni uint32, n *network) {
+	next := make(map[uint32]*network, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	if n == nil {
+		delete(next, vni)
+	} else {
+		next[vni] = n
+	}
+	e.nets.Store(&next)
+}
+
+// ageLoop expires learned FDB entries until the engine closes.
+func (e *Engine) ageLoop() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.cfg.LearnAge / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case now := <-tick.C:
+			e.fdb.Expire(now, e.cfg.LearnAge)
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+// readFailed handles an error from a read loop: it reports whether the loop
+// should stop, and otherwise waits a little longer each time (up to a second)
+// so a persistent error does not spin.
+func (e *Engine) readFailed(what string, err error, backoff *time.Duration) (stop bool) {
+	if errors.Is(err, net.ErrClosed) || e.closed.Load() {
+		return true
+	}
+	*backoff = min(max(2**backoff, time.Millisecond), time.Second)
+	e.log.Warn("read failed, retrying", "from", what, "err", err, "backoff", *backoff)
+	time.Sleep(*backoff)
+	return false
+}

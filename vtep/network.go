@@ -1,0 +1,73 @@
+package vtep
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
+)
+
+// NetworkConfig describes one overlay network to the engine.
+type NetworkConfig struct {
+	// Name labels the network's counters.
+	Name string
+	// VNI is the VXLAN network identifier, 1 to 2^24-1.
+	VNI uint32
+	// MTU is the largest inner IP packet; frames up to MTU plus an Ethernet
+	// header and one VLAN tag are carried, larger ones are dropped as oversize.
+	MTU int
+	// Peers are the VTEPs that broadcast, multicast and unknown unicast frames
+	// are replicated to (head-end replication).
+	Peers []netip.AddrPort
+	// Learn makes the engine learn the source MAC of every received frame
+	// against the VTEP that sent it, and IP-to-MAC bindings from received ARP,
+	// as the kernel's VXLAN does. Static-peer networks learn.
+	Learn bool
+	// LearnPort is the UDP port of a learned VTEP: frames are sent to the
+	// learned address at this port, whatever source port the VTEP used.
+	LearnPort uint16
+}
+
+// maxFrameOverhead is an Ethernet header plus one 802.1Q tag.
+const maxFrameOverhead = encap.EthernetHeaderLen + 4
+
+func (nc NetworkConfig) validate() error {
+	switch {
+	case nc.VNI == 0 || nc.VNI > encap.MaxVNI:
+		return fmt.Errorf("vtep: VNI %d out of range 1-%d", nc.VNI, encap.MaxVNI)
+	case nc.MTU < 68 || nc.MTU > 65535-maxFrameOverhead-encap.HeaderLen:
+		return fmt.Errorf("vtep: MTU %d out of range", nc.MTU)
+	case nc.Name == "":
+		return errors.New("vtep: network has no name")
+	}
+	return nil
+}
+
+// network is the engine's state for one NetworkConfig.
+type network struct {
+	cfg      NetworkConfig
+	dev      tap.Device
+	ctr      *metrics.Counters
+	maxFrame int
+	peers    atomic.Pointer[[]netip.AddrPort]
+	done     chan struct{} // closed when the network's transmit loop returns
+
+	// rxPending holds the frames of one receive batch bound for dev; only the
+	// receive loop touches it.
+	rxPending [][]byte
+}
+
+func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *network {
+	n := &network{cfg: nc, dev: dev, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
+	n.setPeers(nc.Peers)
+	return n
+}
+
+func (n *network) setPeers(peers []netip.AddrPort) {
+	p := append([]netip.AddrPort(nil), peers...)
+	n.peers.Store(&p)
+}

@@ -1,0 +1,139 @@
+package vtep
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+)
+
+// rxBatch is the receive loop's working set, allocated once.
+type rxBatch struct {
+	bufs    [][]byte
+	sizes   []int
+	from    []netip.AddrPort
+	touched []*network // networks with frames pending in this batch
+}
+
+func newRxBatch(size, datagramLen int) *rxBatch {
+	b := &rxBatch{bufs: make([][]byte, size), sizes: make([]int, size), from: make([]netip.AddrPort, size)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, datagramLen)
+	}
+	return b
+}
+
+// rxLoop moves datagrams from the underlay to the networks' TAP devices until
+// the socket is closed.
+func (e *Engine) rxLoop() {
+	defer e.wg.Done()
+	b := newRxBatch(max(e.cfg.BatchSize, e.conn.BatchSize()), e.cfg.MaxDatagram)
+	var backoff time.Duration
+	for {
+		count, err := e.conn.ReadBatch(b.bufs, b.sizes, b.from, 0)
+		if err != nil {
+			if e.readFailed("underlay", err, &backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		e.receive(b, count, time.Now())
+	}
+}
+
+// receive decapsulates count datagrams of b and writes their inner frames to
+// the TAP devices of their networks, one batch per device.
+func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
+	nets := *e.nets.Load()
+	for i := range count {
+		n, frame := e.decap(nets, b.bufs[i][:b.sizes[i]], b.from[i], now)
+		if n == nil {
+			continue
+		}
+		if len(n.rxPending) == 0 {
+			b.touched = append(b.touched, n)
+		}
+		n.rxPending = append(n.rxPending, frame)
+	}
+	for i, n := range b.touched {
+		e.deliver(n)
+		b.touched[i] = nil
+	}
+	b.touched = b.touched[:0]
+}
+
+// decap checks one datagram and returns the network its inner frame belongs
+// to, or nil if it was dropped. The frame is returned with its VXLAN header,
+// which the TAP write skips.
+func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort, now time.Time) (*network, []byte) {
+	vni, inner, st := encap.Decap(pkt)
+	switch st {
+	case encap.OK:
+	case encap.Short:
+		e.reg.Underlay.Drop(metrics.DropShort, 1)
+		return nil, nil
+	case encap.BadFlags:
+		e.reg.Underlay.Drop(metrics.DropBadFlags, 1)
+		return nil, nil
+	default:
+		e.reg.Underlay.Drop(metrics.DropTruncated, 1)
+		return nil, nil
+	}
+	n := nets[vni]
+	switch {
+	case n == nil:
+		e.reg.Underlay.Drop(metrics.DropUnknownVNI, 1)
+		return nil, nil
+	case len(inner) > n.maxFrame:
+		n.ctr.Drop(metrics.DropOversize, 1)
+		return nil, nil
+	}
+	if n.cfg.Learn {
+		e.learn(n, inner, from.Addr(), now)
+	}
+	return n, pkt
+}
+
+// learn records where the sender of a received frame lives, as the kernel's
+// VXLAN does: its source MAC against the sending VTEP, and from ARP its IP
+// against its MAC.
+func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time) {
+	src := fdb.MAC(frame[6:12])
+	if src.IsMulticast() || src == (fdb.MAC{}) {
+		return
+	}
+	e.fdb.Learn(n.cfg.VNI, src, netip.AddrPortFrom(vtep.Unmap(), n.cfg.LearnPort), now)
+	if a, ok := parseARP(frame); ok && a.senderMAC() == src && a.senderIP().IsValid() && !a.senderIP().IsUnspecified() {
+		e.fdb.LearnIP(n.cfg.VNI, a.senderIP(), src, now)
+	}
+}
+
+// deliver writes a network's pending frames to its TAP device and counts them.
+func (e *Engine) deliver(n *network) {
+	written, err := n.dev.Write(n.rxPending, encap.HeaderLen)
+	var bytes uint64
+	for _, f := range n.rxPending[:written] {
+		bytes += uint64(len(f) - encap.HeaderLen)
+	}
+	n.ctr.RxPackets.Add(uint64(written))
+	n.ctr.RxBytes.Add(bytes)
+	if failed := len(n.rxPending) - written; failed > 0 {
+		n.ctr.Drop(metrics.DropTapError, uint64(failed))
+		e.debugErr("tap write failed", n, err)
+	}
+	clear(n.rxPending)
+	n.rxPending = n.rxPending[:0]
+}
+
+// debugErr logs a data-plane error at debug level only; drops are counted, and
+// an operator who wants the error text turns debug logging on.
+func (e *Engine) debugErr(msg string, n *network, err error) {
+	if err != nil && e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug(msg, "network", n.cfg.Name, "vni", n.cfg.VNI, "err", err)
+	}
+}

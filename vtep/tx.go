@@ -1,0 +1,141 @@
+package vtep
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/weftnet/weft/encap"
+	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+)
+
+// txBatch is the transmit loop's working set, allocated once per network.
+type txBatch struct {
+	bufs    [][]byte // frames read from the TAP, at Headroom
+	sizes   []int
+	out     [][]byte // datagrams to send; may repeat a buffer for replication
+	to      []netip.AddrPort
+	replies [][]byte // ARP replies to write back to the TAP, at Headroom
+	packets uint64   // frames sent in this batch, one per copy
+	bytes   uint64
+}
+
+func newTxBatch(size, frameLen int) *txBatch {
+	b := &txBatch{bufs: make([][]byte, size), sizes: make([]int, size)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, Headroom+frameLen)
+	}
+	return b
+}
+
+// txLoop moves frames from a network's TAP device to the underlay until the
+// device is closed.
+func (e *Engine) txLoop(n *network) {
+	defer e.wg.Done()
+	defer close(n.done)
+	// One byte more than the largest frame carried, so that a longer frame is
+	// seen as oversize rather than silently truncated to fit.
+	b := newTxBatch(max(e.cfg.BatchSize, n.dev.BatchSize()), n.maxFrame+1)
+	var backoff time.Duration
+	for {
+		count, err := n.dev.Read(b.bufs, b.sizes, Headroom)
+		if err != nil {
+			if e.readFailed(n.dev.Name(), err, &backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		e.transmit(n, b, count)
+	}
+}
+
+// transmit classifies and forwards count frames of b, then flushes.
+func (e *Engine) transmit(n *network, b *txBatch, count int) {
+	for i := range count {
+		e.classify(n, b, b.bufs[i][:Headroom+b.sizes[i]])
+	}
+	e.flush(n, b)
+}
+
+// classify decides where one frame goes: buf holds it at Headroom.
+func (e *Engine) classify(n *network, b *txBatch, buf []byte) {
+	frame := buf[Headroom:]
+	switch {
+	case len(frame) < ethHeaderLen:
+		n.ctr.Drop(metrics.DropTruncated, 1)
+		return
+	case len(frame) > n.maxFrame:
+		n.ctr.Drop(metrics.DropOversize, 1)
+		return
+	}
+	dst := fdb.MAC(frame[0:6])
+	if !dst.IsMulticast() {
+		if vtep, ok := e.fdb.Lookup(n.cfg.VNI, dst); ok {
+			b.add(encap.Encap(buf, Headroom, n.cfg.VNI), vtep, len(frame))
+			return
+		}
+	} else if e.answerLocally(n, b, buf) {
+		return
+	}
+	e.flood(n, b, buf)
+}
+
+// answerLocally answers an ARP request from the FDB, so that it need not be
+// flooded; it reports whether it did.
+func (e *Engine) answerLocally(n *network, b *txBatch, buf []byte) bool {
+	frame := buf[Headroom:]
+	a, ok := parseARP(frame)
+	if !ok || a.op() != arpOpRequest || a.senderIP() == a.targetIP() {
+		return false
+	}
+	mac, ok := e.fdb.LookupIP(n.cfg.VNI, a.targetIP())
+	if !ok {
+		return false
+	}
+	answerARP(frame, a, mac)
+	b.replies = append(b.replies, buf)
+	return true
+}
+
+// flood replicates a frame to every peer VTEP of its network.
+func (e *Engine) flood(n *network, b *txBatch, buf []byte) {
+	peers := *n.peers.Load()
+	if len(peers) == 0 {
+		n.ctr.Drop(metrics.DropNoDestination, 1)
+		return
+	}
+	pkt := encap.Encap(buf, Headroom, n.cfg.VNI)
+	for _, p := range peers {
+		b.add(pkt, p, len(buf)-Headroom)
+	}
+}
+
+func (b *txBatch) add(pkt []byte, to netip.AddrPort, frameLen int) {
+	b.out = append(b.out, pkt)
+	b.to = append(b.to, to)
+	b.packets++
+	b.bytes += uint64(frameLen)
+}
+
+// flush sends the batch's datagrams and ARP replies and counts them.
+func (e *Engine) flush(n *network, b *txBatch) {
+	if len(b.out) > 0 {
+		sent, err := e.conn.WriteBatch(b.out, b.to, 0)
+		if failed := len(b.out) - sent; failed > 0 {
+			n.ctr.Drop(metrics.DropSendError, uint64(failed))
+			e.debugErr("underlay send failed", n, err)
+		}
+		n.ctr.TxPackets.Add(b.packets - uint64(len(b.out)-sent))
+		n.ctr.TxBytes.Add(b.bytes)
+	}
+	if len(b.replies) > 0 {
+		if written, err := n.dev.Write(b.replies, Headroom); written < len(b.replies) {
+			n.ctr.Drop(metrics.DropTapError, uint64(len(b.replies)-written))
+			e.debugErr("tap write of ARP reply failed", n, err)
+		}
+	}
+	clear(b.out)
+	b.out, b.to, b.replies = b.out[:0], b.to[:0], b.replies[:0]
+	b.packets, b.bytes = 0, 0
+}
