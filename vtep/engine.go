@@ -165,7 +165,7 @@ func (e *Engine) storeNets(old map[uint32]*network, vni uint32, n *network) {
 // ageLoop expires learned FDB entries until the engine closes.
 func (e *Engine) ageLoop() {
 	defer e.wg.Done()
-	tick := time.NewTicker(e.cfg.LearnAge / 4)
+	tick := time.NewTicker(max(e.cfg.LearnAge/4, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

@@ -1,0 +1,176 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// filled returns a registry with one network, blue (VNI 42), and some
+// traffic and drops counted.
+func filled() *Registry {
+	r := NewRegistry()
+	c := r.Network("blue", 42)
+	c.RxPackets.Add(3)
+	c.RxBytes.Add(300)
+	c.TxPackets.Add(5)
+	c.TxBytes.Add(500)
+	c.Drop(DropOversize, 2)
+	c.Drop(DropNoDestination, 1)
+	r.Underlay.Drop(DropUnknownVNI, 7)
+	r.Underlay.Drop(DropShort, 1)
+	return r
+}
+
+const wantNetwork = `
+# HELP weft_network_drops_total Frames of a network dropped, by reason.
+# TYPE weft_network_drops_total counter
+weft_network_drops_total{network="blue",reason="no_destination",vni="42"} 1
+weft_network_drops_total{network="blue",reason="oversize",vni="42"} 2
+weft_network_drops_total{network="blue",reason="send_error",vni="42"} 0
+weft_network_drops_total{network="blue",reason="tap_error",vni="42"} 0
+weft_network_drops_total{network="blue",reason="truncated",vni="42"} 0
+# HELP weft_network_rx_bytes_total Bytes of inner frames delivered to the network's containers.
+# TYPE weft_network_rx_bytes_total counter
+weft_network_rx_bytes_total{network="blue",vni="42"} 300
+# HELP weft_network_rx_packets_total Frames received from the underlay and delivered to the network's containers.
+# TYPE weft_network_rx_packets_total counter
+weft_network_rx_packets_total{network="blue",vni="42"} 3
+# HELP weft_network_tx_bytes_total Bytes of inner frames sent to the underlay, one per destination VTEP.
+# TYPE weft_network_tx_bytes_total counter
+weft_network_tx_bytes_total{network="blue",vni="42"} 500
+# HELP weft_network_tx_packets_total Encapsulated frames sent to the underlay, one per destination VTEP.
+# TYPE weft_network_tx_packets_total counter
+weft_network_tx_packets_total{network="blue",vni="42"} 5
+`
+
+const wantUnderlay = `
+# HELP weft_underlay_drops_total Underlay datagrams dropped before their network was known, by reason.
+# TYPE weft_underlay_drops_total counter
+weft_underlay_drops_total{reason="bad_flags"} 0
+weft_underlay_drops_total{reason="short"} 1
+weft_underlay_drops_total{reason="truncated"} 0
+weft_underlay_drops_total{reason="unknown_vni"} 7
+`
+
+func TestCollect(t *testing.T) {
+	r := filled()
+	if err := testutil.CollectAndCompare(r, strings.NewReader(wantNetwork+wantUnderlay)); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(r); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: got %v, %v; want no problems", problems, err)
+	}
+}
+
+func TestCollectAfterChanges(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Registry)
+		want   int // series of weft_network_rx_packets_total
+	}{
+		{"empty", func(r *Registry) { r.Remove("blue") }, 0},
+		{"second network", func(r *Registry) { r.Network("red", 43) }, 2},
+		{"same name and VNI keeps counters", func(r *Registry) { r.Network("blue", 42) }, 1},
+		{"same name, new VNI replaces", func(r *Registry) { r.Network("blue", 44) }, 1},
+		{"remove unknown", func(r *Registry) { r.Remove("green") }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := filled()
+			tt.change(r)
+			if got := testutil.CollectAndCount(r, "weft_network_rx_packets_total"); got != tt.want {
+				t.Fatalf("rx packet series: got %d; want %d", got, tt.want)
+			}
+			if got := testutil.CollectAndCount(r, "weft_underlay_drops_total"); got != len(underlayReasons) {
+				t.Fatalf("underlay drop series: got %d; want %d", got, len(underlayReasons))
+			}
+		})
+	}
+}
+
+func TestNetworkCounters(t *testing.T) {
+	r := NewRegistry()
+	c := r.Network("blue", 42)
+	if got := r.Network("blue", 42); got != c {
+		t.Fatalf("Network twice: got %p; want the same %p", got, c)
+	}
+	c.TxPackets.Add(1)
+	if got := r.Network("blue", 43); got == c || got.TxPackets.Load() != 0 {
+		t.Fatalf("Network with a new VNI: got %p with %d tx packets; want fresh counters", got, got.TxPackets.Load())
+	}
+	r.Remove("blue")
+	if got := r.Network("blue", 43); got.TxPackets.Load() != 0 {
+		t.Fatalf("Network after Remove: got %d tx packets; want 0", got.TxPackets.Load())
+	}
+}
+
+func TestReasonStrings(t *testing.T) {
+	want := []string{"short", "bad_flags", "unknown_vni", "truncated", "oversize", "no_destination", "send_error", "tap_error"}
+	rs := Reasons()
+	if len(rs) != len(want) {
+		t.Fatalf("Reasons: got %d; want %d", len(rs), len(want))
+	}
+	for i, r := range rs {
+		if got := r.String(); got != want[i] {
+			t.Errorf("Reason(%d).String(): got %q; want %q", i, got, want[i])
+		}
+	}
+	if got := Reason(200).String(); got != "unknown" {
+		t.Errorf("Reason(200).String(): got %q; want %q", got, "unknown")
+	}
+	if n := len(underlayReasons) + len(networkReasons); n != len(rs)+1 {
+		t.Errorf("underlay+network reasons: got %d; want every reason once, truncated twice (%d)", n, len(rs)+1)
+	}
+}
+
+func TestCountersAllocs(t *testing.T) {
+	var c Counters
+	if n := testing.AllocsPerRun(100, func() { c.Drop(DropOversize, 1); c.TxPackets.Add(1) }); n != 0 {
+		t.Fatalf("allocs: got %v; want 0", n)
+	}
+}
+
+func TestHandler(t *testing.T) {
+	srv := httptest.NewServer(Handler(filled()))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: got %d; want 200", resp.StatusCode)
+	}
+	for _, line := range []string{
+		`weft_network_tx_packets_total{network="blue",vni="42"} 5`,
+		`weft_network_drops_total{network="blue",reason="oversize",vni="42"} 2`,
+		`weft_underlay_drops_total{reason="unknown_vni"} 7`,
+		`# TYPE go_goroutines gauge`,
+	} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("body lacks %q:\n%s", line, body)
+		}
+	}
+}
+
+// TestRegister checks that a Registry registers cleanly beside the standard
+// collectors, i.e. its descriptors are consistent with what it collects.
+func TestRegister(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(filled()); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+}
