@@ -112,14 +112,17 @@ func parseSubnet(subnet, gateway string) (netip.Prefix, netip.Addr, error) {
 	return p, gw, nil
 }
 
-// usable reports whether ip is a host address of subnet: inside it, and for
-// IPv4 neither its network nor its broadcast address.
+// usable reports whether ip is a host address of subnet: inside it, and
+// neither the IPv4 network and broadcast addresses (both are usable in a /31,
+// RFC 3021) nor the IPv6 subnet-router anycast address.
 func usable(subnet netip.Prefix, ip netip.Addr) bool {
-	if !subnet.Contains(ip) {
+	switch {
+	case !subnet.Contains(ip):
 		return false
-	}
-	if !ip.Is4() || subnet.Bits() >= 31 {
-		return ip != subnet.Addr() || !ip.Is4()
+	case ip.Is6():
+		return ip != subnet.Addr()
+	case subnet.Bits() >= 31:
+		return true
 	}
 	return ip != subnet.Addr() && ip != lastAddr(subnet)
 }

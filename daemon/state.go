@@ -67,7 +67,7 @@ func loadState(path string) (*state, error) {
 	}
 	var f stateFile
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("state file %s is corrupt (%v); move it aside to start with no networks", path, err)
+		return nil, fmt.Errorf("state file %s is corrupt (%w); move it aside to start with no networks", path, err)
 	}
 	if f.Version > stateVersion {
 		return nil, fmt.Errorf("state file %s has version %d; this weftd reads up to %d", path, f.Version, stateVersion)
@@ -77,7 +77,7 @@ func loadState(path string) (*state, error) {
 	}
 	s := newState()
 	if err := json.Unmarshal(f.State, s); err != nil {
-		return nil, fmt.Errorf("state file %s is corrupt (%v)", path, err)
+		return nil, fmt.Errorf("state file %s is corrupt (%w)", path, err)
 	}
 	return s, nil
 }

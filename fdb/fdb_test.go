@@ -52,7 +52,7 @@ func staticIP(vni uint32, ip netip.Addr, m MAC) op {
 func run(ops ...op) (*Table, func(time.Duration) time.Time) {
 	tb := New()
 	start := time.Now()
-	at := func(d time.Duration) time.Time { return start.Add(d) }
+	at := start.Add
 	for _, o := range ops {
 		o(tb, at)
 	}
