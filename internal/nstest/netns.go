@@ -139,10 +139,11 @@ func SendUDP(ns string, dst string, payloads ...[]byte) error {
 
 // ARPSniffer counts ARP requests seen on an interface inside a namespace.
 type ARPSniffer struct {
-	fd   int
-	mu   sync.Mutex
-	seen map[[4]byte]int // requests by target address
-	done chan struct{}
+	fd      int
+	mu      sync.Mutex
+	seen    map[[4]byte]int // requests by target address
+	stopped bool
+	done    chan struct{}
 }
 
 // SniffARP starts counting ARP requests arriving on ifname inside ns.
@@ -178,22 +179,15 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func (s *ARPSniffer) loop() {
 	defer close(s.done)
 	buf := make([]byte, 2048)
-	for {
+	for !s.isStopped() {
 		n, _, err := unix.Recvfrom(s.fd, buf, 0)
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			select {
-			case <-s.done:
-			default:
-			}
-			if s.stopped() {
-				return
-			}
-			continue
+			continue // the receive timeout lets the loop see Close
 		}
 		if err != nil {
 			return
 		}
-		// Ethernet (14) + ARP: op at 20, target protocol address at 38.
+		// Ethernet (14) + ARP: operation at 20, target protocol address at 38.
 		if n >= 42 && buf[20] == 0 && buf[21] == 1 {
 			s.mu.Lock()
 			s.seen[[4]byte(buf[38:42])]++
@@ -202,10 +196,10 @@ func (s *ARPSniffer) loop() {
 	}
 }
 
-func (s *ARPSniffer) stopped() bool {
+func (s *ARPSniffer) isStopped() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.seen == nil
+	return s.stopped
 }
 
 // Requests returns how many ARP requests for target were seen.
@@ -218,7 +212,7 @@ func (s *ARPSniffer) Requests(target net.IP) int {
 // Close stops the sniffer.
 func (s *ARPSniffer) Close() {
 	s.mu.Lock()
-	s.seen = nil
+	s.stopped = true
 	s.mu.Unlock()
 	<-s.done
 	unix.Close(s.fd)

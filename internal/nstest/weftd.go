@@ -56,6 +56,29 @@ func (w *Weftd) CLI(args ...string) (string, error) {
 	return run(w.Lab.Bin("weft"), append([]string{"-H", "unix://" + w.Socket}, args...)...)
 }
 
+// Running reports whether the weftd process is still alive (not exited and
+// not a zombie).
+func (w *Weftd) Running() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+}
+
+// Diagnose describes the daemon for a failure report: whether it runs, and
+// the end of its log.
+func (w *Weftd) Diagnose() string {
+	log, _ := os.ReadFile(w.Log)
+	lines := strings.Split(strings.TrimRight(string(log), "\n"), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return fmt.Sprintf("weftd on %s running=%v; last log lines:\n%s", w.Name, w.Running(), strings.Join(lines, "\n"))
+}
+
 // Stop sends SIGTERM and waits for weftd to exit.
 func (w *Weftd) Stop() { w.Lab.stop(w.cmd) }
 

@@ -1,0 +1,57 @@
+# weft: see README.md. Targets that build namespaces (test's integration part,
+# demo, bench) need root.
+
+GO        ?= go
+BIN       := bin
+GOLANGCI  := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+# As root the integration tests must run: a missing tool fails them instead of
+# skipping them.
+ROOT_ENV  := $(if $(filter 0,$(shell id -u)),WEFT_REQUIRE_ROOT_TESTS=1,)
+PREFIX    ?= /usr/local
+
+.PHONY: all build test unit race lint bench demo install deps fmt-check vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/weftd ./cmd/weft
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then ./.ci/deps; else echo "deps: not root; skipping package installs"; fi
+
+# test: formatting, vet, unit tests and (as root) the integration tests.
+test: deps fmt-check vet
+	$(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./...
+
+# unit: the tests that need no root, quickly.
+unit:
+	$(GO) test -short ./...
+
+race: deps
+	$(ROOT_ENV) $(GO) test -count=1 -race -timeout 20m ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(GOLANGCI) run ./...
+
+# bench: micro-benchmarks of the per-packet path, then (as root) the harness
+# that measures weft against the kernel's VXLAN.
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./encap ./fdb ./vtep
+	$(GO) run ./bench -bin $(BIN)
+
+demo: deps build
+	$(GO) run ./internal/demo -bin $(BIN)
+
+install: build
+	install -D -m 0755 $(BIN)/weftd $(DESTDIR)$(PREFIX)/bin/weftd
+	install -D -m 0755 $(BIN)/weft $(DESTDIR)$(PREFIX)/bin/weft
+
+clean:
+	rm -rf $(BIN)

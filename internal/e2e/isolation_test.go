@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/internal/nstest"
+)
+
+func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// Two networks with different VNIs and the same subnet on overlapping sets of
+// hosts: nothing crosses between them, and broadcast reaches every host of a
+// network and no other (must-show 3 and 4).
+func TestIsolationAndBroadcast(t *testing.T) {
+	lab := newLab(t, "we2e-iso")
+	h := map[int]*nstest.Weftd{}
+	for i := 1; i <= 4; i++ {
+		h[i] = host(t, lab, "h"+string(rune('0'+i)), i)
+	}
+	// Network A (VNI 100) on hosts 1, 2, 3; network B (VNI 200) on 1, 2, 4.
+	members := map[string][]int{"A": {1, 2, 3}, "B": {1, 2, 4}}
+	vnis := map[string]string{"A": "100", "B": "200"}
+	containers := map[string]string{} // "a2" -> namespace
+	for net, hosts := range members {
+		for _, i := range hosts {
+			args := []string{"network", "create", "--vni", vnis[net], "--subnet", "198.19.10.0/24"}
+			for _, j := range hosts {
+				if j != i {
+					args = append(args, "--peer", underlay(j).String())
+				}
+			}
+			cli(t, h[i], append(args, "net"+net)...)
+			name := string(rune('a'+net[0]-'A')) + string(rune('0'+i))
+			containers[name] = container(t, h[i], name, "net"+net, "198.19.10.1"+string(rune('0'+i)))
+		}
+	}
+	listeners := map[string]*nstest.UDPListener{}
+	for name, ns := range containers {
+		l, err := nstest.ListenUDP(ns, 9000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Close)
+		listeners[name] = l
+	}
+	// expect waits until every container in got has received payload, then
+	// checks that the ones in none have not.
+	expect := func(t *testing.T, payload string, got, none []string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for _, name := range got {
+			for listeners[name].Received(payload) == 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if listeners[name].Received(payload) == 0 {
+				t.Errorf("%s did not receive %q", name, payload)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		for _, name := range none {
+			if n := listeners[name].Received(payload); n != 0 {
+				t.Errorf("%s received %q %d times; want 0", name, payload, n)
+			}
+		}
+	}
+
+	t.Run("unicast stays in its network", func(t *testing.T) {
+		send(t, containers["a1"], "198.19.10.12:9000", "to-a2")
+		expect(t, "to-a2", []string{"a2"}, []string{"b2", "b1", "b4", "a3"})
+		send(t, containers["b1"], "198.19.10.12:9000", "to-b2")
+		expect(t, "to-b2", []string{"b2"}, []string{"a2", "a1", "a3", "b4"})
+	})
+	t.Run("UDP broadcast reaches its network's hosts and no other", func(t *testing.T) {
+		send(t, containers["a1"], "198.19.10.255:9000", "bcast-A")
+		expect(t, "bcast-A", []string{"a2", "a3"}, []string{"b1", "b2", "b4"})
+		send(t, containers["b4"], "198.19.10.255:9000", "bcast-B")
+		expect(t, "bcast-B", []string{"b1", "b2"}, []string{"a1", "a2", "a3"})
+	})
+	t.Run("ARP reaches its network's hosts and no other", func(t *testing.T) {
+		sniffers := map[string]*nstest.ARPSniffer{}
+		for name, ns := range containers {
+			s, err := nstest.SniffARP(ns, "eth0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			sniffers[name] = s
+		}
+		target := net.ParseIP("198.19.10.99") // nobody has it, so ARP asks everyone
+		_, _ = nstest.Exec(containers["a1"], "ping", "-c", "1", "-W", "1", target.String())
+		for _, name := range []string{"a2", "a3"} {
+			if sniffers[name].Requests(target) == 0 {
+				t.Errorf("%s saw no ARP request for %s", name, target)
+			}
+		}
+		for _, name := range []string{"b1", "b2", "b4"} {
+			if n := sniffers[name].Requests(target); n != 0 {
+				t.Errorf("%s saw %d ARP requests for %s from the other network; want 0", name, n, target)
+			}
+		}
+	})
+}
+
+func send(t *testing.T, ns, dst, payload string) {
+	t.Helper()
+	if err := nstest.SendUDP(ns, dst, []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+}

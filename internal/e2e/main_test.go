@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/internal/nstest"
+)
+
+// binDir holds the weftd and weft built for this run.
+var binDir string
+
+// skipReason is set when the tests cannot run here; with
+// WEFT_REQUIRE_ROOT_TESTS=1 (as CI sets) that is a failure instead of a skip.
+var skipReason string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		skipReason = "integration tests need root"
+	} else if missing := missingTools(); missing != "" {
+		skipReason = "integration tests need " + missing
+	}
+	if skipReason == "" {
+		dir, err := os.MkdirTemp("", "weft-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/weftnet/weft/cmd/weftd", "github.com/weftnet/weft/cmd/weft").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build weftd and weft: %v\n%s", err, out)
+			return 1
+		}
+		binDir = dir
+	}
+	return m.Run()
+}
+
+func missingTools() string {
+	var missing []string
+	for _, tool := range []string{"ip", "bridge", "ping", "iperf3", "ethtool", "sysctl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	return strings.Join(missing, ", ")
+}
+
+// newLab makes a lab for one test and removes it when the test ends, even on
+// failure. The namespace prefix is unique per test.
+func newLab(t *testing.T, prefix string) *nstest.Lab {
+	t.Helper()
+	requireRoot(t)
+	lab, err := nstest.New(prefix, binDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("clean up lab: %v", err)
+		}
+	})
+	return lab
+}
+
+// requireRoot skips the test where integration tests cannot run, or fails it
+// when WEFT_REQUIRE_ROOT_TESTS=1 (as `make test` sets for root, and so CI).
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if skipReason == "" {
+		return
+	}
+	if os.Getenv("WEFT_REQUIRE_ROOT_TESTS") == "1" {
+		t.Fatalf("cannot run: %s", skipReason)
+	}
+	t.Skip(skipReason)
+}
+
+// dumpLogsOnFailure prints the daemons' logs when the test has failed.
+func dumpLogsOnFailure(t *testing.T, ds ...*nstest.Weftd) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, d := range ds {
+			t.Log(d.Diagnose())
+		}
+	})
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+func underlay(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}) }
+
+// cli runs the weft CLI against d and fails the test if it fails.
+func cli(t *testing.T, d *nstest.Weftd, args ...string) string {
+	t.Helper()
+	out, err := d.CLI(args...)
+	if err != nil {
+		t.Fatalf("weft %s on %s: %v", strings.Join(args, " "), d.Name, err)
+	}
+	return out
+}
+
+// host makes a lab host running weftd.
+func host(t *testing.T, lab *nstest.Lab, name string, i int) *nstest.Weftd {
+	t.Helper()
+	h, err := lab.Host(name, underlay(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.StartWeftd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpLogsOnFailure(t, d)
+	return d
+}
+
+// container makes a container namespace and attaches it to a network on d.
+func container(t *testing.T, d *nstest.Weftd, name, network, ip string) string {
+	t.Helper()
+	ns, err := d.Lab.Container(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli(t, d, "attach", "--network", network, "--ip", ip, "--name", name, ns)
+	return ns
+}
+
+// ping pings dst from ns and fails the test unless every reply comes back.
+func ping(t *testing.T, ns, dst string, extra ...string) {
+	t.Helper()
+	args := append([]string{"ping", "-c", "3", "-i", "0.2", "-W", "2"}, extra...)
+	out, err := nstest.Exec(ns, append(args, dst)...)
+	if err != nil || !strings.Contains(out, " 0% packet loss") {
+		t.Fatalf("ping %s from %s: %v\n%s", dst, ns, err, out)
+	}
+}
+
+// iperf runs a short iperf3 TCP test from client to server's address and
+// returns the receiver's bits per second. reverse makes the server send.
+func iperf(t *testing.T, lab *nstest.Lab, server, serverIP, client string, reverse bool) float64 {
+	t.Helper()
+	if _, err := lab.Start(server, filepath.Join(lab.Dir(), "iperf3-"+server+".log"), "iperf3", "-s", "-1", "-B", serverIP); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"timeout", "30", "iperf3", "-c", serverIP, "-t", "2", "-J", "--connect-timeout", "3000"}
+	if reverse {
+		args = append(args, "-R")
+	}
+	var out string
+	var err error
+	for try := 0; try < 20; try++ { // the server needs a moment to listen
+		if out, err = nstest.Exec(client, args...); !strings.Contains(out, "Connection refused") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("iperf3 from %s to %s: %v\n%s", client, serverIP, err, tail(out, 20))
+	}
+	bps, err := nstest.IperfReceivedBPS([]byte(out))
+	if err != nil || bps <= 0 {
+		t.Fatalf("iperf3 from %s to %s: no throughput (%v)\n%s", client, serverIP, err, tail(out, 20))
+	}
+	t.Logf("iperf3 %s -> %s (reverse=%v): %.0f Mbit/s", client, serverIP, reverse, bps/1e6)
+	return bps
+}
