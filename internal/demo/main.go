@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command demo shows weft's main job on one machine: two hosts made of network
 // namespaces, each running weftd with one container, pinging each other across
 // the userspace VXLAN overlay. It removes everything it made when it ends.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nstest builds throwaway test hosts out of network namespaces: an
 // underlay switch, hosts that run weftd or the kernel's VXLAN, and containers.
 // The integration tests, the demo and the benchmark harness share it.
