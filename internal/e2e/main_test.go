@@ -179,7 +179,8 @@ func iperf(t *testing.T, lab *nstest.Lab, server, serverIP, client string, rever
 	if err != nil {
 		t.Fatalf("iperf3 from %s to %s: %v\n%s", client, serverIP, err, tail(out, 20))
 	}
-	bps, err := nstest.IperfReceivedBPS([]byte(out))
+	res, err := nstest.ParseIperf([]byte(out))
+	bps := res.BitsPerSecond
 	if err != nil || bps <= 0 {
 		t.Fatalf("iperf3 from %s to %s: no throughput (%v)\n%s", client, serverIP, err, tail(out, 20))
 	}

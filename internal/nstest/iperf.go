@@ -5,24 +5,42 @@ package nstest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
-// IperfReceivedBPS reads the receiver's throughput, in bits per second, from
-// the JSON report of an iperf3 TCP test (iperf3 -J).
-func IperfReceivedBPS(report []byte) (float64, error) {
-	var r struct {
-		End struct {
-			SumReceived struct {
+// IperfResult is what one iperf3 TCP test measured.
+type IperfResult struct {
+	BitsPerSecond float64 // end.sum_received.bits_per_second
+	Bytes         int64   // end.sum_received.bytes
+	Seconds       float64 // end.sum_received.seconds
+	Retransmits   int     // end.sum_sent.retransmits
+}
+
+// ParseIperf reads the JSON report of an iperf3 TCP test (iperf3 -J). A
+// report that carries an error, or no receiver summary, is an error.
+func ParseIperf(out []byte) (IperfResult, error) {
+	var doc struct {
+		Error string `json:"error"`
+		End   struct {
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+			SumReceived *struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
+				Bytes         int64   `json:"bytes"`
+				Seconds       float64 `json:"seconds"`
 			} `json:"sum_received"`
 		} `json:"end"`
-		Error string `json:"error"`
 	}
-	if err := json.Unmarshal(report, &r); err != nil {
-		return 0, err
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return IperfResult{}, fmt.Errorf("iperf3 output is not JSON: %w", err)
 	}
-	if r.Error != "" {
-		return 0, errors.New("iperf3: " + r.Error)
+	if doc.Error != "" {
+		return IperfResult{}, fmt.Errorf("iperf3: %s", doc.Error)
 	}
-	return r.End.SumReceived.BitsPerSecond, nil
+	r := doc.End.SumReceived
+	if r == nil {
+		return IperfResult{}, errors.New("iperf3 output has no end.sum_received")
+	}
+	return IperfResult{r.BitsPerSecond, r.Bytes, r.Seconds, doc.End.SumSent.Retransmits}, nil
 }

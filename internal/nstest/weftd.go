@@ -58,10 +58,13 @@ func (w *Weftd) CLI(args ...string) (string, error) {
 	return run(w.Lab.Bin("weft"), append([]string{"-H", "unix://" + w.Socket}, args...)...)
 }
 
+// PID is the weftd process's ID.
+func (w *Weftd) PID() int { return w.cmd.Process.Pid }
+
 // Running reports whether the weftd process is still alive (not exited and
 // not a zombie).
 func (w *Weftd) Running() bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID()))
 	if err != nil {
 		return false
 	}
