@@ -48,7 +48,7 @@ type summary struct {
 
 var notes = []string{
 	"iperf3 TCP container to container across two namespaced hosts; Gbit/s is end.sum_received.bits_per_second",
-	"both modes: underlay veth with tx checksum offload off on both hosts' eth0 (ethtool -K eth0 tx off), overlay MTU 1450",
+	"both modes: the veths' default offloads, overlay MTU 1450",
 	"each round builds a fresh topology per mode; rounds interleave kernel, weft",
 	"weftd runs with --log-level info",
 	"weftd CPU: utime+stime of both hosts' weftd over the iperf3 client's lifetime, per 1e9 bytes received",

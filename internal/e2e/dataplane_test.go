@@ -49,6 +49,9 @@ func TestKernelVXLANInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := h2.ChecksumInSoftware(); err != nil {
+		t.Fatal(err)
+	}
 	c2, err := lab.Container("c2")
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,9 @@ import (
 
 // KernelVXLAN makes a kernel VXLAN device on the host in static-peer mode
 // (learning on, every peer in the all-zeros FDB entry, as weft's static
-// networks behave), bridged as br<vni>, and returns the bridge's name.
-//
-// The host's underlay veth computes checksums in software: over veth the
-// kernel would otherwise hand inner TCP segments with a partial checksum to a
-// peer that reads them from a UDP socket, which no real NIC does.
+// networks behave), bridged as br<vni>, and returns the bridge's name. The
+// host's offloads are left as they are; see ChecksumInSoftware for a kernel
+// host that talks to weft.
 func (h *Host) KernelVXLAN(vni uint32, mtu int, peers ...netip.Addr) (string, error) {
 	dev, br := fmt.Sprintf("vx%d", vni), fmt.Sprintf("br%d", vni)
 	steps := [][]string{
@@ -34,10 +32,18 @@ func (h *Host) KernelVXLAN(vni uint32, mtu int, peers ...netip.Addr) (string, er
 			return "", err
 		}
 	}
-	if _, err := Exec(h.NS, "ethtool", "-K", "eth0", "tx", "off"); err != nil {
-		return "", err
-	}
 	return br, nil
+}
+
+// ChecksumInSoftware turns transmit checksum offload off on the host's
+// underlay veth. A kernel VXLAN host needs it to talk to weft over veth: the
+// kernel otherwise sends inner TCP segments whose checksum is left for the NIC
+// to fill in, no veth fills it in, and weft, which reads the datagram from a
+// UDP socket, delivers it as it is. A real NIC computes it; between two kernel
+// hosts the receiver trusts the partial checksum, so they do not need this.
+func (h *Host) ChecksumInSoftware() error {
+	_, err := Exec(h.NS, "ethtool", "-K", "eth0", "tx", "off")
+	return err
 }
 
 // KernelAttach joins a container to a bridge on the host with a veth, the way
