@@ -16,8 +16,7 @@ type txBatch struct {
 	out     [][]byte // datagrams to send; may repeat a buffer for replication
 	to      []netip.AddrPort
 	replies [][]byte // ARP replies to write back to the TAP, at Headroom
-	packets uint64   // frames sent in this batch, one per copy
-	bytes   uint64
+	bytes   uint64   // inner bytes of out, one count per copy
 }
 
 func newTxBatch(size, frameLen int) *txBatch {
@@ -114,7 +113,6 @@ func (e *Engine) flood(n *network, b *txBatch, buf []byte) {
 func (b *txBatch) add(pkt []byte, to netip.AddrPort, frameLen int) {
 	b.out = append(b.out, pkt)
 	b.to = append(b.to, to)
-	b.packets++
 	b.bytes += uint64(frameLen)
 }
 
@@ -126,7 +124,9 @@ func (e *Engine) flush(n *network, b *txBatch) {
 			n.ctr.Drop(metrics.DropSendError, uint64(failed))
 			e.debugErr("underlay send failed", n, err)
 		}
-		n.ctr.TxPackets.Add(b.packets - uint64(len(b.out)-sent))
+		// WriteBatch does not say which datagrams failed, so the bytes of a
+		// failed one stay counted; send_error says how many there were.
+		n.ctr.TxPackets.Add(uint64(sent))
 		n.ctr.TxBytes.Add(b.bytes)
 	}
 	if len(b.replies) > 0 {
@@ -137,5 +137,5 @@ func (e *Engine) flush(n *network, b *txBatch) {
 	}
 	clear(b.out)
 	b.out, b.to, b.replies = b.out[:0], b.to[:0], b.replies[:0]
-	b.packets, b.bytes = 0, 0
+	b.bytes = 0
 }
