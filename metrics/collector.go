@@ -56,9 +56,9 @@ var (
 	descRxBytes = prometheus.NewDesc("weft_network_rx_bytes_total",
 		"Bytes of inner frames delivered to the network's containers.", []string{"network", "vni"}, nil)
 	descTxPackets = prometheus.NewDesc("weft_network_tx_packets_total",
-		"Encapsulated frames sent to the underlay, one per destination VTEP.", []string{"network", "vni"}, nil)
+		"Encapsulated frames the underlay accepted, one per destination VTEP.", []string{"network", "vni"}, nil)
 	descTxBytes = prometheus.NewDesc("weft_network_tx_bytes_total",
-		"Bytes of inner frames sent to the underlay, one per destination VTEP.", []string{"network", "vni"}, nil)
+		"Bytes of inner frames handed to the underlay, one per destination VTEP, including any it refused (see send_error drops).", []string{"network", "vni"}, nil)
 	descNetDrops = prometheus.NewDesc("weft_network_drops_total",
 		"Frames of a network dropped, by reason.", []string{"network", "vni", "reason"}, nil)
 	descUnderlayDrops = prometheus.NewDesc("weft_underlay_drops_total",

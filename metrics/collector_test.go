@@ -41,10 +41,10 @@ weft_network_rx_bytes_total{network="blue",vni="42"} 300
 # HELP weft_network_rx_packets_total Frames received from the underlay and delivered to the network's containers.
 # TYPE weft_network_rx_packets_total counter
 weft_network_rx_packets_total{network="blue",vni="42"} 3
-# HELP weft_network_tx_bytes_total Bytes of inner frames sent to the underlay, one per destination VTEP.
+# HELP weft_network_tx_bytes_total Bytes of inner frames handed to the underlay, one per destination VTEP, including any it refused (see send_error drops).
 # TYPE weft_network_tx_bytes_total counter
 weft_network_tx_bytes_total{network="blue",vni="42"} 500
-# HELP weft_network_tx_packets_total Encapsulated frames sent to the underlay, one per destination VTEP.
+# HELP weft_network_tx_packets_total Encapsulated frames the underlay accepted, one per destination VTEP.
 # TYPE weft_network_tx_packets_total counter
 weft_network_tx_packets_total{network="blue",vni="42"} 5
 `

@@ -110,7 +110,7 @@ func TestTransmitAllocs(t *testing.T) {
 		{"known unicast", ether(macB, macA, 1, 1400), 2, func(t *fdb.Table) { t.AddStatic(1, macB, nodeAddr(1)) }, 1, 0},
 		{"flood to two peers", ether(bcast, macA, 1, 1400), 2, nil, 2, 0},
 		{"unknown unicast to eight peers", ether(macC, macA, 1, 1400), 8, nil, 8, 0},
-		{"ARP answered locally", arpRequest(macA, ipA, ipB), 2, func(t *fdb.Table) { t.AddStaticIP(1, ipB, macB) }, 0, 1},
+		{"ARP answered locally", arpRequest(macA, ipA, ipB), 2, func(t *fdb.Table) { t.AddStaticIP(1, ipB, macB); t.AddStatic(1, macB, nodeAddr(2)) }, 0, 1},
 		{"oversize drop", ether(bcast, macA, 1, 1519), 2, nil, 0, 0},
 	}
 	for _, tt := range tests {

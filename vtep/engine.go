@@ -111,6 +111,7 @@ func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device) error {
 		return fmt.Errorf("vtep: VNI %d already has a network", nc.VNI)
 	}
 	n := newNetwork(nc, dev, e.reg.Network(nc.Name, nc.VNI))
+	e.fdb.DeleteVNI(nc.VNI) // anything an earlier network of this VNI left
 	e.storeNets(old, n.cfg.VNI, n)
 	e.wg.Add(1)
 	go e.txLoop(n)
@@ -127,6 +128,7 @@ func (e *Engine) RemoveNetwork(vni uint32) error {
 		e.mu.Unlock()
 		return fmt.Errorf("vtep: no network with VNI %d", vni)
 	}
+	n.removed.Store(true)
 	e.storeNets(old, vni, nil)
 	e.mu.Unlock()
 	err := n.dev.Close()
@@ -186,6 +188,10 @@ func (e *Engine) readFailed(what string, err error, backoff *time.Duration) (sto
 	}
 	*backoff = min(max(2**backoff, time.Millisecond), time.Second)
 	e.log.Warn("read failed, retrying", "from", what, "err", err, "backoff", *backoff)
-	time.Sleep(*backoff)
-	return false
+	select {
+	case <-time.After(*backoff):
+		return false
+	case <-e.stop:
+		return true
+	}
 }

@@ -68,6 +68,7 @@ func TestTapErrorsCounted(t *testing.T) {
 		}},
 		{"ARP replies", func(x *bare) {
 			x.e.fdb.AddStaticIP(1, ipB, macB)
+			x.e.fdb.AddStatic(1, macB, nodeAddr(2))
 			x.e.transmit(x.n, x.txBatchOf(arpRequest(macA, ipA, ipB)), 10)
 		}},
 	}

@@ -3,6 +3,7 @@ package vtep
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/weftnet/weft/fdb"
 )
@@ -230,5 +231,37 @@ func TestVNIIsolation(t *testing.T) {
 	expectFrame(t, b.taps[blue.VNI], ether(bcast, macA, 2, 60))
 	if _, ok := b.fdb.Lookup(red.VNI, macA); ok {
 		t.Fatalf("B learned %v on red from a blue frame", macA)
+	}
+}
+
+// A VTEP learned at the address of a configured peer keeps that peer's port,
+// so a peer listening on a non-default port still gets unicast.
+func TestLearnedPeerKeepsItsPort(t *testing.T) {
+	nc := netConfig("blue", 1)
+	b := newCluster(t, 2, nc)[1]
+	peer := netip.MustParseAddrPort("198.18.0.9:8472")
+	if err := b.eng.SetPeers(1, []netip.AddrPort{peer}); err != nil {
+		t.Fatal(err)
+	}
+	f := ether(bcast, macC, 1, 60)
+	b.conn.Inject(vxlan(1, f), netip.MustParseAddrPort("198.18.0.9:50123"))
+	expectFrame(t, b.taps[1], f)
+	if got, ok := b.fdb.Lookup(1, macC); !ok || got != peer {
+		t.Fatalf("Lookup(%v) = %v, %v; want %v, true", macC, got, ok, peer)
+	}
+}
+
+// An IP binding whose MAC has no VTEP any more is not answered from: the
+// request is flooded so that whoever owns the address answers.
+func TestARPNotAnsweredWithoutVTEP(t *testing.T) {
+	nc := netConfig("blue", 1)
+	nodes := newCluster(t, 2, nc)
+	a, b := nodes[0], nodes[1]
+	a.fdb.AddStaticIP(1, ipB, macB)
+	req := arpRequest(macA, ipA, ipB)
+	a.taps[1].Inject(req)
+	expectFrame(t, b.taps[1], req)
+	if reply, ok := a.taps[1].Next(200 * time.Millisecond); ok {
+		t.Fatalf("A answered from a binding with no VTEP: % x", reply)
 	}
 }

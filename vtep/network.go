@@ -27,8 +27,9 @@ type NetworkConfig struct {
 	// against the VTEP that sent it, and IP-to-MAC bindings from received ARP,
 	// as the kernel's VXLAN does. Static-peer networks learn.
 	Learn bool
-	// LearnPort is the UDP port of a learned VTEP: frames are sent to the
-	// learned address at this port, whatever source port the VTEP used.
+	// LearnPort is the UDP port of a learned VTEP that is not one of Peers:
+	// frames are sent to the learned address at this port, whatever source
+	// port the VTEP used. A learned VTEP that is a peer keeps the peer's port.
 	LearnPort uint16
 }
 
@@ -54,6 +55,7 @@ type network struct {
 	ctr      *metrics.Counters
 	maxFrame int
 	peers    atomic.Pointer[[]netip.AddrPort]
+	removed  atomic.Bool   // set by RemoveNetwork, so a receive batch in flight stops learning
 	done     chan struct{} // closed when the network's transmit loop returns
 
 	// rxPending holds the frames of one receive batch bound for dev; only the
@@ -65,6 +67,17 @@ func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *networ
 	n := &network{cfg: nc, dev: dev, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
 	n.setPeers(nc.Peers)
 	return n
+}
+
+// vtepPort returns where to send to a VTEP learned at addr: the port of the
+// peer with that address, or the network's LearnPort.
+func (n *network) vtepPort(addr netip.Addr) netip.AddrPort {
+	for _, p := range *n.peers.Load() {
+		if p.Addr() == addr {
+			return p
+		}
+	}
+	return netip.AddrPortFrom(addr, n.cfg.LearnPort)
 }
 
 func (n *network) setPeers(peers []netip.AddrPort) {

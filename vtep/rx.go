@@ -2,7 +2,9 @@ package vtep
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -104,10 +106,10 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 // against its MAC.
 func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time) {
 	src := fdb.MAC(frame[6:12])
-	if src.IsMulticast() || src == (fdb.MAC{}) {
+	if src.IsMulticast() || src == (fdb.MAC{}) || n.removed.Load() {
 		return
 	}
-	e.fdb.Learn(n.cfg.VNI, src, netip.AddrPortFrom(vtep.Unmap(), n.cfg.LearnPort), now)
+	e.fdb.Learn(n.cfg.VNI, src, n.vtepPort(vtep.Unmap()), now)
 	if a, ok := parseARP(frame); ok && a.senderMAC() == src && a.senderIP().IsValid() && !a.senderIP().IsUnspecified() {
 		e.fdb.LearnIP(n.cfg.VNI, a.senderIP(), src, now)
 	}
@@ -122,7 +124,7 @@ func (e *Engine) deliver(n *network) {
 	}
 	n.ctr.RxPackets.Add(uint64(written))
 	n.ctr.RxBytes.Add(bytes)
-	if failed := len(n.rxPending) - written; failed > 0 {
+	if failed := len(n.rxPending) - written; failed > 0 && !errors.Is(err, net.ErrClosed) {
 		n.ctr.Drop(metrics.DropTapError, uint64(failed))
 		e.debugErr("tap write failed", n, err)
 	}

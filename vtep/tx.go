@@ -1,6 +1,8 @@
 package vtep
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 	"time"
 
@@ -88,8 +90,13 @@ func (e *Engine) answerLocally(n *network, b *txBatch, buf []byte) bool {
 	if !ok || a.op() != arpOpRequest || a.senderIP() == a.targetIP() {
 		return false
 	}
+	// Answer only for a binding whose MAC still has a VTEP: an IP whose
+	// owner has gone quiet is left for the network to answer.
 	mac, ok := e.fdb.LookupIP(n.cfg.VNI, a.targetIP())
 	if !ok {
+		return false
+	}
+	if _, ok := e.fdb.Lookup(n.cfg.VNI, mac); !ok {
 		return false
 	}
 	answerARP(frame, a, mac)
@@ -120,7 +127,7 @@ func (b *txBatch) add(pkt []byte, to netip.AddrPort, frameLen int) {
 func (e *Engine) flush(n *network, b *txBatch) {
 	if len(b.out) > 0 {
 		sent, err := e.conn.WriteBatch(b.out, b.to, 0)
-		if failed := len(b.out) - sent; failed > 0 {
+		if failed := len(b.out) - sent; failed > 0 && !errors.Is(err, net.ErrClosed) {
 			n.ctr.Drop(metrics.DropSendError, uint64(failed))
 			e.debugErr("underlay send failed", n, err)
 		}
@@ -130,7 +137,7 @@ func (e *Engine) flush(n *network, b *txBatch) {
 		n.ctr.TxBytes.Add(b.bytes)
 	}
 	if len(b.replies) > 0 {
-		if written, err := n.dev.Write(b.replies, Headroom); written < len(b.replies) {
+		if written, err := n.dev.Write(b.replies, Headroom); written < len(b.replies) && !errors.Is(err, net.ErrClosed) {
 			n.ctr.Drop(metrics.DropTapError, uint64(len(b.replies)-written))
 			e.debugErr("tap write of ARP reply failed", n, err)
 		}
