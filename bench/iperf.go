@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
@@ -23,7 +22,7 @@ func iperf(ctx context.Context, t *topology, port, streams, seconds int) (nstest
 	if _, err := t.lab.Start(t.c2, log, "iperf3", "-s", "-1", "-p", p); err != nil {
 		return nstest.IperfResult{}, err
 	}
-	if err := waitListening(ctx, t.c2, port, 5*time.Second); err != nil {
+	if err := nstest.WaitListening(ctx, t.c2, port, 5*time.Second); err != nil {
 		return nstest.IperfResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+30*time.Second)
@@ -43,17 +42,4 @@ func iperf(ctx context.Context, t *topology, port, streams, seconds int) (nstest
 		return res, fmt.Errorf("iperf3 client in %s: %w: %w", t.c1, err, perr)
 	}
 	return res, perr
-}
-
-// waitListening polls until a TCP socket listens on port in ns, for up to limit.
-func waitListening(ctx context.Context, ns string, port int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	filter := fmt.Sprintf("sport = :%d", port)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if out, err := nstest.Exec(ns, "ss", "-Hltn", filter); err == nil && strings.TrimSpace(out) != "" {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listens on %s port %d after %s", ns, port, limit)
 }

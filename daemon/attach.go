@@ -129,6 +129,7 @@ func (d *Daemon) Detach(req api.Detach) error {
 	}
 	delete(n.Endpoints, ep.ID)
 	if err := d.save(); err != nil {
+		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
 		return err
 	}
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)

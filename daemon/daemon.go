@@ -116,13 +116,26 @@ func (d *Daemon) openDataPath() error {
 }
 
 // restore brings every network of the saved state back into the data plane,
-// adopting the bridges that are still there.
+// adopting the bridges that are still there, and forgets attachments whose
+// veth is gone (the namespace was deleted without a detach, or the host
+// rebooted), so that their addresses and names are free again.
 func (d *Daemon) restore() error {
+	pruned := 0
 	for _, n := range d.st.Networks {
 		if err := d.startNetwork(n); err != nil {
 			return fmt.Errorf("restore network %s: %w", n.Name, err)
 		}
+		for id, ep := range n.Endpoints {
+			if !linkExists(ep.HostIf) {
+				d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
+				delete(n.Endpoints, id)
+				pruned++
+			}
+		}
 		d.log.Info("network restored", "network", n.Name, "vni", n.VNI, "endpoints", len(n.Endpoints))
+	}
+	if pruned > 0 {
+		return d.save()
 	}
 	return nil
 }

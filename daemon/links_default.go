@@ -19,6 +19,7 @@ func underlayMTU(netip.Addr) (int, error)                         { return 0, er
 func defaultDataAddr() (netip.Addr, error)                        { return netip.Addr{}, errUnsupported }
 func ensureBridge(string, int) (netlink.Link, bool, error)        { return nil, false, errUnsupported }
 func enslave(string, netlink.Link, int) error                     { return errUnsupported }
+func linkExists(string) bool                                      { return false }
 func deleteLink(string) error                                     { return errUnsupported }
 func openNetns(string) (netns.NsHandle, string, error)            { return netns.None(), "", errUnsupported }
 func createVeth(string, containerLink) error                      { return errUnsupported }

@@ -104,6 +104,12 @@ func enslave(name string, br netlink.Link, mtu int) error {
 	return nil
 }
 
+// linkExists reports whether a link of that name exists.
+func linkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
 // deleteLink removes the named link; one that is already gone is not an error.
 func deleteLink(name string) error {
 	link, err := netlink.LinkByName(name)

@@ -32,6 +32,34 @@ func TestTwoWeftHosts(t *testing.T) {
 		checkGarbage(t, h1, h2, 42, "net1")
 		ping(t, c1, "198.19.1.3")
 	})
+	t.Run("a restarted weftd keeps its networks and attachments", func(t *testing.T) {
+		// c3 goes away without a detach: the restarted daemon forgets it.
+		c3 := container(t, h1, "c3", "net1", "198.19.1.4")
+		if err := lab.DeleteNetns(c3); err != nil {
+			t.Fatal(err)
+		}
+		h1.Stop()
+		restarted, err := h1.StartWeftd() // the same host, state directory and socket
+		if err != nil {
+			t.Fatal(err)
+		}
+		dumpLogsOnFailure(t, restarted)
+		var ns []api.Network
+		if err := json.Unmarshal([]byte(cli(t, restarted, "network", "inspect", "net1")), &ns); err != nil {
+			t.Fatal(err)
+		}
+		if len(ns[0].Containers) != 1 {
+			t.Fatalf("after restart net1 has %d containers; want 1 (c1)", len(ns[0].Containers))
+		}
+		for _, ep := range ns[0].Containers {
+			if ep.Name != "c1" || ep.IPv4Address != "198.19.1.2/24" {
+				t.Fatalf("after restart: got %s %s; want c1 198.19.1.2/24", ep.Name, ep.IPv4Address)
+			}
+		}
+		ping(t, c1, "198.19.1.3")
+		ping(t, c2, "198.19.1.2")
+		container(t, restarted, "c4", "net1", "198.19.1.4") // c3's address is free again
+	})
 }
 
 // One host with weftd, the other with the kernel's VXLAN (must-show 2).

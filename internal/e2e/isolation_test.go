@@ -69,11 +69,35 @@ func TestIsolationAndBroadcast(t *testing.T) {
 		}
 	}
 
+	// rxOf sums what the daemons delivered into one network's containers: a
+	// unicast frame that leaked into the other network would count there even
+	// though the container's kernel, seeing a foreign MAC, drops it silently.
+	rxOf := func(t *testing.T, net string) float64 {
+		t.Helper()
+		key := `weft_network_rx_packets_total{network="net` + net + `",vni="` + vnis[net] + `"}`
+		sum := 0.0
+		for _, i := range members[net] {
+			m, err := h[i].Metrics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += m[key]
+		}
+		return sum
+	}
 	t.Run("unicast stays in its network", func(t *testing.T) {
+		quietB := rxOf(t, "B")
 		send(t, containers["a1"], "198.19.10.12:9000", "to-a2")
 		expect(t, "to-a2", []string{"a2"}, []string{"b2", "b1", "b4", "a3"})
+		if got := rxOf(t, "B"); got != quietB {
+			t.Errorf("network B's hosts delivered %v frames while only A had traffic; want 0", got-quietB)
+		}
+		quietA := rxOf(t, "A")
 		send(t, containers["b1"], "198.19.10.12:9000", "to-b2")
 		expect(t, "to-b2", []string{"b2"}, []string{"a2", "a1", "a3", "b4"})
+		if got := rxOf(t, "A"); got != quietA {
+			t.Errorf("network A's hosts delivered %v frames while only B had traffic; want 0", got-quietA)
+		}
 	})
 	t.Run("UDP broadcast reaches its network's hosts and no other", func(t *testing.T) {
 		send(t, containers["a1"], "198.19.10.255:9000", "bcast-A")

@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,33 +160,32 @@ func ping(t *testing.T, ns, dst string, extra ...string) {
 	}
 }
 
+// iperfPort gives every iperf3 run its own port, so that a server from an
+// earlier run that is still exiting never collides with the next one.
+var iperfPort atomic.Int32
+
 // iperf runs a short iperf3 TCP test from client to server's address and
 // returns the receiver's bits per second. reverse makes the server send.
 func iperf(t *testing.T, lab *nstest.Lab, server, serverIP, client string, reverse bool) float64 {
 	t.Helper()
-	if _, err := lab.Start(server, filepath.Join(lab.Dir(), "iperf3-"+server+".log"), "iperf3", "-s", "-1", "-B", serverIP); err != nil {
+	port := strconv.Itoa(int(5201 + iperfPort.Add(1)))
+	log := filepath.Join(lab.Dir(), "iperf3-"+server+"-"+port+".log")
+	if _, err := lab.Start(server, log, "iperf3", "-s", "-1", "-B", serverIP, "-p", port); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"timeout", "30", "iperf3", "-c", serverIP, "-t", "2", "-J", "--connect-timeout", "3000"}
+	p, _ := strconv.Atoi(port)
+	if err := nstest.WaitListening(context.Background(), server, p, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"timeout", "30", "iperf3", "-c", serverIP, "-p", port, "-t", "2", "-J", "--connect-timeout", "3000"}
 	if reverse {
 		args = append(args, "-R")
 	}
-	var out string
-	var err error
-	for try := 0; try < 20; try++ { // the server needs a moment to listen
-		if out, err = nstest.Exec(client, args...); !strings.Contains(out, "Connection refused") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	out, err := nstest.Exec(client, args...)
+	res, perr := nstest.ParseIperf([]byte(out))
+	if err != nil || perr != nil || res.BitsPerSecond <= 0 {
+		t.Fatalf("iperf3 from %s to %s: %v, %v\n%s", client, serverIP, err, perr, tail(out, 20))
 	}
-	if err != nil {
-		t.Fatalf("iperf3 from %s to %s: %v\n%s", client, serverIP, err, tail(out, 20))
-	}
-	res, err := nstest.ParseIperf([]byte(out))
-	bps := res.BitsPerSecond
-	if err != nil || bps <= 0 {
-		t.Fatalf("iperf3 from %s to %s: no throughput (%v)\n%s", client, serverIP, err, tail(out, 20))
-	}
-	t.Logf("iperf3 %s -> %s (reverse=%v): %.0f Mbit/s", client, serverIP, reverse, bps/1e6)
-	return bps
+	t.Logf("iperf3 %s -> %s (reverse=%v): %.0f Mbit/s", client, serverIP, reverse, res.BitsPerSecond/1e6)
+	return res.BitsPerSecond
 }

@@ -3,9 +3,12 @@
 package nstest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // IperfResult is what one iperf3 TCP test measured.
@@ -43,4 +46,17 @@ func ParseIperf(out []byte) (IperfResult, error) {
 		return IperfResult{}, errors.New("iperf3 output has no end.sum_received")
 	}
 	return IperfResult{r.BitsPerSecond, r.Bytes, r.Seconds, doc.End.SumSent.Retransmits}, nil
+}
+
+// WaitListening polls until a TCP socket listens on port in ns, for up to limit.
+func WaitListening(ctx context.Context, ns string, port int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	filter := fmt.Sprintf("sport = :%d", port)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if out, err := Exec(ns, "ss", "-Hltn", filter); err == nil && strings.TrimSpace(out) != "" {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listens on %s port %d after %s", ns, port, limit)
 }

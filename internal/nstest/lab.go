@@ -90,6 +90,21 @@ func (l *Lab) Netns(name string) (string, error) {
 	return ns, err
 }
 
+// DeleteNetns deletes one of the lab's namespaces before the lab closes, as a
+// container that goes away without being detached.
+func (l *Lab) DeleteNetns(ns string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, n := range l.namespaces {
+		if n == ns {
+			l.namespaces = append(l.namespaces[:i], l.namespaces[i+1:]...)
+			_, err := IP("netns", "del", ns)
+			return err
+		}
+	}
+	return fmt.Errorf("namespace %s is not the lab's", ns)
+}
+
 // Container makes a namespace to attach to networks.
 func (l *Lab) Container(name string) (string, error) { return l.Netns(name) }
 
