@@ -1,0 +1,119 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Operations a Command can carry, as its Op field.
+const (
+	OpAddNode        = "AddNode"        // Node
+	OpRemoveNode     = "RemoveNode"     // NodeID, Force
+	OpSetRole        = "SetRole"        // NodeID, Role
+	OpCreateNetwork  = "CreateNetwork"  // Network
+	OpRemoveNetwork  = "RemoveNetwork"  // NetworkID
+	OpAllocate       = "Allocate"       // Allocation
+	OpRelease        = "Release"        // EndpointID
+	OpReleaseNode    = "ReleaseNode"    // NodeID
+	OpRotateSecret   = "RotateSecret"   // Role, Secret
+	OpAddGossipKey   = "AddGossipKey"   // Key
+	OpSetDefaultPool = "SetDefaultPool" // Pool, PoolSize
+)
+
+// Command is one change to State, as it travels through the raft log (JSON).
+// Op selects the operation; the comment on each Op constant lists the fields
+// it reads, and the others are ignored.
+type Command struct {
+	Op string `json:"op"`
+	// Node is the node to add (AddNode).
+	Node *Node `json:"node,omitempty"`
+	// NodeID names a node (RemoveNode, SetRole, ReleaseNode).
+	NodeID string `json:"node_id,omitempty"`
+	// Force lets RemoveNode drop a node that still holds allocations, and
+	// them with it.
+	Force bool `json:"force,omitempty"`
+	// Role is RoleManager or RoleWorker (SetRole, RotateSecret).
+	Role string `json:"role,omitempty"`
+	// Network is the network to create (CreateNetwork). ID and Name are
+	// required; VNI, Subnet and Gateway are chosen when zero.
+	Network *Network `json:"network,omitempty"`
+	// NetworkID names a network (RemoveNetwork).
+	NetworkID string `json:"network_id,omitempty"`
+	// Allocation is the request (Allocate). IP and MAC are chosen when zero.
+	Allocation *Allocation `json:"allocation,omitempty"`
+	// EndpointID names an allocation (Release).
+	EndpointID string `json:"endpoint_id,omitempty"`
+	// Secret is the new join-token secret (RotateSecret).
+	Secret string `json:"secret,omitempty"`
+	// Key is the new gossip key (AddGossipKey); its Generation is assigned.
+	Key *Key `json:"key,omitempty"`
+	// Pool and PoolSize replace the default address pool (SetDefaultPool).
+	Pool     netip.Prefix `json:"pool,omitzero"`
+	PoolSize int          `json:"pool_size,omitempty"`
+}
+
+// Kinds of command failure; every error Apply returns wraps one of them, so
+// callers can test with errors.Is.
+var (
+	// ErrInvalid: the command is malformed or names a bad value.
+	ErrInvalid = errors.New("invalid command")
+	// ErrNotFound: the command names a node or network that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the command clashes with existing state (a duplicate
+	// name, an overlapping subnet, an address in use, a node or network
+	// still in use).
+	ErrConflict = errors.New("conflict")
+	// ErrExhausted: no VNI, subnet or address is left to hand out.
+	ErrExhausted = errors.New("exhausted")
+)
+
+// cmdError carries a full message and the kind it wraps.
+type cmdError struct {
+	kind error
+	msg  string
+}
+
+func (e *cmdError) Error() string { return e.msg }
+func (e *cmdError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &cmdError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// Apply validates c against s and either applies it fully or changes nothing
+// and returns an error saying what was wrong and with which input. It is
+// deterministic: the same state and command always give the same result.
+//
+// The value returned is a copy that shares nothing with s: a Node (AddNode,
+// SetRole), a Network (CreateNetwork), an Allocation (Allocate), the released
+// []Allocation (RemoveNode, ReleaseNode), the Key added (AddGossipKey), or nil.
+func (s *State) Apply(c Command) (any, error) {
+	s.init()
+	switch c.Op {
+	case OpAddNode:
+		return s.addNode(c.Node)
+	case OpRemoveNode:
+		return s.removeNode(c.NodeID, c.Force)
+	case OpSetRole:
+		return s.setRole(c.NodeID, c.Role)
+	case OpCreateNetwork:
+		return s.createNetwork(c.Network)
+	case OpRemoveNetwork:
+		return nil, s.removeNetwork(c.NetworkID)
+	case OpAllocate:
+		return s.allocate(c.Allocation)
+	case OpRelease:
+		s.release(c.EndpointID)
+		return nil, nil
+	case OpReleaseNode:
+		return s.releaseNode(c.NodeID), nil
+	case OpRotateSecret:
+		return nil, s.rotateSecret(c.Role, c.Secret)
+	case OpAddGossipKey:
+		return s.addGossipKey(c.Key)
+	case OpSetDefaultPool:
+		return nil, s.setDefaultPool(c.Pool, c.PoolSize)
+	}
+	return nil, errorf(ErrInvalid, "unknown command op %q", c.Op)
+}

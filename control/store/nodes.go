@@ -1,0 +1,120 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+func validRole(role string) bool { return role == RoleManager || role == RoleWorker }
+
+func (s *State) addNode(n *Node) (any, error) {
+	if n == nil {
+		return nil, errorf(ErrInvalid, "add node: command has no node")
+	}
+	if n.ID == "" {
+		return nil, errorf(ErrInvalid, "add node %q: empty node ID", n.Hostname)
+	}
+	if !validRole(n.Role) {
+		return nil, errorf(ErrInvalid, "add node %s: role %q is neither %s nor %s", n.ID, n.Role, RoleManager, RoleWorker)
+	}
+	if _, ok := s.Nodes[n.ID]; ok {
+		return nil, errorf(ErrConflict, "add node %s: node %s already exists", n.ID, n.ID)
+	}
+	if n.DataAddr.IsValid() {
+		for _, o := range s.Nodes {
+			if o.DataAddr == n.DataAddr {
+				return nil, errorf(ErrConflict, "add node %s: data address %s already used by node %s", n.ID, n.DataAddr, o.ID)
+			}
+		}
+	}
+	nn := *n
+	nn.Joined = nn.Joined.UTC()
+	s.Nodes[nn.ID] = &nn
+	return nn, nil
+}
+
+func (s *State) removeNode(id string, force bool) (any, error) {
+	n, ok := s.Nodes[id]
+	if !ok {
+		return nil, errorf(ErrNotFound, "remove node %s: no such node", id)
+	}
+	if n.Role == RoleManager && s.managers() == 1 {
+		return nil, errorf(ErrConflict, "remove node %s: it is the only manager", id)
+	}
+	allocs := s.NodeAllocations(id)
+	if len(allocs) > 0 && !force {
+		return nil, errorf(ErrConflict, "remove node %s: node %s holds allocations: %s",
+			id, id, s.describe(allocs, func(a *Allocation) string { return "on network " + s.networkName(a.NetworkID) }))
+	}
+	delete(s.Nodes, id)
+	return s.releaseNode(id), nil
+}
+
+func (s *State) setRole(id, role string) (any, error) {
+	n, ok := s.Nodes[id]
+	if !ok {
+		return nil, errorf(ErrNotFound, "set role of node %s: no such node", id)
+	}
+	if !validRole(role) {
+		return nil, errorf(ErrInvalid, "set role of node %s: role %q is neither %s nor %s", id, role, RoleManager, RoleWorker)
+	}
+	if n.Role == RoleManager && role != RoleManager && s.managers() == 1 {
+		return nil, errorf(ErrConflict, "set role of node %s to %s: it is the only manager", id, role)
+	}
+	n.Role = role
+	return *n, nil
+}
+
+func (s *State) managers() int {
+	count := 0
+	for _, n := range s.Nodes {
+		if n.Role == RoleManager {
+			count++
+		}
+	}
+	return count
+}
+
+// releaseNode drops every allocation held by node and returns copies of them.
+func (s *State) releaseNode(node string) []Allocation {
+	var out []Allocation
+	for _, a := range s.NodeAllocations(node) {
+		out = append(out, a.clone())
+		delete(s.Allocations, a.EndpointID)
+	}
+	return out
+}
+
+// maxListed bounds how many endpoints an error message lists.
+const maxListed = 10
+
+// describe lists allocations as "c1 (198.19.1.2) WHERE, ..." for errors.
+func (s *State) describe(allocs []*Allocation, where func(*Allocation) string) string {
+	var b strings.Builder
+	for i, a := range allocs {
+		if i == maxListed {
+			fmt.Fprintf(&b, ", and %d more", len(allocs)-maxListed)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%s) %s", a.label(), a.IP, where(a))
+	}
+	return b.String()
+}
+
+// label is how errors name an endpoint: its name, else its ID.
+func (a *Allocation) label() string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.EndpointID
+}
+
+func (s *State) networkName(id string) string {
+	if n, ok := s.Networks[id]; ok {
+		return n.Name
+	}
+	return id
+}
