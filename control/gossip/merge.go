@@ -1,0 +1,107 @@
+package gossip
+
+import (
+	"maps"
+	"time"
+)
+
+// outcome is what merging one record did.
+type outcome int
+
+const (
+	ignored outcome = iota // nothing newer
+	stored                 // the record was stored
+	refuted                // a record claiming this node was answered with a newer one
+)
+
+// merge applies records received from other nodes, from a broadcast (relay:
+// pass what is new on) or from a push/pull (only refutations are sent).
+// A push/pull's live records of owners this node does not know are skipped:
+// memberlist merged the sender's member list first, so such an owner is
+// long gone, and it brings its records back itself if it returns.
+func (a *Agent) merge(recs []Record, relay bool) {
+	now := time.Now()
+	nets := make(map[string]bool)
+	var out []Record
+	a.mu.Lock()
+	for _, r := range recs {
+		if !relay && !r.Deleted && !a.knownLocked(r.Node) {
+			continue
+		}
+		send, how := a.mergeOneLocked(r, now, nets)
+		if how == refuted || how == stored && relay {
+			out = append(out, send)
+		}
+	}
+	a.mu.Unlock()
+	for _, r := range out {
+		a.broadcast(r)
+	}
+	a.events.records(nets)
+}
+
+// mergeOneLocked applies one record from another node and returns what it
+// stored. A tombstone for a record the node does not hold is dropped once
+// older than TombstoneTTL, so that purged tombstones do not come back from
+// nodes that purge later.
+func (a *Agent) mergeOneLocked(r Record, now time.Time, nets map[string]bool) (Record, outcome) {
+	cur, had := a.store.get(r.EndpointID)
+	if had && !newer(r, cur) {
+		return Record{}, ignored
+	}
+	if !had && r.Deleted && now.Sub(versionTime(r.Version)) > a.cfg.TombstoneTTL {
+		return Record{}, ignored
+	}
+	if r.Node == a.cfg.NodeID {
+		if fix, ok := a.refutation(r, cur, had, now); ok {
+			a.log.Info("refuting a copy of our record we did not publish in this run",
+				"endpoint", r.EndpointID, "version", r.Version, "deleted", fix.Deleted)
+			a.putLocked(fix, now, nets)
+			return fix, refuted
+		}
+	}
+	a.putLocked(r, now, nets)
+	return r, stored
+}
+
+// refutation returns this node's answer to r, a copy of one of its records
+// newer than anything it holds (cur, if had): only an earlier run of the
+// node can have made it. The node re-asserts its live record above r, or,
+// if it has none, deletes r. A tombstone needs no answer.
+func (a *Agent) refutation(r, cur Record, had bool, now time.Time) (Record, bool) {
+	v := nextVersion(r.Version, now)
+	switch {
+	case had && cur.Node == a.cfg.NodeID && !cur.Deleted:
+		cur.Version = v
+		return cur, true
+	case r.Deleted:
+		return Record{}, false
+	default:
+		return r.tombstone(v), true
+	}
+}
+
+// putLocked stores r if it is newer and adds the networks whose visible set
+// changed to nets.
+func (a *Agent) putLocked(r Record, now time.Time, nets map[string]bool) {
+	if old, had, ok := a.store.put(r, now); ok {
+		maps.Copy(nets, a.changedLocked(old, had, r))
+	}
+}
+
+// knownLocked reports whether node is this node or a member, up or down.
+func (a *Agent) knownLocked(node string) bool {
+	_, ok := a.members[node]
+	return ok || node == a.cfg.NodeID
+}
+
+// ownerNetworksLocked returns the networks in which node has live records.
+func (a *Agent) ownerNetworksLocked(node string) map[string]bool {
+	nets := make(map[string]bool)
+	for _, e := range a.store.recs {
+		if e.rec.Node == node && !e.rec.Deleted {
+			nets[e.rec.Network] = true
+		}
+	}
+	return nets
+}
