@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/control/pki"
+)
+
+// requestTimeout bounds one call to a manager.
+const requestTimeout = 15 * time.Second
+
+// Client calls the manager API with this node's certificate. Any manager
+// answers: followers forward writes to the leader.
+type Client struct {
+	http *http.Client
+
+	mu       sync.Mutex
+	managers []string // 2377 addresses, the last one that answered first
+}
+
+// NewClient returns a client that presents cfg's certificate to managers.
+func NewClient(cfg *tls.Config, managers []string) *Client {
+	return &Client{http: httpClient(cfg), managers: append([]string(nil), managers...)}
+}
+
+func httpClient(cfg *tls.Config) *http.Client {
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
+		deadline, ok := ctx.Deadline()
+		timeout := handshakeTimeout
+		if ok {
+			timeout = min(timeout, time.Until(deadline))
+		}
+		return dialTagged(addr, cfg, tagAPI, timeout)
+	}
+	return &http.Client{Transport: &http.Transport{DialTLSContext: dial, MaxIdleConnsPerHost: 4}, Timeout: requestTimeout}
+}
+
+// SetManagers replaces the managers the client tries.
+func (c *Client) SetManagers(addrs []string) {
+	c.mu.Lock()
+	c.managers = append([]string(nil), addrs...)
+	c.mu.Unlock()
+}
+
+// Managers returns the managers the client tries, in order.
+func (c *Client) Managers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.managers...)
+}
+
+// Do sends a request to the first manager that answers. An error that the
+// manager returned (a refused command) is not retried elsewhere.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var errs []error
+	for _, addr := range c.Managers() {
+		err := call(ctx, c.http, method, addr, path, in, out)
+		var refused *RefusedError
+		if err == nil || errors.As(err, &refused) {
+			if err == nil {
+				c.preferManager(addr)
+			}
+			return err
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("no manager known")
+	}
+	return fmt.Errorf("no manager answered: %w", errors.Join(errs...))
+}
+
+func (c *Client) preferManager(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.managers {
+		if m == addr && i > 0 {
+			c.managers[0], c.managers[i] = c.managers[i], c.managers[0]
+		}
+	}
+}
+
+// RefusedError is a manager's answer that the request is wrong; asking
+// another manager would not help.
+type RefusedError struct {
+	Status  int
+	Message string
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+
+func call(ctx context.Context, hc *http.Client, method, addr, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "https://"+addr+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e apiError
+		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
+			e.Message = resp.Status
+		}
+		if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+			return &RefusedError{resp.StatusCode, e.Message}
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return fmt.Errorf("%s: %s", addr, e.Message) // no leader there yet: try another
+		}
+		return &RefusedError{resp.StatusCode, e.Message}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Join asks the manager at addr to admit this node. It checks that the
+// manager's CA is the one the token names before it sends the secret.
+func Join(ctx context.Context, addr string, token pki.Token, req JoinRequest) (JoinResponse, error) {
+	hc := httpClient(pki.JoinClientConfig(token.Fingerprint))
+	req.Secret = token.Secret
+	var resp JoinResponse
+	err := call(ctx, hc, http.MethodPost, addr, "/v1/join", req, &resp)
+	return resp, err
+}

@@ -1,0 +1,224 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/control/pki"
+	"github.com/weftnet/weft/control/store"
+)
+
+// testManager is one manager on loopback: CA, 2377 listener with the mux,
+// a single-node raft store over it, and the manager API.
+type testManager struct {
+	addr   string
+	ca     *pki.CA
+	id     *pki.Identity
+	store  *store.Store
+	tokens map[pki.Role]pki.Token
+}
+
+func startManager(t *testing.T) *testManager {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ca, err := pki.NewCA("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := issue(t, ca, "m1", pki.RoleManager)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", id.JoinServerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := NewMux(ln, log)
+	go mux.Serve()
+	tr := NewRaftTransport(mux, id.ClientConfig(), ln.Addr(), io.Discard)
+	cfg := store.DefaultConfig()
+	cfg.NodeID, cfg.Dir, cfg.Transport, cfg.Bootstrap, cfg.Logger = "m1", t.TempDir(), tr, true, log
+	st, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := NewClient(id.ClientConfig(), []string{ln.Addr().String()})
+	srv := &http.Server{Handler: NewManager(st, ca, client, log).Handler()}
+	go func() { _ = srv.Serve(mux.API()) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_ = st.Close()
+		_ = mux.Close()
+	})
+	if err := st.WaitLeader(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m := &testManager{addr: ln.Addr().String(), ca: ca, id: id, store: st, tokens: map[pki.Role]pki.Token{}}
+	for _, role := range []pki.Role{pki.RoleWorker, pki.RoleManager} {
+		secret := pki.NewSecret()
+		if _, err := st.Apply(store.Command{Op: store.OpRotateSecret, Role: string(role), Secret: secret}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		m.tokens[role] = pki.Token{Fingerprint: ca.Fingerprint(), Secret: secret}
+	}
+	return m
+}
+
+func issue(t *testing.T, ca *pki.CA, node string, role pki.Role) *pki.Identity {
+	t.Helper()
+	key, err := pki.NewNodeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue(node, role, &key.PublicKey, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := pki.MarshalKey(key)
+	id, err := pki.NewIdentity(cert, keyPEM, ca.CertPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// nextPort gives each test node its own addresses, as real nodes have.
+var nextPort uint16 = 3000
+
+func joinRequest(t *testing.T, node string) JoinRequest {
+	t.Helper()
+	nextPort++
+	key, err := pki.NewNodeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), nextPort)
+	return JoinRequest{NodeID: node, Hostname: node, PublicKey: pub, Addr: ap, DataAddr: ap, GossipAddr: ap}
+}
+
+func TestJoin(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	for role, tok := range m.tokens {
+		t.Run(string(role), func(t *testing.T) {
+			resp, err := Join(ctx, m.addr, tok, joinRequest(t, "n-"+string(role)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Role != string(role) {
+				t.Fatalf("role: got %s; want %s", resp.Role, role)
+			}
+			if (resp.CAKeyPEM != nil) != (role == pki.RoleManager) {
+				t.Fatalf("CA key handed to a %s: %v; want only to managers", role, resp.CAKeyPEM != nil)
+			}
+			var found bool
+			m.store.Read(func(s *store.State) { _, found = s.Nodes["n-"+string(role)] })
+			if !found {
+				t.Fatal("the joined node is not in the store")
+			}
+		})
+	}
+}
+
+func TestJoinRefused(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	other, _ := pki.NewCA("other")
+	cases := []struct {
+		name string
+		tok  pki.Token
+		want string
+	}{
+		{"wrong secret", pki.Token{Fingerprint: m.ca.Fingerprint(), Secret: pki.NewSecret()}, "invalid join token"},
+		{"another cluster's CA", pki.Token{Fingerprint: other.Fingerprint(), Secret: m.tokens[pki.RoleWorker].Secret}, "fingerprint mismatch"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Join(ctx, m.addr, c.tok, joinRequest(t, "intruder"))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v; want an error containing %q", err, c.want)
+			}
+			var found bool
+			m.store.Read(func(s *store.State) { _, found = s.Nodes["intruder"] })
+			if found {
+				t.Fatal("a refused node was recorded")
+			}
+		})
+	}
+	t.Run("rotated token", func(t *testing.T) {
+		old := m.tokens[pki.RoleWorker]
+		if _, err := m.store.Apply(store.Command{Op: store.OpRotateSecret, Role: "worker", Secret: pki.NewSecret()}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Join(ctx, m.addr, old, joinRequest(t, "late")); err == nil || !strings.Contains(err.Error(), "rotated") {
+			t.Fatalf("got %v; want the rotated token refused", err)
+		}
+	})
+}
+
+// Without a node certificate nothing but join is served, and raft streams
+// need a manager's certificate.
+func TestNodeCertificateRequired(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	anon := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} // a client with no certificate
+	err := call(ctx, httpClient(anon), http.MethodGet, m.addr, "/v1/state", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "node certificate") {
+		t.Fatalf("state without a certificate: got %v; want refused", err)
+	}
+	worker := issue(t, m.ca, "w1", pki.RoleWorker)
+	c := NewClient(worker.ClientConfig(), []string{m.addr})
+	st := store.NewState()
+	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); err != nil {
+		t.Fatalf("state with a worker certificate: %v", err)
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/voter", VoterRequest{NodeID: "w1", Addr: "127.0.0.1:1"}, nil); err == nil || !strings.Contains(err.Error(), "only managers") {
+		t.Fatalf("voter from a worker: got %v; want refused", err)
+	}
+	conn, err := dialTagged(m.addr, worker.ClientConfig(), tagRaft, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, errTimeout(err)) {
+		t.Fatalf("raft stream from a worker: got %v; want the manager to close it", err)
+	}
+}
+
+func errTimeout(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err
+	}
+	return errors.New("not a timeout")
+}
+
+// Apply goes through any manager and its refusals come back as such.
+func TestApplyThroughClient(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	c := NewClient(m.id.ClientConfig(), []string{"127.0.0.1:1", m.addr}) // the first is dead: the client moves on
+	var n store.Network
+	cmd := store.Command{Op: store.OpCreateNetwork, Network: &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Created: time.Unix(0, 0)}}
+	if err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.VNI < 4096 || n.Name != "web" {
+		t.Fatalf("got %+v; want web with a VNI from 4096", n)
+	}
+	cmd.Network.ID = "n2" // a new network with the same name
+	err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, nil)
+	var refused *RefusedError
+	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate network: got %v; want a 409 refusal", err)
+	}
+}

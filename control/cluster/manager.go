@@ -1,0 +1,261 @@
+package cluster
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/weftnet/weft/control/pki"
+	"github.com/weftnet/weft/control/store"
+)
+
+// applyTimeout bounds one raft apply.
+const applyTimeout = 10 * time.Second
+
+// Manager serves the manager API of one manager node: it admits joining
+// nodes, applies commands to the replicated store (forwarding them to the
+// leader when it is not the leader) and answers reads from its replica.
+type Manager struct {
+	store  *store.Store
+	ca     *pki.CA
+	client *Client // to the leader, with this manager's certificate
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewManager returns a manager serving st, admitting nodes with ca, and
+// reaching the leader through client.
+func NewManager(st *store.Store, ca *pki.CA, client *Client, log *slog.Logger) *Manager {
+	return &Manager{store: st, ca: ca, client: client, log: log, now: time.Now}
+}
+
+// Handler routes the manager API. Every route but join needs a client
+// certificate of the cluster.
+func (m *Manager) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/join", m.join)
+	mux.HandleFunc("POST /v1/apply", m.requireNode(m.apply))
+	mux.HandleFunc("POST /v1/voter", m.requireManager(m.addVoter))
+	mux.HandleFunc("GET /v1/state", m.requireNode(m.state))
+	mux.HandleFunc("GET /v1/leader", m.requireNode(m.leader))
+	return mux
+}
+
+// Leader names the raft leader as a manager sees it.
+type Leader struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+}
+
+func (m *Manager) leader(w http.ResponseWriter, r *http.Request) {
+	id, addr := m.store.Leader()
+	reply(w, Leader{ID: id, Addr: string(addr)}, nil)
+}
+
+func (m *Manager) requireNode(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			writeError(w, http.StatusUnauthorized, errors.New("no TLS"))
+			return
+		}
+		if _, _, err := pki.PeerIdentity(*r.TLS); err != nil {
+			writeError(w, http.StatusUnauthorized, fmt.Errorf("a node certificate of this cluster is required: %w", err))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (m *Manager) requireManager(h http.HandlerFunc) http.HandlerFunc {
+	return m.requireNode(func(w http.ResponseWriter, r *http.Request) {
+		if _, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
+			writeError(w, http.StatusForbidden, errors.New("only managers may do this"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// Apply applies a command on the leader, forwarding it there if this
+// manager is not the leader, and decodes the result into out (may be nil).
+func (m *Manager) Apply(ctx context.Context, c store.Command, out any) error {
+	if !m.store.IsLeader() {
+		_, addr := m.store.Leader()
+		if addr == "" {
+			return errNoLeader
+		}
+		return call(ctx, m.client.http, http.MethodPost, string(addr), "/v1/apply", c, out)
+	}
+	v, err := m.store.Apply(c, applyTimeout)
+	if err != nil {
+		return err
+	}
+	if out == nil || v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+var errNoLeader = errors.New("the cluster has no leader right now; try again")
+
+func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
+	var c store.Command
+	if !decodeBody(w, r, &c) {
+		return
+	}
+	var out json.RawMessage
+	err := m.Apply(r.Context(), c, &out)
+	reply(w, out, err)
+}
+
+func (m *Manager) addVoter(w http.ResponseWriter, r *http.Request) {
+	var req VoterRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !m.store.IsLeader() {
+		_, addr := m.store.Leader()
+		if addr == "" {
+			writeError(w, http.StatusServiceUnavailable, errNoLeader)
+			return
+		}
+		reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), "/v1/voter", req, nil))
+		return
+	}
+	reply(w, nil, m.store.AddVoter(req.NodeID, req.Addr))
+}
+
+func (m *Manager) state(w http.ResponseWriter, r *http.Request) {
+	var st *store.State
+	m.store.Read(func(s *store.State) { st = s.Clone() })
+	reply(w, st, nil)
+}
+
+// join admits a node that knows a join secret: it issues the node's
+// certificate and records the node in the store.
+func (m *Manager) join(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	role, err := m.roleFor(req.Secret)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, err)
+		return
+	}
+	resp, err := m.admit(r.Context(), req, role)
+	reply(w, resp, err)
+}
+
+func (m *Manager) roleFor(secret string) (pki.Role, error) {
+	var worker, manager string
+	m.store.Read(func(s *store.State) { worker, manager = s.WorkerSecret, s.ManagerSecret })
+	switch {
+	case manager != "" && pki.CheckSecret(secret, manager):
+		return pki.RoleManager, nil
+	case worker != "" && pki.CheckSecret(secret, worker):
+		return pki.RoleWorker, nil
+	}
+	return "", errors.New("invalid join token: its secret is wrong or has been rotated")
+}
+
+func (m *Manager) admit(ctx context.Context, req JoinRequest, role pki.Role) (JoinResponse, error) {
+	pub, err := x509.ParsePKIXPublicKey(req.PublicKey)
+	if err != nil {
+		return JoinResponse{}, badInput("invalid public key: %v", err)
+	}
+	ips := []net.IP{req.Addr.Addr().AsSlice(), req.DataAddr.Addr().AsSlice()}
+	cert, err := m.ca.Issue(req.NodeID, role, pub, ips)
+	if err != nil {
+		return JoinResponse{}, badInput("cannot issue a certificate: %v", err)
+	}
+	node := &store.Node{ID: req.NodeID, Hostname: req.Hostname, Role: string(role), Addr: req.Addr, DataAddr: req.DataAddr, GossipAddr: req.GossipAddr, Joined: m.now().UTC()}
+	if err := m.Apply(ctx, store.Command{Op: store.OpAddNode, Node: node}, nil); err != nil {
+		return JoinResponse{}, err
+	}
+	resp := JoinResponse{Role: string(role), CertPEM: cert, CAPEM: m.ca.CertPEM()}
+	if role == pki.RoleManager {
+		if resp.CAKeyPEM, err = m.ca.KeyPEM(); err != nil {
+			return JoinResponse{}, err
+		}
+	}
+	m.store.Read(func(s *store.State) {
+		for _, n := range s.Nodes {
+			if n.Role == string(pki.RoleManager) && n.Addr.IsValid() {
+				resp.Managers = append(resp.Managers, n.Addr.String())
+			}
+			if n.ID != req.NodeID && n.GossipAddr.IsValid() {
+				resp.GossipPeers = append(resp.GossipPeers, n.GossipAddr.String())
+			}
+		}
+		for _, k := range s.GossipKeys {
+			resp.GossipKeys = append(resp.GossipKeys, k.Key)
+		}
+	})
+	m.log.Info("node joined", "node", req.NodeID, "hostname", req.Hostname, "role", role, "addr", req.Addr)
+	return resp, nil
+}
+
+// inputErr is a request this manager refuses as malformed.
+type inputErr struct{ msg string }
+
+func (e *inputErr) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error { return &inputErr{fmt.Sprintf(format, args...)} }
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid request body: %w", err))
+		return false
+	}
+	return true
+}
+
+// reply writes v as JSON, or err with the status its kind calls for.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func statusOf(err error) int {
+	var refused *RefusedError
+	var in *inputErr
+	switch {
+	case errors.As(err, &refused):
+		return refused.Status
+	case errors.As(err, &in), errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExhausted):
+		return http.StatusConflict
+	case errors.Is(err, errNoLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiError{Message: err.Error()})
+}

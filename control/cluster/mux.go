@@ -1,0 +1,165 @@
+// Package cluster is a node's side of the cluster on 2377: one TLS listener
+// that carries the managers' raft traffic and the manager API, the raft
+// transport over it, and the clients that join a cluster and reach its leader.
+package cluster
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/control/pki"
+)
+
+// A client names what it wants with the first byte it sends after the TLS
+// handshake.
+const (
+	tagRaft byte = 'R' // a raft stream; only managers may open one
+	tagAPI  byte = 'H' // HTTP: the manager API, including join
+)
+
+// handshakeTimeout bounds the TLS handshake and the tag byte, so that a
+// silent client cannot hold a goroutine.
+const handshakeTimeout = 5 * time.Second
+
+// Mux accepts TLS connections on one listener and hands each to the raft
+// transport or to the API server by its tag.
+type Mux struct {
+	ln   net.Listener
+	raft *chanListener
+	api  *chanListener
+	log  *slog.Logger
+	wg   sync.WaitGroup
+}
+
+// NewMux wraps ln, a TLS listener whose configuration accepts clients without
+// a certificate (for joins) and verifies any certificate they present.
+func NewMux(ln net.Listener, log *slog.Logger) *Mux {
+	return &Mux{ln: ln, raft: newChanListener(ln.Addr()), api: newChanListener(ln.Addr()), log: log}
+}
+
+// Raft is the listener raft streams arrive on.
+func (m *Mux) Raft() net.Listener { return m.raft }
+
+// API is the listener API connections arrive on.
+func (m *Mux) API() net.Listener { return m.api }
+
+// Serve accepts until the listener is closed.
+func (m *Mux) Serve() {
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			m.raft.Close()
+			m.api.Close()
+			m.wg.Wait()
+			return
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.dispatch(c)
+		}()
+	}
+}
+
+// Close closes the listener; Serve then returns.
+func (m *Mux) Close() error { return m.ln.Close() }
+
+func (m *Mux) dispatch(c net.Conn) {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		c.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	var tag [1]byte
+	if err := tc.Handshake(); err != nil {
+		m.log.Debug("2377 handshake failed", "peer", c.RemoteAddr(), "err", err)
+		c.Close()
+		return
+	}
+	if _, err := tc.Read(tag[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	switch tag[0] {
+	case tagRaft:
+		if _, role, err := pki.PeerIdentity(tc.ConnectionState()); err != nil || role != pki.RoleManager {
+			m.log.Warn("refused raft stream from a peer that is not a manager", "peer", c.RemoteAddr(), "err", err)
+			c.Close()
+			return
+		}
+		m.raft.deliver(tc)
+	case tagAPI:
+		m.api.deliver(tc)
+	default:
+		c.Close()
+	}
+}
+
+// chanListener is a net.Listener fed by the mux.
+type chanListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) deliver(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+// Accept implements net.Listener.
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close implements net.Listener.
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Addr implements net.Listener.
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// dialTagged opens a TLS connection to addr and sends the tag.
+func dialTagged(addr string, cfg *tls.Config, tag byte, timeout time.Duration) (*tls.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		return nil, explainTLS(addr, err)
+	}
+	if _, err := c.Write([]byte{tag}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// explainTLS turns a handshake failure into an error a user can act on.
+func explainTLS(addr string, err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return fmt.Errorf("cannot reach manager at %s: %w", addr, err)
+	}
+	return fmt.Errorf("TLS with %s: %w", addr, err)
+}
