@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -14,8 +15,12 @@ import (
 // Attach puts a network namespace on a network: a veth whose container end
 // gets the address, a random MAC and the network's MTU, and whose host end
 // joins the network's bridge. On error nothing is left behind.
-func (d *Daemon) Attach(req api.Attach) (api.Endpoint, error) {
+func (d *Daemon) Attach(ctx context.Context, req api.Attach) (api.Endpoint, error) {
 	d.mu.Lock()
+	if n, ok := d.st.Networks[req.Network]; !ok || n.Cluster {
+		d.mu.Unlock()
+		return d.attachCluster(ctx, req)
+	}
 	defer d.mu.Unlock()
 	n, ep, err := d.parseAttach(req)
 	if err != nil {
@@ -131,6 +136,9 @@ func (d *Daemon) Detach(req api.Detach) error {
 	if err := d.save(); err != nil {
 		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
 		return err
+	}
+	if n.Cluster {
+		d.releaseCluster(ep)
 	}
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 	return nil

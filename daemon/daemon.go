@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -39,6 +40,9 @@ type Config struct {
 	// DataPathPort is the UDP port of VXLAN, on this host and on peers that
 	// name no port.
 	DataPathPort uint16
+	// GossipPort is the TCP and UDP port of cluster gossip, on the
+	// advertise address.
+	GossipPort uint16
 	// Engine tunes the data plane.
 	Engine vtep.Config
 }
@@ -50,6 +54,7 @@ func DefaultConfig() Config {
 		APISocket:    "/run/weft/weft.sock", // matches api.DefaultHost
 		MetricsAddr:  "127.0.0.1:9723",      // loopback only; expose deliberately
 		DataPathPort: encap.DefaultPort,     // 4789, IANA's VXLAN port
+		GossipPort:   7946,                  // as Docker's overlay gossip
 		Engine:       vtep.DefaultConfig(),  // see vtep.DefaultConfig
 	}
 }
@@ -64,14 +69,26 @@ type Daemon struct {
 	dataAddr netip.AddrPort
 	underMTU int
 
-	mu sync.Mutex // guards st and the links it describes
+	mu sync.Mutex // guards st, cl and the links they describe
 	st *state
+	cl *clusterNode // nil outside a cluster
+
+	// The reconciler programs cluster networks from gossip.
+	recMu      sync.Mutex
+	recPending map[string]bool // network IDs to reconcile
+	recKick    chan struct{}
+	installed  map[string]map[string]gossip.Record // by network, then endpoint; the reconciler's own
+	stop       chan struct{}
 }
 
 // New opens the state and the underlay socket and restores every network.
 // The daemon serves nothing until Run.
 func New(cfg Config, log *slog.Logger) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New()}
+	d := &Daemon{
+		cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(),
+		recPending: map[string]bool{}, recKick: make(chan struct{}, 1),
+		installed: map[string]map[string]gossip.Record{}, stop: make(chan struct{}),
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -87,6 +104,14 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err := d.restore(); err != nil {
 		d.engine.Close()
 		return nil, err
+	}
+	if err := d.resumeCluster(); err != nil {
+		d.engine.Close()
+		return nil, err
+	}
+	go d.reconcileLoop(d.stop)
+	if d.cl != nil {
+		d.republish()
 	}
 	return d, nil
 }
@@ -183,6 +208,12 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 			errs = append(errs, err)
 		}
 	}
+	close(d.stop)
+	d.mu.Lock()
+	if d.cl != nil {
+		d.cl.close(false)
+	}
+	d.mu.Unlock()
 	errs = append(errs, d.engine.Close())
 	d.log.Info("weftd stopped")
 	return errors.Join(errs...)

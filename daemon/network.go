@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -38,9 +39,18 @@ func conflict(format string, args ...any) error {
 	return &inputError{409, fmt.Sprintf(format, args...)}
 }
 
-// CreateNetwork validates a request, builds the network's bridge and TAP,
-// starts forwarding for it and saves it. On error nothing is left behind.
-func (d *Daemon) CreateNetwork(req api.NetworkCreate) (api.Network, error) {
+// CreateNetwork makes a network: a cluster-wide one through the managers,
+// or with req.Static a static-peer one on this host.
+func (d *Daemon) CreateNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
+	if !req.Static {
+		return d.createClusterNetwork(ctx, req)
+	}
+	return d.createStaticNetwork(req)
+}
+
+// createStaticNetwork validates a request, builds the network's bridge and
+// TAP, starts forwarding for it and saves it. On error nothing is left behind.
+func (d *Daemon) createStaticNetwork(req api.NetworkCreate) (api.Network, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, err := d.parseNetwork(req)
@@ -68,6 +78,9 @@ func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
 	}
 	if _, ok := d.st.Networks[req.Name]; ok {
 		return nil, conflict("network %s already exists", req.Name)
+	}
+	if req.Subnet == "" {
+		return nil, badRequest("a static-peer network needs --subnet")
 	}
 	if req.VNI == 0 || req.VNI > encap.MaxVNI {
 		return nil, badRequest("invalid VNI %d: want 1-%d", req.VNI, encap.MaxVNI)
@@ -203,7 +216,7 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 		dev.Close()
 		return err
 	}
-	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: true, LearnPort: d.cfg.DataPathPort}
+	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort}
 	if err := d.engine.AddNetwork(nc, dev); err != nil {
 		dev.Close()
 		return err
@@ -222,14 +235,16 @@ func (d *Daemon) stopNetwork(n *netState) {
 	}
 }
 
-// RemoveNetwork removes a network that has no endpoints on this host.
-func (d *Daemon) RemoveNetwork(name string) error {
+// RemoveNetwork removes a network: a static one that has no endpoints on
+// this host, or a cluster one that has none anywhere.
+func (d *Daemon) RemoveNetwork(ctx context.Context, name string) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	n, ok := d.st.Networks[name]
-	if !ok {
-		return notFound("network %s not found", name)
+	if !ok || n.Cluster {
+		d.mu.Unlock()
+		return d.removeClusterNetwork(ctx, name)
 	}
+	defer d.mu.Unlock()
 	if len(n.Endpoints) > 0 {
 		return conflict("network %s has active endpoints: %s", name, endpointList(n))
 	}
@@ -259,27 +274,45 @@ func (ep *endpoint) displayName() string {
 	return ep.Netns
 }
 
-// Networks describes every network, by name.
-func (d *Daemon) Networks() []api.Network {
+// Networks describes every network this node knows: its static-peer
+// networks and the cluster's networks, by name.
+func (d *Daemon) Networks(ctx context.Context) ([]api.Network, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	out := make([]api.Network, 0, len(d.st.Networks))
 	for _, n := range d.st.Networks {
-		out = append(out, d.describe(n))
+		if !n.Cluster {
+			out = append(out, d.describe(n))
+		}
+	}
+	c := d.cl
+	d.mu.Unlock()
+	if c != nil {
+		st, err := c.state(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cluster networks: %w", err)
+		}
+		for _, n := range st.Networks {
+			out = append(out, d.describeCluster(n))
+		}
 	}
 	slices.SortFunc(out, func(a, b api.Network) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return out, nil
 }
 
-// Network describes one network.
-func (d *Daemon) Network(name string) (api.Network, error) {
+// Network describes one network, static or cluster.
+func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	n, ok := d.st.Networks[name]
-	if !ok {
-		return api.Network{}, notFound("network %s not found", name)
+	if ok && !n.Cluster {
+		defer d.mu.Unlock()
+		return d.describe(n), nil
 	}
-	return d.describe(n), nil
+	d.mu.Unlock()
+	_, cn, err := d.clusterNetwork(ctx, name)
+	if err != nil {
+		return api.Network{}, err
+	}
+	return d.describeCluster(cn), nil
 }
 
 // describe renders a network for the API. The caller holds d.mu.

@@ -32,6 +32,9 @@ type netState struct {
 	Peers     []netip.AddrPort     `json:"peers"`
 	Created   time.Time            `json:"created"`
 	Endpoints map[string]*endpoint `json:"endpoints"` // by endpoint ID
+	// Cluster marks this node's copy of a cluster-wide network: the
+	// managers own its definition, and gossip programs its data plane.
+	Cluster bool `json:"cluster,omitempty"`
 }
 
 // endpoint is one namespace attached to a network.

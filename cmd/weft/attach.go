@@ -10,7 +10,7 @@ import (
 func (c *cli) attachCmd() *cobra.Command {
 	var req api.Attach
 	cmd := &cobra.Command{
-		Use:   "attach --network NAME --ip ADDR [--name CNAME] NETNS",
+		Use:   "attach --network NAME [--ip ADDR] [--name CNAME] [--alias A] NETNS",
 		Short: "Attach a network namespace (a name under /run/netns, or a path) to a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -31,10 +31,10 @@ func (c *cli) attachCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Network, "network", "", "network to attach to")
-	f.StringVar(&req.IP, "ip", "", "address of the container on the network")
+	f.StringVar(&req.IP, "ip", "", "address of the container on the network (cluster networks: allocated when omitted)")
 	f.StringVar(&req.Name, "name", "", "container name")
+	f.StringArrayVar(&req.Aliases, "alias", nil, "another name of the container on this network (repeatable)")
 	_ = cmd.MarkFlagRequired("network")
-	_ = cmd.MarkFlagRequired("ip")
 	return cmd
 }
 

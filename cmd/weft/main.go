@@ -43,6 +43,6 @@ func newRoot() *cobra.Command {
 		host = api.DefaultHost
 	}
 	root.PersistentFlags().StringVarP(&c.host, "host", "H", host, "daemon socket to connect to (env WEFT_HOST)")
-	root.AddCommand(c.networkCmd(), c.attachCmd(), c.detachCmd())
+	root.AddCommand(c.networkCmd(), c.attachCmd(), c.detachCmd(), c.clusterCmd(), c.nodeCmd())
 	return root
 }

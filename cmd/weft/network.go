@@ -20,8 +20,8 @@ func (c *cli) networkCmd() *cobra.Command {
 func (c *cli) networkCreateCmd() *cobra.Command {
 	var req api.NetworkCreate
 	cmd := &cobra.Command{
-		Use:   "create --vni N --subnet CIDR [--peer IP ...] NAME",
-		Short: "Create a static-peer network on this host",
+		Use:   "create [--subnet CIDR] [--attachable] [--vni N --peer IP ...] NAME",
+		Short: "Create a cluster-wide network, or with --vni/--peer a static-peer network on this host",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
@@ -40,14 +40,39 @@ func (c *cli) networkCreateCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Uint32Var(&req.VNI, "vni", 0, "VXLAN network identifier (1-16777215)")
-	f.StringArrayVar(&req.Peers, "peer", nil, "underlay address of a peer VTEP, IP or IP:PORT (repeatable)")
-	f.StringVar(&req.Subnet, "subnet", "", "subnet in CIDR form")
+	var opts []string
+	f.Uint32Var(&req.VNI, "vni", 0, "static-peer network: VXLAN network identifier (1-16777215)")
+	f.StringArrayVar(&req.Peers, "peer", nil, "static-peer network: underlay address of a peer VTEP, IP or IP:PORT (repeatable)")
+	f.StringVar(&req.Subnet, "subnet", "", "subnet in CIDR form (cluster networks: default from the address pool)")
 	f.StringVar(&req.Gateway, "gateway", "", "gateway address, reserved in the subnet")
+	f.StringVar(&req.IPRange, "ip-range", "", "cluster networks: allocate container addresses from this sub-range")
 	f.IntVar(&req.MTU, "mtu", 0, "overlay MTU (default: underlay MTU minus VXLAN overhead)")
-	_ = cmd.MarkFlagRequired("vni")
-	_ = cmd.MarkFlagRequired("subnet")
+	f.BoolVar(&req.Attachable, "attachable", false, "cluster networks: let containers be attached by hand (weft attach)")
+	f.BoolVar(&req.Internal, "internal", false, "cluster networks: no route out of the overlay")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE (repeatable)")
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		var err error
+		req.Options, err = parseOpts(opts)
+		req.Static = cmd.Flags().Changed("vni") || len(req.Peers) > 0
+		return err
+	}
 	return cmd
+}
+
+// parseOpts reads --opt KEY=VALUE flags.
+func parseOpts(opts []string) (map[string]string, error) {
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("invalid --opt %q: want KEY=VALUE", o)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 func (c *cli) networkLsCmd() *cobra.Command {

@@ -30,6 +30,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: off)")
 	dataAddr := fs.String("data-path-addr", "", "underlay IP address for VXLAN traffic (default: the default route's interface address)")
 	port := fs.Uint("data-path-port", uint(cfg.DataPathPort), "UDP port for VXLAN traffic")
+	gossipPort := fs.Uint("gossip-port", uint(cfg.GossipPort), "TCP and UDP port for cluster gossip")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -42,6 +43,10 @@ func run(args []string) error {
 		return fmt.Errorf("invalid --data-path-port %d", *port)
 	}
 	cfg.DataPathPort = uint16(*port)
+	if *gossipPort == 0 || *gossipPort > 65535 {
+		return fmt.Errorf("invalid --gossip-port %d", *gossipPort)
+	}
+	cfg.GossipPort = uint16(*gossipPort)
 	if *dataAddr != "" {
 		a, err := netip.ParseAddr(*dataAddr)
 		if err != nil {

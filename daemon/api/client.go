@@ -71,6 +71,44 @@ func (c *Client) Detach(ctx context.Context, req Detach) error {
 	return c.do(ctx, http.MethodPost, "/v1/detach", req, nil)
 }
 
+// ClusterInit makes this node the first manager of a new cluster.
+func (c *Client) ClusterInit(ctx context.Context, req ClusterInit) (ClusterInfo, error) {
+	var out ClusterInfo
+	return out, c.do(ctx, http.MethodPost, "/v1/cluster/init", req, &out)
+}
+
+// ClusterJoin joins a cluster.
+func (c *Client) ClusterJoin(ctx context.Context, req ClusterJoin) (ClusterInfo, error) {
+	var out ClusterInfo
+	return out, c.do(ctx, http.MethodPost, "/v1/cluster/join", req, &out)
+}
+
+// ClusterLeave leaves the cluster.
+func (c *Client) ClusterLeave(ctx context.Context, req ClusterLeave) error {
+	return c.do(ctx, http.MethodPost, "/v1/cluster/leave", req, nil)
+}
+
+// JoinToken returns, or rotates and returns, a role's join token.
+func (c *Client) JoinToken(ctx context.Context, req JoinToken) (JoinToken, error) {
+	var out JoinToken
+	return out, c.do(ctx, http.MethodPost, "/v1/cluster/join-token", req, &out)
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var out []Node
+	return out, c.do(ctx, http.MethodGet, "/v1/nodes", nil, &out)
+}
+
+// RemoveNode removes a node from the cluster.
+func (c *Client) RemoveNode(ctx context.Context, id string, force bool) error {
+	q := ""
+	if force {
+		q = "?force=1"
+	}
+	return c.do(ctx, http.MethodDelete, "/v1/nodes/"+url.PathEscape(id)+q, nil, nil)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

@@ -7,14 +7,21 @@ import "time"
 // DefaultHost is where weftd listens unless told otherwise.
 const DefaultHost = "unix:///run/weft/weft.sock"
 
-// NetworkCreate asks for a static-peer network on this host.
+// NetworkCreate asks for a network. With a VNI or peers it is a static-peer
+// network on this host only; otherwise a cluster-wide network, which needs
+// the node to be in a cluster.
 type NetworkCreate struct {
-	Name    string   `json:"Name"`
-	VNI     uint32   `json:"VNI"`
-	Peers   []string `json:"Peers"`             // underlay VTEPs, IP or IP:port
-	Subnet  string   `json:"Subnet"`            // CIDR
-	Gateway string   `json:"Gateway,omitempty"` // reserved address in Subnet
-	MTU     int      `json:"MTU,omitempty"`     // 0: the underlay's MTU less VXLAN overhead
+	Name       string            `json:"Name"`
+	Static     bool              `json:"Static,omitempty"` // a static-peer network (the CLI sets it for --vni or --peer)
+	VNI        uint32            `json:"VNI,omitempty"`
+	Peers      []string          `json:"Peers,omitempty"`   // underlay VTEPs, IP or IP:port
+	Subnet     string            `json:"Subnet,omitempty"`  // CIDR; cluster networks take one from the pool when empty
+	Gateway    string            `json:"Gateway,omitempty"` // reserved address in Subnet
+	IPRange    string            `json:"IPRange,omitempty"` // cluster networks: allocate only from this CIDR
+	MTU        int               `json:"MTU,omitempty"`     // 0: the underlay's MTU less VXLAN overhead
+	Attachable bool              `json:"Attachable,omitempty"`
+	Internal   bool              `json:"Internal,omitempty"`
+	Options    map[string]string `json:"Options,omitempty"`
 }
 
 // Network describes a network, in the shape of `docker network inspect`.
@@ -29,6 +36,8 @@ type Network struct {
 	IPAM       IPAM                `json:"IPAM"`
 	Options    map[string]string   `json:"Options"`
 	Peers      []string            `json:"Peers"`
+	Attachable bool                `json:"Attachable"`
+	Internal   bool                `json:"Internal"`
 	Bridge     string              `json:"Bridge"`
 	Containers map[string]Endpoint `json:"Containers"` // by endpoint ID
 }
@@ -42,14 +51,16 @@ type IPAM struct {
 type IPAMConfig struct {
 	Subnet  string `json:"Subnet"`
 	Gateway string `json:"Gateway,omitempty"`
+	IPRange string `json:"IPRange,omitempty"`
 }
 
 // Attach asks to put a container's network namespace on a network.
 type Attach struct {
-	Network string `json:"Network"`
-	Netns   string `json:"Netns"` // a name under /run/netns or a path
-	IP      string `json:"IP"`
-	Name    string `json:"Name,omitempty"`
+	Network string   `json:"Network"`
+	Netns   string   `json:"Netns"`        // a name under /run/netns or a path
+	IP      string   `json:"IP,omitempty"` // cluster networks allocate one when empty
+	Name    string   `json:"Name,omitempty"`
+	Aliases []string `json:"Aliases,omitempty"`
 }
 
 // Detach asks to take a namespace off a network.

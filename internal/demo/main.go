@@ -1,8 +1,10 @@
 //go:build linux
 
-// Command demo shows weft's main job on one machine: two hosts made of network
-// namespaces, each running weftd with one container, pinging each other across
-// the userspace VXLAN overlay. It removes everything it made when it ends.
+// Command demo shows weft's main job on one machine: three hosts made of
+// network namespaces, each running weftd, joined into a cluster with init and
+// join; one network created once; a container on each host; and the
+// containers pinging each other across the userspace VXLAN overlay. It
+// removes everything it made when it ends.
 //
 // Run it as root with `make demo`, or `go run ./internal/demo -bin bin` after
 // `make build`.
@@ -14,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -52,12 +55,12 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Println("\ndemo finished: containers on two hosts talked across weft")
+	fmt.Println("\ndemo finished: containers on three hosts of one cluster talked across weft")
 }
 
 func demo(lab *nstest.Lab) error {
-	step("two hosts on an underlay switch: host1 198.18.0.1, host2 198.18.0.2, each running weftd")
-	var ds [2]*nstest.Weftd
+	step("three hosts on an underlay switch (198.18.0.1-3), each running weftd")
+	ds := make([]*nstest.Weftd, 3)
 	for i := range ds {
 		h, err := lab.Host(fmt.Sprintf("host%d", i+1), netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)}))
 		if err != nil {
@@ -67,33 +70,38 @@ func demo(lab *nstest.Lab) error {
 			return err
 		}
 	}
-	for i, d := range ds {
-		peer := ds[1-i].IP.String()
-		if err := show(d, "network", "create", "--vni", "4242", "--peer", peer, "--subnet", "198.19.42.0/24", "demo-net"); err != nil {
+	step("host1 starts a cluster; host2 and host3 join it as workers")
+	out, err := showOut(ds[0], "cluster", "init", "--default-addr-pool", "198.19.0.0/16")
+	if err != nil {
+		return err
+	}
+	token := tokenRE.FindString(out)
+	for _, d := range ds[1:] {
+		if err := show(d, "cluster", "join", "--token", token, ds[0].IP.String()+":2377"); err != nil {
 			return err
 		}
 	}
-	cs := [2]string{}
+	step("one network, created once, for the whole cluster")
+	if err := show(ds[0], "network", "create", "--attachable", "--subnet", "198.19.42.0/24", "demo-net"); err != nil {
+		return err
+	}
+	cs := make([]string, len(ds))
+	ips := make([]string, len(ds))
 	for i, d := range ds {
 		name := fmt.Sprintf("alpine%d", i+1)
-		ns, err := lab.Container(name)
+		if cs[i], err = lab.Container(name); err != nil {
+			return err
+		}
+		out, err := showOut(d, "attach", "--network", "demo-net", "--name", name, cs[i])
 		if err != nil {
 			return err
 		}
-		cs[i] = ns
-		if err := show(d, "attach", "--network", "demo-net", "--ip", fmt.Sprintf("198.19.42.%d", i+2), "--name", name, ns); err != nil {
-			return err
-		}
+		ips[i] = strings.Split(strings.Fields(out)[1], "/")[0]
 	}
-	if err := show(ds[0], "network", "ls"); err != nil {
+	if err := show(ds[1], "node", "ls"); err != nil {
 		return err
 	}
-	step("alpine1 (on host1) pings alpine2 (on host2) across the overlay")
-	err := pingShow(cs[0], "198.19.42.3")
-	if err == nil {
-		step("and back: alpine2 pings alpine1")
-		err = pingShow(cs[1], "198.19.42.2")
-	}
+	err = waitAndPing(cs, ips)
 	if err != nil {
 		for _, d := range ds {
 			fmt.Println(d.Diagnose())
@@ -102,12 +110,32 @@ func demo(lab *nstest.Lab) error {
 	return err
 }
 
+// tokenRE finds the worker join token in `weft cluster init` output.
+var tokenRE = regexp.MustCompile(`WEFT-1-[0-9a-f]+-[a-z2-7]+`)
+
+// waitAndPing pings around the ring of containers: 1 → 2, 2 → 3, 3 → 1.
+func waitAndPing(cs, ips []string) error {
+	for i := range cs {
+		j := (i + 1) % len(cs)
+		step(fmt.Sprintf("alpine%d (on host%d) pings alpine%d (on host%d) across the overlay", i+1, i+1, j+1, j+1))
+		if err := pingShow(cs[i], ips[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // show runs a weft command on a host, printing it and its output.
 func show(d *nstest.Weftd, args ...string) error {
+	_, err := showOut(d, args...)
+	return err
+}
+
+func showOut(d *nstest.Weftd, args ...string) (string, error) {
 	fmt.Printf("\n[%s]$ weft %s\n", d.Name, strings.Join(args, " "))
 	out, err := d.CLI(args...)
 	fmt.Print(out)
-	return err
+	return out, err
 }
 
 func pingShow(ns, dst string) error {

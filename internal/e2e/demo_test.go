@@ -24,8 +24,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
-	if got := strings.Count(string(out), " 0% packet loss"); got != 2 {
-		t.Errorf("demo showed %d clean pings; want 2\n%s", got, out)
+	if got := strings.Count(string(out), " 0% packet loss"); got != 3 {
+		t.Errorf("demo showed %d clean pings; want 3\n%s", got, out)
 	}
 	if ns, _ := nstest.IP("netns", "list"); strings.Contains(ns, prefix+"-") {
 		t.Errorf("demo left namespaces behind:\n%s", ns)

@@ -84,6 +84,15 @@ func (w *Weftd) Diagnose() string {
 	return fmt.Sprintf("weftd on %s running=%v; last log lines:\n%s", w.Name, w.Running(), strings.Join(lines, "\n"))
 }
 
+// Kill sends SIGKILL, as a crash would, and waits for the process to go.
+func (w *Weftd) Kill() error {
+	if err := w.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	w.Lab.stop(w.cmd) // reaps it
+	return nil
+}
+
 // Stop sends SIGTERM and waits for weftd to exit.
 func (w *Weftd) Stop() { w.Lab.stop(w.cmd) }
 

@@ -1,0 +1,412 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/weftnet/weft/control/cluster"
+	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/fdb"
+)
+
+// clusterTimeout bounds a request that goes to the managers.
+const clusterTimeout = 30 * time.Second
+
+// errNoCluster is the answer to a cluster operation on a node outside any.
+func errNoCluster() error {
+	return badRequest("this node is not part of a cluster: run 'weft cluster init' or 'weft cluster join', or make a static-peer network with --vni and --peer")
+}
+
+// createClusterNetwork asks the managers for a cluster-wide network.
+func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
+	d.mu.Lock()
+	c := d.cl
+	_, local := d.st.Networks[req.Name]
+	d.mu.Unlock()
+	switch {
+	case c == nil:
+		return api.Network{}, errNoCluster()
+	case !validName.MatchString(req.Name):
+		return api.Network{}, badRequest("invalid network name %q: use letters, digits, '_', '.' and '-'", req.Name)
+	case local:
+		return api.Network{}, conflict("network %s already exists", req.Name)
+	}
+	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Options: req.Options, Created: time.Now().UTC()}
+	if err := parseClusterAddrs(req, n); err != nil {
+		return api.Network{}, err
+	}
+	var err error
+	if n.MTU, err = d.overlayMTU(req.MTU); err != nil {
+		return api.Network{}, err
+	}
+	var out store.Network
+	if err := c.apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: n}, &out); err != nil {
+		return api.Network{}, err
+	}
+	d.log.Info("cluster network created", "network", out.Name, "vni", out.VNI, "subnet", out.Subnet)
+	return d.describeCluster(&out), nil
+}
+
+// parseClusterAddrs reads the subnet, gateway and range of a request.
+func parseClusterAddrs(req api.NetworkCreate, n *store.Network) error {
+	var err error
+	if req.Subnet != "" {
+		if n.Subnet, n.Gateway, err = parseSubnet(req.Subnet, req.Gateway); err != nil {
+			return err
+		}
+	} else if req.Gateway != "" {
+		return badRequest("--gateway needs --subnet")
+	}
+	if req.IPRange != "" {
+		if n.IPRange, err = netip.ParsePrefix(req.IPRange); err != nil {
+			return badRequest("invalid --ip-range %q: %v", req.IPRange, err)
+		}
+	}
+	return nil
+}
+
+// clusterNetwork finds a cluster network by name in the managers' state.
+func (d *Daemon) clusterNetwork(ctx context.Context, name string) (*clusterNode, *store.Network, error) {
+	d.mu.Lock()
+	c := d.cl
+	d.mu.Unlock()
+	if c == nil {
+		return nil, nil, notFound("network %s not found", name)
+	}
+	st, err := c.state(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := st.NetworkByName(name)
+	if n == nil {
+		return nil, nil, notFound("network %s not found", name)
+	}
+	return c, n, nil
+}
+
+// removeClusterNetwork removes a cluster network everywhere; the managers
+// refuse while it has endpoints anywhere.
+func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
+	c, n, err := d.clusterNetwork(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := c.apply(ctx, store.Command{Op: store.OpRemoveNetwork, NetworkID: n.ID}, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if local, ok := d.st.Networks[name]; ok && local.Cluster {
+		delete(d.st.Networks, name)
+		d.stopNetwork(local)
+		return d.save()
+	}
+	return nil
+}
+
+// attachCluster attaches a namespace to a cluster network: an address from
+// the managers, the network's bridge and TAP here if this is its first
+// container on this node, the veth, and an endpoint record in gossip.
+func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoint, error) {
+	c, n, err := d.clusterNetwork(ctx, req.Network)
+	if err != nil {
+		return api.Endpoint{}, err
+	}
+	if !n.Attachable {
+		return api.Endpoint{}, badRequest("network %s is not attachable: create it with --attachable", n.Name)
+	}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), MAC: randomMAC().String()}
+	if err := d.checkNetns(ep); err != nil {
+		return api.Endpoint{}, err
+	}
+	alloc := &store.Allocation{EndpointID: ep.ID, NetworkID: n.ID, Node: c.info.NodeID, Name: req.Name, MAC: ep.MAC, Aliases: req.Aliases}
+	if req.IP != "" {
+		if alloc.IP, err = netip.ParseAddr(req.IP); err != nil {
+			return api.Endpoint{}, badRequest("invalid address %q: %v", req.IP, err)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if local, ok := d.st.Networks[n.Name]; ok {
+		if o := findEndpointByID(local, ep.NetnsID); o != nil {
+			return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
+		}
+	}
+	var got store.Allocation
+	if err := c.apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
+		return api.Endpoint{}, err
+	}
+	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
+	local, err := d.ensureClusterNetwork(n)
+	if err == nil {
+		err = d.plumb(local, ep)
+	}
+	if err != nil {
+		_ = c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: ep.ID}, nil)
+		return api.Endpoint{}, fmt.Errorf("attach %s to %s: %w", ep.displayName(), n.Name, err)
+	}
+	local.Endpoints[ep.ID] = ep
+	if err := d.save(); err != nil {
+		return api.Endpoint{}, err
+	}
+	d.publish(c, local, ep, req.Aliases)
+	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
+	return ep.describe(local), nil
+}
+
+func findEndpointByID(n *netState, netnsID string) *endpoint {
+	for _, ep := range n.Endpoints {
+		if ep.NetnsID == netnsID {
+			return ep
+		}
+	}
+	return nil
+}
+
+// ensureClusterNetwork returns this node's copy of a cluster network,
+// building its bridge and TAP on first use. The caller holds d.mu.
+func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
+	if local, ok := d.st.Networks[n.Name]; ok {
+		return local, nil
+	}
+	local := &netState{
+		ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway, MTU: n.MTU,
+		Created: n.Created, Endpoints: map[string]*endpoint{}, Cluster: true,
+	}
+	if err := d.startNetwork(local); err != nil {
+		return nil, err
+	}
+	d.st.Networks[n.Name] = local
+	d.scheduleReconcile(n.ID)
+	return local, nil
+}
+
+// publish gossips an endpoint's record.
+func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint, aliases []string) {
+	mac, _ := fdb.ParseMAC(ep.MAC)
+	c.agent.Publish(gossip.Record{
+		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
+		Name: ep.Name, Aliases: aliases,
+	})
+}
+
+// releaseCluster gives a detached endpoint's address back and withdraws its
+// record. A manager that cannot be reached is logged: the address stays
+// taken until the node is removed, which is safer than reusing it.
+func (d *Daemon) releaseCluster(ep *endpoint) {
+	c := d.cl
+	if c == nil {
+		return
+	}
+	c.agent.Withdraw(ep.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	if err := c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: ep.ID}, nil); err != nil {
+		d.log.Warn("address not released", "ip", ep.IP, "endpoint", ep.ID, "err", err)
+	}
+}
+
+// describeCluster renders a cluster network with this node's containers and
+// the VTEPs that have endpoints on it.
+func (d *Daemon) describeCluster(n *store.Network) api.Network {
+	out := api.Network{
+		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "cluster", Driver: "weft", VNI: n.VNI, MTU: n.MTU,
+		Attachable: n.Attachable, Internal: n.Internal, Bridge: bridgeName(n.VNI),
+		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
+		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
+		Peers:      []string{},
+		Containers: map[string]api.Endpoint{},
+	}
+	for k, v := range n.Options {
+		out.Options[k] = v
+	}
+	if n.Gateway.IsValid() {
+		out.IPAM.Config[0].Gateway = n.Gateway.String()
+	}
+	if n.IPRange.IsValid() {
+		out.IPAM.Config[0].IPRange = n.IPRange.String()
+	}
+	d.mu.Lock()
+	if local, ok := d.st.Networks[n.Name]; ok {
+		for id, ep := range local.Endpoints {
+			out.Containers[id] = ep.describe(local)
+		}
+	}
+	c := d.cl
+	d.mu.Unlock()
+	if c != nil {
+		for _, p := range d.peersOf(c, n.ID) {
+			out.Peers = append(out.Peers, p.String())
+		}
+	}
+	return out
+}
+
+// peersOf lists the VTEPs other than this one with endpoints on a network.
+func (d *Daemon) peersOf(c *clusterNode, networkID string) []netip.AddrPort {
+	var peers []netip.AddrPort
+	for _, r := range c.agent.Records(networkID) {
+		if r.Node != c.info.NodeID && !slices.Contains(peers, r.VTEP) {
+			peers = append(peers, r.VTEP)
+		}
+	}
+	slices.SortFunc(peers, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	return peers
+}
+
+// gossipHandler turns gossip events into data-plane updates.
+type gossipHandler struct{ d *Daemon }
+
+// RecordsChanged implements gossip.Handler.
+func (h gossipHandler) RecordsChanged(network string) { h.d.scheduleReconcile(network) }
+
+// MemberChanged implements gossip.Handler.
+func (h gossipHandler) MemberChanged(m gossip.Member) {
+	h.d.log.Info("cluster member changed", "node", m.ID, "state", m.State, "addr", m.Addr)
+}
+
+// scheduleReconcile asks the reconciler to bring a network's data plane in
+// line with its records. It never blocks.
+func (d *Daemon) scheduleReconcile(networkID string) {
+	d.recMu.Lock()
+	d.recPending[networkID] = true
+	d.recMu.Unlock()
+	select {
+	case d.recKick <- struct{}{}:
+	default:
+	}
+}
+
+// reconcileLoop programs the data plane of cluster networks from gossip, on
+// every change and every few seconds as a safety net, until stop closes.
+func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-d.recKick:
+		case <-tick.C:
+			d.mu.Lock()
+			for _, n := range d.st.Networks {
+				if n.Cluster {
+					d.recPending[n.ID] = true
+				}
+			}
+			d.mu.Unlock()
+		}
+		d.recMu.Lock()
+		pending := d.recPending
+		d.recPending = map[string]bool{}
+		d.recMu.Unlock()
+		for id := range pending {
+			d.reconcile(id)
+		}
+	}
+}
+
+// reconcile makes one network's peers and FDB match the records of the
+// other nodes: a MAC → VTEP and an IP → MAC entry for each remote endpoint,
+// and broadcast replicated to exactly the VTEPs that have endpoints.
+func (d *Daemon) reconcile(networkID string) {
+	d.mu.Lock()
+	c, vni := d.cl, uint32(0)
+	for _, n := range d.st.Networks {
+		if n.Cluster && n.ID == networkID {
+			vni = n.VNI
+		}
+	}
+	d.mu.Unlock()
+	if c == nil || vni == 0 {
+		return
+	}
+	next := map[string]gossip.Record{}
+	for _, r := range c.agent.Records(networkID) {
+		if r.Node != c.info.NodeID {
+			next[r.EndpointID] = r
+		}
+	}
+	prev := d.installed[networkID]
+	for id, old := range prev {
+		if r, ok := next[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
+			d.fdb.Delete(vni, old.MAC)
+			d.fdb.DeleteIP(vni, old.IP)
+		}
+	}
+	for id, r := range next {
+		if old, ok := prev[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
+			d.fdb.AddStatic(vni, r.MAC, r.VTEP)
+			d.fdb.AddStaticIP(vni, r.IP, r.MAC)
+		}
+	}
+	d.installed[networkID] = next
+	if err := d.engine.SetPeers(vni, d.peersOf(c, networkID)); err != nil {
+		d.log.Debug("peers not set", "network", networkID, "err", err)
+	}
+}
+
+// republish gossips this node's endpoints again after a restart and programs
+// every cluster network.
+func (d *Daemon) republish() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range d.st.Networks {
+		if !n.Cluster {
+			continue
+		}
+		for _, ep := range n.Endpoints {
+			d.publish(d.cl, n, ep, nil)
+		}
+		d.scheduleReconcile(n.ID)
+	}
+}
+
+// Nodes lists the cluster's nodes with their status as this node sees it.
+func (d *Daemon) Nodes(ctx context.Context) ([]api.Node, error) {
+	d.mu.Lock()
+	c := d.cl
+	d.mu.Unlock()
+	if c == nil {
+		return nil, errNoCluster()
+	}
+	st, err := c.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var leader cluster.Leader
+	if err := c.client.Do(ctx, http.MethodGet, "/v1/leader", nil, &leader); err != nil {
+		d.log.Debug("no leader known", "err", err)
+	}
+	alive := map[string]bool{}
+	for _, m := range c.agent.Members() {
+		alive[m.ID] = m.State == gossip.StateAlive || m.State == gossip.StateSuspect
+	}
+	var out []api.Node
+	for _, n := range st.Nodes {
+		node := api.Node{ID: n.ID, Hostname: n.Hostname, Role: n.Role, Addr: n.Addr.String(), DataAddr: n.DataAddr.String(), Self: n.ID == c.info.NodeID, Status: "Down"}
+		if node.Self || alive[n.ID] {
+			node.Status = "Ready"
+		}
+		if n.Role == "manager" {
+			switch {
+			case n.ID == leader.ID:
+				node.ManagerStatus = "Leader"
+			case node.Status == "Ready":
+				node.ManagerStatus = "Reachable"
+			default:
+				node.ManagerStatus = "Unreachable"
+			}
+		}
+		out = append(out, node)
+	}
+	slices.SortFunc(out, func(a, b api.Node) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
