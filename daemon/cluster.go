@@ -55,12 +55,19 @@ func (c *clusterNode) apply(ctx context.Context, cmd store.Command, out any) err
 	return c.client.Do(ctx, http.MethodPost, "/v1/apply", cmd, out)
 }
 
-// state fetches the cluster state from a manager (this one if it is one).
+// state fetches the cluster state. It reads the leader's copy, so that a
+// write this node just made through the leader is always seen; a manager
+// that knows no leader falls back to its own replica.
 func (c *clusterNode) state(ctx context.Context) (*store.State, error) {
 	if c.store != nil {
-		var st *store.State
-		c.store.Read(func(s *store.State) { st = s.Clone() })
-		return st, nil
+		_, leader := c.store.Leader()
+		if c.store.IsLeader() || leader == "" {
+			var st *store.State
+			c.store.Read(func(s *store.State) { st = s.Clone() })
+			return st, nil
+		}
+		st := store.NewState()
+		return st, c.client.DoAt(ctx, string(leader), http.MethodGet, "/v1/state", nil, st)
 	}
 	st := store.NewState()
 	return st, c.client.Do(ctx, http.MethodGet, "/v1/state", nil, st)

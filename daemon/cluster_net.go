@@ -345,6 +345,11 @@ func (d *Daemon) reconcile(networkID string) {
 		if old, ok := prev[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
 			d.fdb.AddStatic(vni, r.MAC, r.VTEP)
 			d.fdb.AddStaticIP(vni, r.IP, r.MAC)
+			// A container here may still map this address to its previous
+			// owner's MAC; tell it who has the address now.
+			if err := d.engine.Announce(vni, r.IP, r.MAC); err != nil {
+				d.log.Debug("announce failed", "network", networkID, "ip", r.IP, "err", err)
+			}
 		}
 	}
 	d.installed[networkID] = next

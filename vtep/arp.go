@@ -70,3 +70,22 @@ func answerARP(frame []byte, a arp, mac fdb.MAC) {
 	copy(a[arpTHA:], reqMAC[:])
 	copy(a[arpTPA:], reqIP[:])
 }
+
+// gratuitousARP builds the broadcast ARP request that mac sends to announce
+// that it now owns ip (sender and target address both ip), padded to the
+// Ethernet minimum.
+func gratuitousARP(ip netip.Addr, mac fdb.MAC) []byte {
+	f := make([]byte, 60)
+	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:12], mac[:])
+	binary.BigEndian.PutUint16(f[etherTypeOff:], etherTypeARP)
+	a := arp(f[ethHeaderLen : ethHeaderLen+arpLen])
+	binary.BigEndian.PutUint32(a, 0x0001_0800)
+	binary.BigEndian.PutUint16(a[4:], 0x0604)
+	binary.BigEndian.PutUint16(a[6:], arpOpRequest)
+	ip4 := ip.As4()
+	copy(a[arpSHA:], mac[:])
+	copy(a[arpSPA:], ip4[:])
+	copy(a[arpTPA:], ip4[:])
+	return f
+}

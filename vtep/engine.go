@@ -149,6 +149,22 @@ func (e *Engine) SetPeers(vni uint32, peers []netip.AddrPort) error {
 	return nil
 }
 
+// Announce writes a gratuitous ARP for ip at mac into a network's TAP, so
+// that the containers there replace a neighbour entry that still points at
+// the address's previous owner. It is for control-plane events (an address
+// moved), not the packet path. IPv6 addresses are not announced.
+func (e *Engine) Announce(vni uint32, ip netip.Addr, mac fdb.MAC) error {
+	if !ip.Is4() {
+		return nil
+	}
+	n, ok := (*e.nets.Load())[vni]
+	if !ok {
+		return fmt.Errorf("vtep: no network with VNI %d", vni)
+	}
+	_, err := n.dev.Write([][]byte{gratuitousARP(ip, mac)}, 0)
+	return err
+}
+
 // storeNets publishes a copy of old with vni set to n, or deleted if n is nil.
 // The caller holds e.mu.
 func (e *Engine) storeNets(old map[uint32]*network, vni uint32, n *network) {

@@ -265,3 +265,29 @@ func TestARPNotAnsweredWithoutVTEP(t *testing.T) {
 		t.Fatalf("A answered from a binding with no VTEP: % x", reply)
 	}
 }
+
+// Announce writes a gratuitous ARP that parses as ARP, from the new owner,
+// for the address it now holds.
+func TestAnnounce(t *testing.T) {
+	nc := netConfig("blue", 1)
+	a := newCluster(t, 1, nc)[0]
+	if err := a.eng.Announce(1, ipB, macB); err != nil {
+		t.Fatal(err)
+	}
+	f, ok := a.taps[1].Next(time.Second)
+	if !ok {
+		t.Fatal("no frame on the TAP")
+	}
+	p, ok := parseARP(f)
+	switch {
+	case !ok:
+		t.Fatalf("not ARP: % x", f)
+	case fdb.MAC(f[0:6]) != bcast || fdb.MAC(f[6:12]) != macB:
+		t.Fatalf("addressing: dst %x src %x; want broadcast from %v", f[0:6], f[6:12], macB)
+	case p.op() != arpOpRequest || p.senderMAC() != macB || p.senderIP() != ipB || p.targetIP() != ipB:
+		t.Fatalf("got op %d sender %v %v target %v; want a gratuitous request for %v at %v", p.op(), p.senderMAC(), p.senderIP(), p.targetIP(), ipB, macB)
+	}
+	if err := a.eng.Announce(99, ipB, macB); err == nil {
+		t.Fatal("Announce on an unknown VNI: got nil; want an error")
+	}
+}

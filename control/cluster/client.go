@@ -90,6 +90,11 @@ func (c *Client) preferManager(addr string) {
 	}
 }
 
+// DoAt sends a request to one manager.
+func (c *Client) DoAt(ctx context.Context, addr, method, path string, in, out any) error {
+	return call(ctx, c.http, method, addr, path, in, out)
+}
+
 // RefusedError is a manager's answer that the request is wrong; asking
 // another manager would not help.
 type RefusedError struct {

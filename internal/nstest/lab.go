@@ -219,7 +219,9 @@ func Exec(ns string, args ...string) (string, error) {
 
 func run(name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
-	cmd.WaitDelay = time.Second
+	// Generous: under heavy load draining a finished command's output can
+	// take more than a second.
+	cmd.WaitDelay = 10 * time.Second
 	done := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 	out, err := cmd.CombinedOutput()
 	done.Stop()
