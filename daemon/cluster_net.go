@@ -301,7 +301,11 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 					d.recPending[n.ID] = true
 				}
 			}
+			c := d.cl
 			d.mu.Unlock()
+			if c != nil {
+				d.rejoin(c)
+			}
 		}
 		d.recMu.Lock()
 		pending := d.recPending
@@ -310,6 +314,52 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 		for id := range pending {
 			d.reconcile(id)
 		}
+	}
+}
+
+// rejoin contacts the cluster's nodes that gossip sees as down, so that two
+// sides of a healed partition, each of which declared the other dead, merge
+// again. It knows nodes from memberlist, from the managers' node list (cached
+// for when they cannot be reached) and from the peers it first joined.
+func (d *Daemon) rejoin(c *clusterNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if st, err := c.state(ctx); err == nil {
+		known := map[string]string{}
+		for _, n := range st.Nodes {
+			if n.ID != c.info.NodeID && n.GossipAddr.IsValid() {
+				known[n.ID] = n.GossipAddr.String()
+			}
+		}
+		d.recMu.Lock()
+		d.knownGossip = known
+		d.recMu.Unlock()
+	}
+	up := map[string]bool{c.info.NodeID: true}
+	addrs := map[string]bool{}
+	for _, m := range c.agent.Members() {
+		if m.State == gossip.StateAlive || m.State == gossip.StateSuspect {
+			up[m.ID] = true
+		} else if m.Addr.IsValid() {
+			addrs[m.Addr.String()] = true
+		}
+	}
+	d.recMu.Lock()
+	for id, addr := range d.knownGossip {
+		if !up[id] {
+			addrs[addr] = true
+		}
+	}
+	d.recMu.Unlock()
+	if len(addrs) == 0 {
+		return
+	}
+	list := make([]string, 0, len(addrs))
+	for a := range addrs {
+		list = append(list, a)
+	}
+	if n, err := c.agent.Join(list); err != nil || n > 0 {
+		d.log.Debug("gossip rejoin", "tried", list, "reached", n, "err", err)
 	}
 }
 

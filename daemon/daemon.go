@@ -74,11 +74,12 @@ type Daemon struct {
 	cl *clusterNode // nil outside a cluster
 
 	// The reconciler programs cluster networks from gossip.
-	recMu      sync.Mutex
-	recPending map[string]bool // network IDs to reconcile
-	recKick    chan struct{}
-	installed  map[string]map[string]gossip.Record // by network, then endpoint; the reconciler's own
-	stop       chan struct{}
+	recMu       sync.Mutex
+	recPending  map[string]bool // network IDs to reconcile
+	recKick     chan struct{}
+	installed   map[string]map[string]gossip.Record // by network, then endpoint; the reconciler's own
+	knownGossip map[string]string                   // node ID → gossip address, from the managers; under recMu
+	stop        chan struct{}
 }
 
 // New opens the state and the underlay socket and restores every network.

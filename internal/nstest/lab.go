@@ -217,6 +217,18 @@ func Exec(ns string, args ...string) (string, error) {
 	return run("ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
+// ExecInput runs a command inside a namespace with input on its standard
+// input.
+func ExecInput(ns, input string, args ...string) error {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w: %s", strings.Join(args, " "), ns, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 func run(name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	// Generous: under heavy load draining a finished command's output can
