@@ -123,7 +123,7 @@ func (d *Daemon) startManager(c *clusterNode, bootstrap bool) error {
 
 // startGossip runs the gossip agent and joins the peers it knows.
 func (d *Daemon) startGossip(c *clusterNode) error {
-	cfg := gossip.DefaultConfig()
+	cfg := d.cfg.Gossip
 	cfg.NodeID = c.info.NodeID
 	cfg.BindAddr = c.info.Advertise.Addr().String()
 	cfg.BindPort = int(d.cfg.GossipPort)

@@ -325,6 +325,8 @@ func (d *Daemon) rejoin(c *clusterNode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if st, err := c.state(ctx); err == nil {
+		d.rotateKey(c, st)
+		d.syncKeys(c, st)
 		known := map[string]string{}
 		for _, n := range st.Nodes {
 			if n.ID != c.info.NodeID && n.GossipAddr.IsValid() {

@@ -43,6 +43,12 @@ type Config struct {
 	// GossipPort is the TCP and UDP port of cluster gossip, on the
 	// advertise address.
 	GossipPort uint16
+	// GossipKeyRotation is how often the leader issues a new gossip key;
+	// zero or less never rotates.
+	GossipKeyRotation time.Duration
+	// Gossip tunes failure detection; see gossip.DefaultConfig. Only its
+	// timing fields are used.
+	Gossip gossip.Config
 	// Engine tunes the data plane.
 	Engine vtep.Config
 }
@@ -50,12 +56,14 @@ type Config struct {
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:     "/var/lib/weft",       // as Docker keeps /var/lib/docker
-		APISocket:    "/run/weft/weft.sock", // matches api.DefaultHost
-		MetricsAddr:  "127.0.0.1:9723",      // loopback only; expose deliberately
-		DataPathPort: encap.DefaultPort,     // 4789, IANA's VXLAN port
-		GossipPort:   7946,                  // as Docker's overlay gossip
-		Engine:       vtep.DefaultConfig(),  // see vtep.DefaultConfig
+		StateDir:          "/var/lib/weft",        // as Docker keeps /var/lib/docker
+		APISocket:         "/run/weft/weft.sock",  // matches api.DefaultHost
+		MetricsAddr:       "127.0.0.1:9723",       // loopback only; expose deliberately
+		DataPathPort:      encap.DefaultPort,      // 4789, IANA's VXLAN port
+		GossipPort:        7946,                   // as Docker's overlay gossip
+		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
+		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
+		Engine:            vtep.DefaultConfig(),   // see vtep.DefaultConfig
 	}
 }
 

@@ -31,6 +31,10 @@ func run(args []string) error {
 	dataAddr := fs.String("data-path-addr", "", "underlay IP address for VXLAN traffic (default: the default route's interface address)")
 	port := fs.Uint("data-path-port", uint(cfg.DataPathPort), "UDP port for VXLAN traffic")
 	gossipPort := fs.Uint("gossip-port", uint(cfg.GossipPort), "TCP and UDP port for cluster gossip")
+	fs.DurationVar(&cfg.GossipKeyRotation, "gossip-key-rotation", cfg.GossipKeyRotation, "how often the managers issue a new gossip key (0: never)")
+	fs.DurationVar(&cfg.Gossip.ProbeInterval, "gossip-probe-interval", cfg.Gossip.ProbeInterval, "failure detection: how often each node probes another")
+	fs.DurationVar(&cfg.Gossip.ProbeTimeout, "gossip-probe-timeout", cfg.Gossip.ProbeTimeout, "failure detection: how long a probe waits for its ack (raise on slow networks)")
+	fs.IntVar(&cfg.Gossip.SuspicionMult, "gossip-suspicion-mult", cfg.Gossip.SuspicionMult, "failure detection: how many probe intervals a suspect node has to refute")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +51,9 @@ func run(args []string) error {
 		return fmt.Errorf("invalid --gossip-port %d", *gossipPort)
 	}
 	cfg.GossipPort = uint16(*gossipPort)
+	if r := cfg.GossipKeyRotation; r > 0 && r < daemon.MinKeyRotation {
+		return fmt.Errorf("invalid --gossip-key-rotation %s: want 0 (never) or at least %s", r, daemon.MinKeyRotation)
+	}
 	if *dataAddr != "" {
 		a, err := netip.ParseAddr(*dataAddr)
 		if err != nil {

@@ -146,7 +146,11 @@ func container(t *testing.T, d *nstest.Weftd, name, network, ip string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli(t, d, "attach", "--network", network, "--ip", ip, "--name", name, ns)
+	args := []string{"attach", "--network", network, "--name", name}
+	if ip != "" {
+		args = append(args, "--ip", ip)
+	}
+	cli(t, d, append(args, ns)...)
 	return ns
 }
 
