@@ -152,6 +152,9 @@ func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.Clus
 	if d.cl != nil {
 		return api.ClusterInfo{}, conflict("this node is already part of a cluster; leave it first")
 	}
+	if err := d.checkDataPath(req.DataPathAddr, req.DataPathPort); err != nil {
+		return api.ClusterInfo{}, err
+	}
 	info, err := d.newClusterInfo(req.AdvertiseAddr, req.ListenAddr, string(pki.RoleManager))
 	if err != nil {
 		return api.ClusterInfo{}, err
@@ -231,6 +234,25 @@ func (d *Daemon) selfNode(c *clusterNode) *store.Node {
 	}
 }
 
+// checkDataPath accepts --data-path-addr and --data-path-port on init and
+// join when they name the data path weftd already uses: weftd binds it when
+// it starts, and moving it while networks carry traffic is not supported.
+func (d *Daemon) checkDataPath(addr string, port int) error {
+	if addr != "" {
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return badRequest("invalid --data-path-addr %q: %v", addr, err)
+		}
+		if a.Unmap() != d.dataAddr.Addr() {
+			return badRequest("--data-path-addr %s differs from weftd's data path %s; restart weftd with --data-path-addr %s", a, d.dataAddr.Addr(), a)
+		}
+	}
+	if port != 0 && port != int(d.dataAddr.Port()) {
+		return badRequest("--data-path-port %d differs from weftd's data path port %d; restart weftd with --data-path-port %d", port, d.dataAddr.Port(), port)
+	}
+	return nil
+}
+
 // newClusterInfo checks the addresses of an init or join.
 func (d *Daemon) newClusterInfo(advertise, listen, role string) (clusterInfo, error) {
 	info := clusterInfo{NodeID: randomID()[:25], Role: role, Listen: listen}
@@ -288,6 +310,9 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 	defer d.mu.Unlock()
 	if d.cl != nil {
 		return api.ClusterInfo{}, conflict("this node is already part of a cluster; leave it first")
+	}
+	if err := d.checkDataPath(req.DataPathAddr, req.DataPathPort); err != nil {
+		return api.ClusterInfo{}, err
 	}
 	token, err := pki.ParseToken(req.Token)
 	if err != nil {

@@ -47,6 +47,8 @@ func (c *cli) clusterInitCmd() *cobra.Command {
 	f.StringVar(&req.ListenAddr, "listen-addr", "", "address to listen on for managers and joins (default 0.0.0.0:2377)")
 	f.StringVar(&req.DefaultAddrPool, "default-addr-pool", "", "CIDR that networks without --subnet take their subnet from (default 10.0.0.0/8)")
 	f.IntVar(&req.PoolMaskLen, "default-addr-pool-mask-length", 0, "prefix length of subnets taken from the pool (default 24)")
+	f.StringVar(&req.DataPathAddr, "data-path-addr", "", "underlay address for VXLAN; must be weftd's --data-path-addr")
+	f.IntVar(&req.DataPathPort, "data-path-port", 0, "UDP port for VXLAN; must be weftd's --data-path-port")
 	return cmd
 }
 
@@ -76,6 +78,8 @@ func (c *cli) clusterJoinCmd() *cobra.Command {
 	f.StringVar(&req.Token, "token", "", "join token")
 	f.StringVar(&req.AdvertiseAddr, "advertise-addr", "", "address other nodes reach this node at (default: the data path address)")
 	f.StringVar(&req.ListenAddr, "listen-addr", "", "address to listen on if this node becomes a manager (default 0.0.0.0:2377)")
+	f.StringVar(&req.DataPathAddr, "data-path-addr", "", "underlay address for VXLAN; must be weftd's --data-path-addr")
+	f.IntVar(&req.DataPathPort, "data-path-port", 0, "UDP port for VXLAN; must be weftd's --data-path-port")
 	_ = cmd.MarkFlagRequired("token")
 	return cmd
 }

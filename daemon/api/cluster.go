@@ -5,6 +5,8 @@ type ClusterInit struct {
 	AdvertiseAddr   string `json:"AdvertiseAddr,omitempty"`   // IP or IP:PORT others reach 2377 at; default: the data path address
 	ListenAddr      string `json:"ListenAddr,omitempty"`      // IP:PORT to listen on for 2377; default 0.0.0.0:2377
 	DefaultAddrPool string `json:"DefaultAddrPool,omitempty"` // CIDR networks without --subnet are carved from
+	DataPathAddr    string `json:"DataPathAddr,omitempty"`    // must match weftd's --data-path-addr
+	DataPathPort    int    `json:"DataPathPort,omitempty"`    // must match weftd's --data-path-port
 	PoolMaskLen     int    `json:"PoolMaskLen,omitempty"`     // size of each carved subnet; default 24
 }
 
@@ -14,6 +16,8 @@ type ClusterJoin struct {
 	RemoteAddr    string `json:"RemoteAddr"` // a manager's IP:2377
 	AdvertiseAddr string `json:"AdvertiseAddr,omitempty"`
 	ListenAddr    string `json:"ListenAddr,omitempty"`
+	DataPathAddr  string `json:"DataPathAddr,omitempty"`
+	DataPathPort  int    `json:"DataPathPort,omitempty"`
 }
 
 // ClusterLeave asks weftd to leave its cluster.

@@ -192,6 +192,13 @@ func TestClusterRefusesStrangers(t *testing.T) {
 			t.Fatalf("join with a rotated token: got %v %s; want it refused", err, out)
 		}
 	})
+	t.Run("a data path that is not weftd's", func(t *testing.T) {
+		good := tokenRE.FindString(cli(t, hosts[0], "cluster", "join-token", "-q", "worker"))
+		out, err := intruder.CLI("cluster", "join", "--token", good, "--data-path-addr", "198.18.0.99", manager)
+		if err == nil || !strings.Contains(err.Error()+out, "differs from weftd's data path") {
+			t.Fatalf("join with another data path: got %v %s; want it refused", err, out)
+		}
+	})
 	t.Run("TLS client without a node certificate", func(t *testing.T) {
 		var status int
 		var body string
