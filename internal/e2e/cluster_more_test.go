@@ -229,6 +229,33 @@ func TestClusterRefusesStrangers(t *testing.T) {
 			t.Fatalf("state without a certificate: got %d %s; want 401 asking for a node certificate", status, body)
 		}
 	})
+	t.Run("a worker that leaves is Down at once and node rm removes it", func(t *testing.T) {
+		worker := hosts[1]
+		id := ""
+		for _, n := range nodeList(t, hosts[0]) {
+			if n.Role == "worker" {
+				id = n.ID
+			}
+		}
+		cli(t, worker, "cluster", "leave")
+		if !waitFor(2*time.Second, func() bool {
+			for _, n := range nodeList(t, hosts[0]) {
+				if n.ID == id {
+					return n.Status == "Down"
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("the worker that left is not Down within 2 s:\n%s", cli(t, hosts[0], "node", "ls"))
+		}
+		cli(t, hosts[0], "node", "rm", id)
+		if out := cli(t, hosts[0], "node", "ls"); strings.Contains(out, id) {
+			t.Fatalf("node rm left the node listed:\n%s", out)
+		}
+		if out, err := worker.CLI("node", "ls"); err == nil || !strings.Contains(err.Error()+out, "not part of a cluster") {
+			t.Fatalf("node ls on the node that left: got %v %s; want 'not part of a cluster'", err, out)
+		}
+	})
 	t.Run("gossip without the key", func(t *testing.T) {
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
