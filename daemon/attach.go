@@ -120,28 +120,36 @@ func (d *Daemon) plumb(n *netState, ep *endpoint) error {
 // Detach takes a namespace off a network and deletes its veth.
 func (d *Daemon) Detach(req api.Detach) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	n, ep, err := d.detachLocked(req)
+	c := d.cl
+	d.mu.Unlock()
+	if err == nil && n.Cluster && c != nil {
+		d.releaseCluster(c, ep) // outside the lock: it waits on the managers
+	}
+	return err
+}
+
+// detachLocked deletes the endpoint's veth and forgets it. The caller holds
+// d.mu.
+func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 	n, ok := d.st.Networks[req.Network]
 	if !ok {
-		return notFound("network %s not found", req.Network)
+		return nil, nil, notFound("network %s not found", req.Network)
 	}
 	ep := findEndpoint(n, netnsPath(req.Netns))
 	if ep == nil {
-		return notFound("%s is not attached to %s", req.Netns, n.Name)
+		return nil, nil, notFound("%s is not attached to %s", req.Netns, n.Name)
 	}
 	if err := deleteLink(ep.HostIf); err != nil {
-		return fmt.Errorf("detach %s from %s: %w", ep.displayName(), n.Name, err)
+		return nil, nil, fmt.Errorf("detach %s from %s: %w", ep.displayName(), n.Name, err)
 	}
 	delete(n.Endpoints, ep.ID)
 	if err := d.save(); err != nil {
 		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
-		return err
-	}
-	if n.Cluster {
-		d.releaseCluster(ep)
+		return nil, nil, err
 	}
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
-	return nil
+	return n, ep, nil
 }
 
 // findEndpoint finds a network's endpoint by namespace: by the path it was

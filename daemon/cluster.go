@@ -137,12 +137,48 @@ func (d *Daemon) startGossip(c *clusterNode) error {
 		return fmt.Errorf("start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
 	}
 	c.agent = agent
-	if len(c.info.GossipPeers) > 0 {
-		if _, err := agent.Join(c.info.GossipPeers); err != nil {
-			d.log.Warn("gossip join found no peer yet", "peers", c.info.GossipPeers, "err", err)
+	return nil
+}
+
+// joinGossip joins the gossip peers this node knows. It is separate from
+// startGossip so that a restarted node publishes its records first.
+func (d *Daemon) joinGossip(c *clusterNode) {
+	if len(c.info.GossipPeers) == 0 {
+		return
+	}
+	if _, err := c.agent.Join(c.info.GossipPeers); err != nil {
+		d.log.Warn("gossip join found no peer yet; retrying in the background", "peers", c.info.GossipPeers, "err", err)
+	}
+}
+
+// releaseOrphans gives back the addresses of cluster attachments that
+// disappeared while weftd was down.
+func (d *Daemon) releaseOrphans(c *clusterNode) {
+	d.mu.Lock()
+	orphans := d.orphans
+	d.orphans = nil
+	d.mu.Unlock()
+	for _, id := range orphans {
+		d.release(c, id)
+	}
+}
+
+// dropClusterNetworks tears down copies of cluster networks when this node
+// is in no cluster (it left, and crashed before saving that).
+func (d *Daemon) dropClusterNetworks() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	changed := false
+	for name, n := range d.st.Networks {
+		if n.Cluster {
+			delete(d.st.Networks, name)
+			d.stopNetwork(n)
+			changed = true
 		}
 	}
-	return nil
+	if changed {
+		_ = d.save()
+	}
 }
 
 // ClusterInit makes this node the first manager of a new cluster.
@@ -338,7 +374,7 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 	if ca, err := pki.ParseCertPEM(resp.CAPEM); err != nil || pki.Fingerprint(ca) != token.Fingerprint {
 		return api.ClusterInfo{}, badRequest("join %s: the manager sent a CA that is not the one the token names", req.RemoteAddr)
 	}
-	c, files, err := d.joined(info, key, resp)
+	c, files, err := d.joined(info, key, resp, req.RemoteAddr)
 	if err != nil {
 		return api.ClusterInfo{}, err
 	}
@@ -353,7 +389,7 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 
 // joined builds the cluster node from a join response: identity, manager
 // side if it joined as a manager, gossip.
-func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.JoinResponse) (*clusterNode, clusterFiles, error) {
+func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.JoinResponse, joinedVia string) (*clusterNode, clusterFiles, error) {
 	info.Role, info.Managers, info.GossipPeers, info.GossipKeys = resp.Role, resp.Managers, resp.GossipPeers, resp.GossipKeys
 	keyPEM, err := pki.MarshalKey(key)
 	if err != nil {
@@ -374,7 +410,8 @@ func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.Jo
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := c.client.Do(ctx, http.MethodPost, "/v1/voter", cluster.VoterRequest{NodeID: info.NodeID, Addr: info.Advertise.String()}, nil); err != nil {
+		// Ask the manager that admitted us: it has recorded this node.
+		if err := c.client.DoAt(ctx, joinedVia, http.MethodPost, "/v1/voter", cluster.VoterRequest{NodeID: info.NodeID, Addr: info.Advertise.String()}, nil); err != nil {
 			c.close(false)
 			return nil, files, fmt.Errorf("become a raft voter: %w", err)
 		}
@@ -383,6 +420,7 @@ func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.Jo
 		c.close(false)
 		return nil, files, err
 	}
+	d.joinGossip(c)
 	return c, files, nil
 }
 
@@ -471,6 +509,9 @@ func (d *Daemon) ClusterLeave(req api.ClusterLeave) error {
 	if c.isManager() && !req.Force {
 		return conflict("this node is a manager; leaving may cost the cluster its quorum: use --force")
 	}
+	if err := d.deregister(c); err != nil && !req.Force {
+		return fmt.Errorf("leave: %w (use --force to leave anyway)", err)
+	}
 	c.close(true)
 	for name, n := range d.st.Networks {
 		if n.Cluster {
@@ -479,15 +520,36 @@ func (d *Daemon) ClusterLeave(req api.ClusterLeave) error {
 		}
 	}
 	d.cl = nil
+	if err := d.save(); err != nil {
+		return err
+	}
 	_ = os.RemoveAll(d.clusterDir())
 	_ = os.RemoveAll(filepath.Join(d.cfg.StateDir, "raft"))
 	d.log.Info("left the cluster", "node", c.info.NodeID)
-	return d.save()
+	return nil
 }
 
-// RemoveNode removes a node from the cluster's records and frees its
-// addresses. A node that is still up needs force.
+// deregister asks the managers to forget this node: out of raft first if
+// it is a manager (while its certificate still counts), then out of the
+// node list, so that it can join again later from the same address.
+func (d *Daemon) deregister(c *clusterNode) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.isManager() {
+		if err := c.client.Do(ctx, http.MethodPost, "/v1/voter/remove", cluster.VoterRequest{NodeID: c.info.NodeID}, nil); err != nil {
+			return fmt.Errorf("leave raft: %w", err)
+		}
+	}
+	return c.client.Do(ctx, http.MethodPost, "/v1/apply", store.Command{Op: store.OpRemoveNode, NodeID: c.info.NodeID}, nil)
+}
+
+// RemoveNode removes a node from the cluster's records (and from raft if
+// it is a manager) and frees its addresses. A node that is still up needs
+// force.
 func (d *Daemon) RemoveNode(ctx context.Context, id string, force bool) error {
+	d.mu.Lock()
+	c := d.cl
+	d.mu.Unlock()
 	nodes, err := d.Nodes(ctx)
 	if err != nil {
 		return err
@@ -502,7 +564,12 @@ func (d *Daemon) RemoveNode(ctx context.Context, id string, force bool) error {
 		if n.Self {
 			return conflict("node %s is this node: use 'weft cluster leave'", id)
 		}
-		return d.cl.apply(ctx, store.Command{Op: store.OpRemoveNode, NodeID: id, Force: true}, nil)
+		if n.Role == string(pki.RoleManager) {
+			if err := c.client.Do(ctx, http.MethodPost, "/v1/voter/remove", cluster.VoterRequest{NodeID: id}, nil); err != nil {
+				return fmt.Errorf("remove %s from raft: %w", id, err)
+			}
+		}
+		return c.apply(ctx, store.Command{Op: store.OpRemoveNode, NodeID: id, Force: true}, nil)
 	}
 	return notFound("node %s not found", id)
 }

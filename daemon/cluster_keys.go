@@ -64,7 +64,7 @@ func (d *Daemon) syncKeys(c *clusterNode, st *store.State) {
 	want := orderKeys(st.GossipKeys, time.Now())
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(want) == 0 || sameKeys(want, c.info.GossipKeys) {
+	if d.cl != c || len(want) == 0 || sameKeys(want, c.info.GossipKeys) {
 		return
 	}
 	if err := c.agent.SetKeys(want); err != nil {

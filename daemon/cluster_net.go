@@ -28,7 +28,8 @@ func errNoCluster() error {
 func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
 	d.mu.Lock()
 	c := d.cl
-	_, local := d.st.Networks[req.Name]
+	o, ok := d.st.Networks[req.Name]
+	local := ok && !o.Cluster
 	d.mu.Unlock()
 	switch {
 	case c == nil:
@@ -113,7 +114,9 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 
 // attachCluster attaches a namespace to a cluster network: an address from
 // the managers, the network's bridge and TAP here if this is its first
-// container on this node, the veth, and an endpoint record in gossip.
+// container on this node, the veth, and an endpoint record in gossip. The
+// managers are asked before the daemon's lock is taken, and the address is
+// given back on every failure after that.
 func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoint, error) {
 	c, n, err := d.clusterNetwork(ctx, req.Network)
 	if err != nil {
@@ -122,7 +125,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if !n.Attachable {
 		return api.Endpoint{}, badRequest("network %s is not attachable: create it with --attachable", n.Name)
 	}
-	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), MAC: randomMAC().String()}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := d.checkNetns(ep); err != nil {
 		return api.Endpoint{}, err
 	}
@@ -132,33 +135,52 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 			return api.Endpoint{}, badRequest("invalid address %q: %v", req.IP, err)
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if local, ok := d.st.Networks[n.Name]; ok {
-		if o := findEndpointByID(local, ep.NetnsID); o != nil {
-			return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
-		}
+	if d.attachedTo(n.Name, ep.NetnsID) {
+		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	var got store.Allocation
 	if err := c.apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
+	release := func() { d.release(c, ep.ID) }
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cl != c {
+		release()
+		return api.Endpoint{}, conflict("this node left the cluster during the attach")
+	}
+	if local, ok := d.st.Networks[n.Name]; ok && local.ID == n.ID && findEndpointByID(local, ep.NetnsID) != nil {
+		release()
+		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
+	}
 	local, err := d.ensureClusterNetwork(n)
 	if err == nil {
 		err = d.plumb(local, ep)
 	}
 	if err != nil {
-		_ = c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: ep.ID}, nil)
+		release()
 		return api.Endpoint{}, fmt.Errorf("attach %s to %s: %w", ep.displayName(), n.Name, err)
 	}
 	local.Endpoints[ep.ID] = ep
 	if err := d.save(); err != nil {
+		delete(local.Endpoints, ep.ID)
+		_ = deleteLink(ep.HostIf)
+		release()
 		return api.Endpoint{}, err
 	}
-	d.publish(c, local, ep, req.Aliases)
+	d.publish(c, local, ep)
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
 	return ep.describe(local), nil
+}
+
+// attachedTo reports whether a namespace is already on this node's copy of
+// a network.
+func (d *Daemon) attachedTo(network, netnsID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	local, ok := d.st.Networks[network]
+	return ok && findEndpointByID(local, netnsID) != nil
 }
 
 func findEndpointByID(n *netState, netnsID string) *endpoint {
@@ -171,10 +193,22 @@ func findEndpointByID(n *netState, netnsID string) *endpoint {
 }
 
 // ensureClusterNetwork returns this node's copy of a cluster network,
-// building its bridge and TAP on first use. The caller holds d.mu.
+// building its bridge and TAP on first use. A copy of an earlier network of
+// the same name or VNI that has no containers here is replaced. The caller
+// holds d.mu.
 func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
-	if local, ok := d.st.Networks[n.Name]; ok {
-		return local, nil
+	for name, o := range d.st.Networks {
+		if o.Cluster && o.ID == n.ID {
+			return o, nil
+		}
+		if name != n.Name && o.VNI != n.VNI {
+			continue
+		}
+		if !o.Cluster || len(o.Endpoints) > 0 {
+			return nil, conflict("network %s (VNI %d) on this node is in the way of cluster network %s (VNI %d): %s", name, o.VNI, n.Name, n.VNI, endpointList(o))
+		}
+		delete(d.st.Networks, name)
+		d.stopNetwork(o)
 	}
 	local := &netState{
 		ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway, MTU: n.MTU,
@@ -189,27 +223,30 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 }
 
 // publish gossips an endpoint's record.
-func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint, aliases []string) {
+func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
 	c.agent.Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
-		Name: ep.Name, Aliases: aliases,
+		Name: ep.Name, Aliases: ep.Aliases,
 	})
 }
 
-// releaseCluster gives a detached endpoint's address back and withdraws its
-// record. A manager that cannot be reached is logged: the address stays
-// taken until the node is removed, which is safer than reusing it.
-func (d *Daemon) releaseCluster(ep *endpoint) {
-	c := d.cl
-	if c == nil {
-		return
-	}
+// releaseCluster withdraws a detached endpoint's record and gives its
+// address back.
+func (d *Daemon) releaseCluster(c *clusterNode, ep *endpoint) {
 	c.agent.Withdraw(ep.ID)
+	d.release(c, ep.ID)
+}
+
+// release gives an endpoint's address back to the managers, with its own
+// deadline so that a caller's cancelled request does not leak the address.
+// A manager that cannot be reached is logged: the address stays taken until
+// the node is removed, which is safer than reusing it.
+func (d *Daemon) release(c *clusterNode, endpointID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
-	if err := c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: ep.ID}, nil); err != nil {
-		d.log.Warn("address not released", "ip", ep.IP, "endpoint", ep.ID, "err", err)
+	if err := c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: endpointID}, nil); err != nil {
+		d.log.Warn("address not released", "endpoint", endpointID, "err", err)
 	}
 }
 
@@ -298,14 +335,10 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 			d.mu.Lock()
 			for _, n := range d.st.Networks {
 				if n.Cluster {
-					d.recPending[n.ID] = true
+					d.scheduleReconcile(n.ID)
 				}
 			}
-			c := d.cl
 			d.mu.Unlock()
-			if c != nil {
-				d.rejoin(c)
-			}
 		}
 		d.recMu.Lock()
 		pending := d.recPending
@@ -317,16 +350,38 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 	}
 }
 
-// rejoin contacts the cluster's nodes that gossip sees as down, so that two
-// sides of a healed partition, each of which declared the other dead, merge
-// again. It knows nodes from memberlist, from the managers' node list (cached
-// for when they cannot be reached) and from the peers it first joined.
+// rejoinLoop keeps this node in touch with the cluster every few seconds:
+// it follows the managers' keys and manager list, drops local copies of
+// networks the cluster removed, and contacts nodes gossip sees as down.
+func (d *Daemon) rejoinLoop(stop <-chan struct{}) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		c := d.cl
+		d.mu.Unlock()
+		if c != nil {
+			d.rejoin(c)
+		}
+	}
+}
+
+// rejoin is one round of rejoinLoop. Contacting nodes that gossip sees as
+// down merges the two sides of a healed partition, each of which declared
+// the other dead; nodes are known from memberlist, from the managers' node
+// list (cached for when they cannot be reached) and from the first join.
 func (d *Daemon) rejoin(c *clusterNode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if st, err := c.state(ctx); err == nil {
 		d.rotateKey(c, st)
 		d.syncKeys(c, st)
+		d.followCluster(c, st)
 		known := map[string]string{}
 		for _, n := range st.Nodes {
 			if n.ID != c.info.NodeID && n.GossipAddr.IsValid() {
@@ -342,7 +397,7 @@ func (d *Daemon) rejoin(c *clusterNode) {
 	for _, m := range c.agent.Members() {
 		if m.State == gossip.StateAlive || m.State == gossip.StateSuspect {
 			up[m.ID] = true
-		} else if m.Addr.IsValid() {
+		} else if m.State != gossip.StateLeft && m.Addr.IsValid() {
 			addrs[m.Addr.String()] = true
 		}
 	}
@@ -353,48 +408,101 @@ func (d *Daemon) rejoin(c *clusterNode) {
 		}
 	}
 	d.recMu.Unlock()
-	if len(addrs) == 0 {
-		return
-	}
-	list := make([]string, 0, len(addrs))
+	// A few at a time: each unreachable address can cost a TCP timeout.
+	list := make([]string, 0, 3)
 	for a := range addrs {
+		if len(list) == cap(list) {
+			break
+		}
 		list = append(list, a)
 	}
-	if n, err := c.agent.Join(list); err != nil || n > 0 {
-		d.log.Debug("gossip rejoin", "tried", list, "reached", n, "err", err)
+	if len(list) > 0 {
+		if n, err := c.agent.Join(list); err != nil || n > 0 {
+			d.log.Debug("gossip rejoin", "tried", list, "reached", n, "err", err)
+		}
+	}
+}
+
+// followCluster brings this node's view in line with the managers' state:
+// the managers it asks, and its copies of cluster networks (one the cluster
+// removed is torn down here once no container of this node is on it).
+func (d *Daemon) followCluster(c *clusterNode, st *store.State) {
+	var managers []string
+	for _, n := range st.Nodes {
+		if n.Role == "manager" && n.Addr.IsValid() {
+			managers = append(managers, n.Addr.String())
+		}
+	}
+	slices.Sort(managers)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cl != c {
+		return
+	}
+	if len(managers) > 0 && !slices.Equal(managers, c.info.Managers) {
+		c.info.Managers = managers
+		c.client.SetManagers(managers)
+		if err := d.saveCluster(c.info, clusterFiles{}); err != nil {
+			d.log.Warn("manager list not saved", "err", err)
+		}
+	}
+	changed := false
+	for name, n := range d.st.Networks {
+		if n.Cluster && len(n.Endpoints) == 0 && st.Networks[n.ID] == nil {
+			delete(d.st.Networks, name)
+			d.stopNetwork(n)
+			changed = true
+			d.log.Info("removed network torn down", "network", name, "vni", n.VNI)
+		}
+	}
+	if changed {
+		_ = d.save()
 	}
 }
 
 // reconcile makes one network's peers and FDB match the records of the
 // other nodes: a MAC → VTEP and an IP → MAC entry for each remote endpoint,
-// and broadcast replicated to exactly the VTEPs that have endpoints.
+// and broadcast replicated to exactly the VTEPs that have endpoints. What it
+// installed is remembered per start of the network (its epoch), so a network
+// built again starts from nothing.
 func (d *Daemon) reconcile(networkID string) {
 	d.mu.Lock()
-	c, vni := d.cl, uint32(0)
+	c, vni, epoch := d.cl, uint32(0), uint64(0)
 	for _, n := range d.st.Networks {
 		if n.Cluster && n.ID == networkID {
-			vni = n.VNI
+			vni, epoch = n.VNI, n.epoch
 		}
 	}
 	d.mu.Unlock()
 	if c == nil || vni == 0 {
+		delete(d.installed, networkID)
 		return
 	}
 	next := map[string]gossip.Record{}
+	macs := map[fdb.MAC]bool{}
 	for _, r := range c.agent.Records(networkID) {
 		if r.Node != c.info.NodeID {
 			next[r.EndpointID] = r
+			macs[r.MAC] = true
 		}
 	}
 	prev := d.installed[networkID]
-	for id, old := range prev {
-		if r, ok := next[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
+	if prev.epoch != epoch {
+		prev = installedSet{}
+	}
+	for id, old := range prev.records {
+		if r, ok := next[id]; ok && r.MAC == old.MAC && r.IP == old.IP && r.VTEP == old.VTEP {
+			continue
+		}
+		if !macs[old.MAC] {
 			d.fdb.Delete(vni, old.MAC)
-			d.fdb.DeleteIP(vni, old.IP)
+		}
+		if mac, ok := d.fdb.LookupIP(vni, old.IP); ok && mac == old.MAC {
+			d.fdb.DeleteIP(vni, old.IP) // only while it still names the old owner
 		}
 	}
 	for id, r := range next {
-		if old, ok := prev[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
+		if old, ok := prev.records[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
 			d.fdb.AddStatic(vni, r.MAC, r.VTEP)
 			d.fdb.AddStaticIP(vni, r.IP, r.MAC)
 			// A container here may still map this address to its previous
@@ -404,10 +512,16 @@ func (d *Daemon) reconcile(networkID string) {
 			}
 		}
 	}
-	d.installed[networkID] = next
+	d.installed[networkID] = installedSet{epoch: epoch, records: next}
 	if err := d.engine.SetPeers(vni, d.peersOf(c, networkID)); err != nil {
 		d.log.Debug("peers not set", "network", networkID, "err", err)
 	}
+}
+
+// installedSet is what reconcile programmed for one start of a network.
+type installedSet struct {
+	epoch   uint64
+	records map[string]gossip.Record
 }
 
 // republish gossips this node's endpoints again after a restart and programs
@@ -420,7 +534,7 @@ func (d *Daemon) republish() {
 			continue
 		}
 		for _, ep := range n.Endpoints {
-			d.publish(d.cl, n, ep, nil)
+			d.publish(d.cl, n, ep)
 		}
 		d.scheduleReconcile(n.ID)
 	}

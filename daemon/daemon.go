@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weftnet/weft/control/gossip"
@@ -85,8 +86,10 @@ type Daemon struct {
 	recMu       sync.Mutex
 	recPending  map[string]bool // network IDs to reconcile
 	recKick     chan struct{}
-	installed   map[string]map[string]gossip.Record // by network, then endpoint; the reconciler's own
-	knownGossip map[string]string                   // node ID → gossip address, from the managers; under recMu
+	installed   map[string]installedSet // by network ID; the reconciler's own
+	epochs      atomic.Uint64           // numbers each start of a network
+	orphans     []string                // endpoint IDs of cluster attachments restore forgot; their addresses go back
+	knownGossip map[string]string       // node ID → gossip address, from the managers; under recMu
 	stop        chan struct{}
 }
 
@@ -96,7 +99,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(),
 		recPending: map[string]bool{}, recKick: make(chan struct{}, 1),
-		installed: map[string]map[string]gossip.Record{}, stop: make(chan struct{}),
+		installed: map[string]installedSet{}, stop: make(chan struct{}),
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
@@ -119,8 +122,13 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	go d.reconcileLoop(d.stop)
+	go d.rejoinLoop(d.stop)
 	if d.cl != nil {
-		d.republish()
+		d.republish() // before joining, so that peers never see this node without its endpoints
+		go d.joinGossip(d.cl)
+		go d.releaseOrphans(d.cl)
+	} else {
+		d.dropClusterNetworks()
 	}
 	return d, nil
 }
@@ -163,6 +171,9 @@ func (d *Daemon) restore() error {
 			if !linkExists(ep.HostIf) {
 				d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 				delete(n.Endpoints, id)
+				if n.Cluster {
+					d.orphans = append(d.orphans, id)
+				}
 				pruned++
 			}
 		}

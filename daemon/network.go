@@ -221,6 +221,7 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 		dev.Close()
 		return err
 	}
+	n.epoch = d.epochs.Add(1)
 	return nil
 }
 

@@ -35,6 +35,10 @@ type netState struct {
 	// Cluster marks this node's copy of a cluster-wide network: the
 	// managers own its definition, and gossip programs its data plane.
 	Cluster bool `json:"cluster,omitempty"`
+
+	// epoch numbers each start of the network in this process, so that the
+	// reconciler knows a rebuilt network's FDB starts empty. Not saved.
+	epoch uint64
 }
 
 // endpoint is one namespace attached to a network.
@@ -47,6 +51,7 @@ type endpoint struct {
 	MAC     string     `json:"mac"`
 	IfName  string     `json:"ifname"`  // inside the namespace
 	HostIf  string     `json:"host_if"` // the host end of the veth
+	Aliases []string   `json:"aliases,omitempty"`
 }
 
 // stateFile is the envelope on disk: the state and a checksum of it, so that

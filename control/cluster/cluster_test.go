@@ -61,6 +61,7 @@ func startManager(t *testing.T) *testManager {
 		t.Fatal(err)
 	}
 	m := &testManager{addr: ln.Addr().String(), ca: ca, id: id, store: st, tokens: map[pki.Role]pki.Token{}}
+	m.addNode(t, "m1", "manager")
 	for _, role := range []pki.Role{pki.RoleWorker, pki.RoleManager} {
 		secret := pki.NewSecret()
 		if _, err := st.Apply(store.Command{Op: store.OpRotateSecret, Role: string(role), Secret: secret}, 5*time.Second); err != nil {
@@ -69,6 +70,17 @@ func startManager(t *testing.T) *testManager {
 		m.tokens[role] = pki.Token{Fingerprint: ca.Fingerprint(), Secret: secret}
 	}
 	return m
+}
+
+// addNode records a node in the store, as a join would.
+func (m *testManager) addNode(t *testing.T, id, role string) {
+	t.Helper()
+	nextPort++
+	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), nextPort)
+	n := &store.Node{ID: id, Hostname: id, Role: role, Addr: ap, DataAddr: ap, GossipAddr: ap, Joined: time.Unix(0, 0)}
+	if _, err := m.store.Apply(store.Command{Op: store.OpAddNode, Node: n}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func issue(t *testing.T, ca *pki.CA, node string, role pki.Role) *pki.Identity {
@@ -175,6 +187,7 @@ func TestNodeCertificateRequired(t *testing.T) {
 		t.Fatalf("state without a certificate: got %v; want refused", err)
 	}
 	worker := issue(t, m.ca, "w1", pki.RoleWorker)
+	m.addNode(t, "w1", "worker")
 	c := NewClient(worker.ClientConfig(), []string{m.addr})
 	st := store.NewState()
 	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); err != nil {
@@ -220,5 +233,49 @@ func TestApplyThroughClient(t *testing.T) {
 	var refused *RefusedError
 	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate network: got %v; want a 409 refusal", err)
+	}
+}
+
+// A worker cannot see the join secrets, change the cluster's membership or
+// keys, or touch another node's addresses; a removed node loses access.
+func TestWorkerAuthority(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	m.addNode(t, "w1", "worker")
+	c := NewClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig(), []string{m.addr})
+	st := store.NewState()
+	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); err != nil {
+		t.Fatal(err)
+	}
+	if st.ManagerSecret != "" || st.WorkerSecret != "" {
+		t.Fatal("a worker read the join secrets")
+	}
+	net := &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Created: time.Unix(0, 0)}
+	refused := []store.Command{
+		{Op: store.OpRotateSecret, Role: "manager", Secret: pki.NewSecret()},
+		{Op: store.OpSetRole, NodeID: "w1", Role: "manager"},
+		{Op: store.OpRemoveNode, NodeID: "m1", Force: true},
+		{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e1", NetworkID: "n1", Node: "m1"}},
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/apply", store.Command{Op: store.OpCreateNetwork, Network: net}, nil); err != nil {
+		t.Fatalf("a worker creating a network: %v", err)
+	}
+	for _, cmd := range refused {
+		err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, nil)
+		var r *RefusedError
+		if !errors.As(err, &r) || r.Status != http.StatusForbidden {
+			t.Errorf("%s from a worker: got %v; want 403", cmd.Op, err)
+		}
+	}
+	own := store.Command{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e2", NetworkID: "n1", Node: "w1"}}
+	if err := c.Do(ctx, http.MethodPost, "/v1/apply", own, nil); err != nil {
+		t.Fatalf("a worker allocating for itself: %v", err)
+	}
+	if _, err := m.store.Apply(store.Command{Op: store.OpRemoveNode, NodeID: "w1", Force: true}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var r *RefusedError
+	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); !errors.As(err, &r) || r.Status != http.StatusForbidden {
+		t.Fatalf("state from a removed node: got %v; want 403", err)
 	}
 }

@@ -43,6 +43,7 @@ func (m *Manager) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/join", m.join)
 	mux.HandleFunc("POST /v1/apply", m.requireNode(m.apply))
 	mux.HandleFunc("POST /v1/voter", m.requireManager(m.addVoter))
+	mux.HandleFunc("POST /v1/voter/remove", m.requireManager(m.removeVoter))
 	mux.HandleFunc("GET /v1/state", m.requireNode(m.state))
 	mux.HandleFunc("GET /v1/leader", m.requireNode(m.leader))
 	return mux
@@ -65,11 +66,31 @@ func (m *Manager) requireNode(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, errors.New("no TLS"))
 			return
 		}
-		if _, _, err := pki.PeerIdentity(*r.TLS); err != nil {
+		id, _, err := pki.PeerIdentity(*r.TLS)
+		if err != nil {
 			writeError(w, http.StatusUnauthorized, fmt.Errorf("a node certificate of this cluster is required: %w", err))
 			return
 		}
+		if !m.isMember(id) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("node %s is not a member of this cluster (removed?)", id))
+			return
+		}
 		h(w, r)
+	}
+}
+
+// isMember reports whether a node is in the store. A follower may not have
+// applied a join that the leader just committed, so it waits a little for
+// replication before it says no.
+func (m *Manager) isMember(id string) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var member bool
+		m.store.Read(func(s *store.State) { _, member = s.Nodes[id] })
+		if member || m.store.IsLeader() || time.Now().After(deadline) {
+			return member
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -114,9 +135,49 @@ func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &c) {
 		return
 	}
+	id, role, _ := pki.PeerIdentity(*r.TLS)
+	if err := m.authorize(id, role, c); err != nil {
+		writeError(w, http.StatusForbidden, err)
+		return
+	}
 	var out json.RawMessage
 	err := m.Apply(r.Context(), c, &out)
 	reply(w, out, err)
+}
+
+// authorize decides whether a node may apply a command. Managers may apply
+// any; a worker may manage networks (an operator's command on any node) and
+// take or give back addresses for its own endpoints, nothing else.
+func (m *Manager) authorize(node string, role pki.Role, c store.Command) error {
+	if role == pki.RoleManager {
+		return nil
+	}
+	switch c.Op {
+	case store.OpCreateNetwork, store.OpRemoveNetwork:
+		return nil
+	case store.OpRemoveNode:
+		if c.NodeID == node {
+			return nil // a node leaving the cluster
+		}
+		return fmt.Errorf("node %s may only remove itself", node)
+	case store.OpAllocate:
+		if c.Allocation != nil && c.Allocation.Node == node {
+			return nil
+		}
+		return fmt.Errorf("node %s may only allocate addresses for itself", node)
+	case store.OpRelease:
+		var owner string
+		m.store.Read(func(s *store.State) {
+			if a, ok := s.Allocations[c.EndpointID]; ok {
+				owner = a.Node
+			}
+		})
+		if owner == "" || owner == node {
+			return nil
+		}
+		return fmt.Errorf("node %s may not release node %s's address", node, owner)
+	}
+	return fmt.Errorf("only managers may %s", c.Op)
 }
 
 func (m *Manager) addVoter(w http.ResponseWriter, r *http.Request) {
@@ -136,10 +197,32 @@ func (m *Manager) addVoter(w http.ResponseWriter, r *http.Request) {
 	reply(w, nil, m.store.AddVoter(req.NodeID, req.Addr))
 }
 
+// state answers with the replica's state; the join secrets only go to
+// managers, so that a worker cannot promote itself.
 func (m *Manager) state(w http.ResponseWriter, r *http.Request) {
 	var st *store.State
 	m.store.Read(func(s *store.State) { st = s.Clone() })
+	if _, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
+		st.WorkerSecret, st.ManagerSecret = "", ""
+	}
 	reply(w, st, nil)
+}
+
+func (m *Manager) removeVoter(w http.ResponseWriter, r *http.Request) {
+	var req VoterRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !m.store.IsLeader() {
+		_, addr := m.store.Leader()
+		if addr == "" {
+			writeError(w, http.StatusServiceUnavailable, errNoLeader)
+			return
+		}
+		reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), "/v1/voter/remove", req, nil))
+		return
+	}
+	reply(w, nil, m.store.RemoveServer(req.NodeID))
 }
 
 // join admits a node that knows a join secret: it issues the node's

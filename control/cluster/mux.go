@@ -48,16 +48,25 @@ func (m *Mux) Raft() net.Listener { return m.raft }
 // API is the listener API connections arrive on.
 func (m *Mux) API() net.Listener { return m.api }
 
-// Serve accepts until the listener is closed.
+// Serve accepts until the listener is closed. Other accept errors (out of
+// file descriptors, say) are retried with a capped backoff.
 func (m *Mux) Serve() {
+	var backoff time.Duration
 	for {
 		c, err := m.ln.Accept()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			m.log.Warn("2377 accept failed, retrying", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
 		if err != nil {
 			m.raft.Close()
 			m.api.Close()
 			m.wg.Wait()
 			return
 		}
+		backoff = 0
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()

@@ -229,16 +229,32 @@ func TestClusterRefusesStrangers(t *testing.T) {
 			t.Fatalf("state without a certificate: got %d %s; want 401 asking for a node certificate", status, body)
 		}
 	})
-	t.Run("a worker that leaves is Down at once and node rm removes it", func(t *testing.T) {
+	t.Run("a worker that leaves is gone at once, can join again, and node rm removes a dead one", func(t *testing.T) {
 		worker := hosts[1]
-		id := ""
-		for _, n := range nodeList(t, hosts[0]) {
-			if n.Role == "worker" {
-				id = n.ID
+		listed := func(id string) bool { return strings.Contains(cli(t, hosts[0], "node", "ls"), id) }
+		workerID := func() string {
+			for _, n := range nodeList(t, hosts[0]) {
+				if n.Role == "worker" {
+					return n.ID
+				}
 			}
+			return ""
 		}
+		id := workerID()
 		cli(t, worker, "cluster", "leave")
-		if !waitFor(2*time.Second, func() bool {
+		if !waitFor(2*time.Second, func() bool { return !listed(id) }) {
+			t.Fatalf("the worker that left is still listed:\n%s", cli(t, hosts[0], "node", "ls"))
+		}
+		if out, err := worker.CLI("node", "ls"); err == nil || !strings.Contains(err.Error()+out, "not part of a cluster") {
+			t.Fatalf("node ls on the node that left: got %v %s; want 'not part of a cluster'", err, out)
+		}
+		token := tokenRE.FindString(cli(t, hosts[0], "cluster", "join-token", "-q", "worker"))
+		cli(t, worker, "cluster", "join", "--token", token, manager) // the same host and address again
+		id = workerID()
+		if err := worker.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(5*time.Second, func() bool {
 			for _, n := range nodeList(t, hosts[0]) {
 				if n.ID == id {
 					return n.Status == "Down"
@@ -246,14 +262,11 @@ func TestClusterRefusesStrangers(t *testing.T) {
 			}
 			return false
 		}) {
-			t.Fatalf("the worker that left is not Down within 2 s:\n%s", cli(t, hosts[0], "node", "ls"))
+			t.Fatalf("the killed worker is not Down:\n%s", cli(t, hosts[0], "node", "ls"))
 		}
 		cli(t, hosts[0], "node", "rm", id)
-		if out := cli(t, hosts[0], "node", "ls"); strings.Contains(out, id) {
-			t.Fatalf("node rm left the node listed:\n%s", out)
-		}
-		if out, err := worker.CLI("node", "ls"); err == nil || !strings.Contains(err.Error()+out, "not part of a cluster") {
-			t.Fatalf("node ls on the node that left: got %v %s; want 'not part of a cluster'", err, out)
+		if listed(id) {
+			t.Fatalf("node rm left the node listed:\n%s", cli(t, hosts[0], "node", "ls"))
 		}
 	})
 	t.Run("gossip without the key", func(t *testing.T) {
