@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,18 +16,14 @@ func (c *cli) attachCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Netns = args[0]
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			ep, err := cl.Attach(ctx, req)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s %s %s %s\n", ep.Interface, ep.IPv4Address+ep.IPv6Address, ep.MacAddress, ep.EndpointID)
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				ep, err := cl.Attach(ctx, req)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%s %s %s %s\n", ep.Interface, ep.IPv4Address+ep.IPv6Address, ep.MacAddress, ep.EndpointID)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -46,13 +43,9 @@ func (c *cli) detachCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Netns = args[0]
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			return cl.Detach(ctx, req)
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				return cl.Detach(ctx, req)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&req.Network, "network", "", "network to detach from")

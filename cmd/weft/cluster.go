@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -22,24 +23,20 @@ func (c *cli) clusterInitCmd() *cobra.Command {
 		Short: "Make this node the first manager of a new cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			info, err := cl.ClusterInit(ctx, req)
-			if err != nil {
-				return err
-			}
-			addr := "MANAGER:2377"
-			if len(info.Managers) > 0 {
-				addr = info.Managers[0]
-			}
-			fmt.Printf("Cluster initialized: current node (%s) is now a manager.\n\n", info.NodeID)
-			fmt.Printf("To add a worker to this cluster, run the following command:\n\n    weft cluster join --token %s %s\n\n", info.WorkerToken, addr)
-			fmt.Printf("To add a manager to this cluster, run 'weft cluster join-token manager' and follow the instructions.\n")
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				info, err := cl.ClusterInit(ctx, req)
+				if err != nil {
+					return err
+				}
+				addr := "MANAGER:2377"
+				if len(info.Managers) > 0 {
+					addr = info.Managers[0]
+				}
+				fmt.Printf("Cluster initialized: current node (%s) is now a manager.\n\n", info.NodeID)
+				fmt.Printf("To add a worker to this cluster, run the following command:\n\n    weft cluster join --token %s %s\n\n", info.WorkerToken, addr)
+				fmt.Printf("To add a manager to this cluster, run 'weft cluster join-token manager' and follow the instructions.\n")
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -60,18 +57,14 @@ func (c *cli) clusterJoinCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.RemoteAddr = args[0]
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			info, err := cl.ClusterJoin(ctx, req)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("This node joined a cluster as a %s.\n", info.Role)
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				info, err := cl.ClusterJoin(ctx, req)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("This node joined a cluster as a %s.\n", info.Role)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -96,25 +89,21 @@ func (c *cli) clusterJoinTokenCmd() *cobra.Command {
 			if req.Role != "worker" && req.Role != "manager" {
 				return fmt.Errorf("unknown role %q: want worker or manager", req.Role)
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			tok, err := cl.JoinToken(ctx, req)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				fmt.Println(tok.Token)
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				tok, err := cl.JoinToken(ctx, req)
+				if err != nil {
+					return err
+				}
+				if quiet {
+					fmt.Println(tok.Token)
+					return nil
+				}
+				if req.Rotate {
+					fmt.Printf("Successfully rotated %s join token.\n\n", req.Role)
+				}
+				fmt.Printf("To add a %s to this cluster, run the following command:\n\n    weft cluster join --token %s MANAGER:2377\n", req.Role, tok.Token)
 				return nil
-			}
-			if req.Rotate {
-				fmt.Printf("Successfully rotated %s join token.\n\n", req.Role)
-			}
-			fmt.Printf("To add a %s to this cluster, run the following command:\n\n    weft cluster join --token %s MANAGER:2377\n", req.Role, tok.Token)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print the token")
@@ -129,17 +118,13 @@ func (c *cli) clusterLeaveCmd() *cobra.Command {
 		Short: "Leave the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			if err := cl.ClusterLeave(ctx, req); err != nil {
-				return err
-			}
-			fmt.Println("Node left the cluster.")
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				if err := cl.ClusterLeave(ctx, req); err != nil {
+					return err
+				}
+				fmt.Println("Node left the cluster.")
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&req.Force, "force", "f", false, "leave even if this is the last manager")
@@ -154,26 +139,22 @@ func (c *cli) nodeCmd() *cobra.Command {
 		Short:   "List the cluster's nodes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			nodes, err := cl.Nodes(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "ID\tHOSTNAME\tSTATUS\tROLE\tMANAGER STATUS\tADDRESS")
-			for _, n := range nodes {
-				id := n.ID
-				if n.Self {
-					id += " *"
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				nodes, err := cl.Nodes(ctx)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, n.Hostname, n.Status, n.Role, n.ManagerStatus, n.Addr)
-			}
-			return w.Flush()
+				w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+				fmt.Fprintln(w, "ID\tHOSTNAME\tSTATUS\tROLE\tMANAGER STATUS\tADDRESS")
+				for _, n := range nodes {
+					id := n.ID
+					if n.Self {
+						id += " *"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, n.Hostname, n.Status, n.Role, n.ManagerStatus, n.Addr)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	force := false
@@ -182,17 +163,13 @@ func (c *cli) nodeCmd() *cobra.Command {
 		Short: "Remove a node from the cluster",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			if err := cl.RemoveNode(ctx, args[0], force); err != nil {
-				return err
-			}
-			fmt.Println(args[0])
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				if err := cl.RemoveNode(ctx, args[0], force); err != nil {
+					return err
+				}
+				fmt.Println(args[0])
+				return nil
+			})
 		},
 	}
 	rm.Flags().BoolVarP(&force, "force", "f", false, "remove a node that is still up")

@@ -23,11 +23,16 @@ type cli struct {
 	host string
 }
 
-func (c *cli) client() (*api.Client, error) { return api.NewClient(c.host) }
-
-// ctx bounds every request so that a stuck daemon never hangs the CLI.
-func ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 60*time.Second)
+// call runs f with a client of the daemon and a deadline, so that a stuck
+// daemon never hangs the CLI.
+func (c *cli) call(f func(ctx context.Context, cl *api.Client) error) error {
+	cl, err := api.NewClient(c.host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return f(ctx, cl)
 }
 
 func newRoot() *cobra.Command {

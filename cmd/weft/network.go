@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,18 +26,14 @@ func (c *cli) networkCreateCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			n, err := cl.CreateNetwork(ctx, req)
-			if err != nil {
-				return err
-			}
-			fmt.Println(n.ID)
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				n, err := cl.CreateNetwork(ctx, req)
+				if err != nil {
+					return err
+				}
+				fmt.Println(n.ID)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -83,18 +80,14 @@ func (c *cli) networkLsCmd() *cobra.Command {
 		Short:   "List networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			ns, err := cl.Networks(ctx)
-			if err != nil {
-				return err
-			}
-			printNetworks(ns, quiet)
-			return nil
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				ns, err := cl.Networks(ctx)
+				if err != nil {
+					return err
+				}
+				printNetworks(ns, quiet)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show network names")
@@ -126,23 +119,19 @@ func (c *cli) networkInspectCmd() *cobra.Command {
 		Short: "Show networks in detail, as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			out := []api.Network{}
-			for _, name := range args {
-				n, err := cl.Network(ctx, name)
-				if err != nil {
-					return err
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				out := []api.Network{}
+				for _, name := range args {
+					n, err := cl.Network(ctx, name)
+					if err != nil {
+						return err
+					}
+					out = append(out, n)
 				}
-				out = append(out, n)
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "    ")
-			return enc.Encode(out)
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "    ")
+				return enc.Encode(out)
+			})
 		},
 	}
 }
@@ -154,25 +143,21 @@ func (c *cli) networkRmCmd() *cobra.Command {
 		Short:   "Remove networks",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := ctx()
-			defer cancel()
-			failed := 0
-			for _, name := range args {
-				if err := cl.RemoveNetwork(ctx, name); err != nil {
-					fmt.Fprintln(os.Stderr, "Error:", err)
-					failed++
-					continue
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				failed := 0
+				for _, name := range args {
+					if err := cl.RemoveNetwork(ctx, name); err != nil {
+						fmt.Fprintln(os.Stderr, "Error:", err)
+						failed++
+						continue
+					}
+					fmt.Println(name)
 				}
-				fmt.Println(name)
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d networks not removed", failed, len(args))
-			}
-			return nil
+				if failed > 0 {
+					return fmt.Errorf("%d of %d networks not removed", failed, len(args))
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -181,20 +181,30 @@ func (m *Manager) authorize(node string, role pki.Role, c store.Command) error {
 }
 
 func (m *Manager) addVoter(w http.ResponseWriter, r *http.Request) {
+	m.voterChange(w, r, func(req VoterRequest) error { return m.store.AddVoter(req.NodeID, req.Addr) })
+}
+
+func (m *Manager) removeVoter(w http.ResponseWriter, r *http.Request) {
+	m.voterChange(w, r, func(req VoterRequest) error { return m.store.RemoveServer(req.NodeID) })
+}
+
+// voterChange runs a raft membership change on the leader: here, or by
+// forwarding the same request to the leader.
+func (m *Manager) voterChange(w http.ResponseWriter, r *http.Request, change func(VoterRequest) error) {
 	var req VoterRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if !m.store.IsLeader() {
-		_, addr := m.store.Leader()
-		if addr == "" {
-			writeError(w, http.StatusServiceUnavailable, errNoLeader)
-			return
-		}
-		reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), "/v1/voter", req, nil))
+	if m.store.IsLeader() {
+		reply(w, nil, change(req))
 		return
 	}
-	reply(w, nil, m.store.AddVoter(req.NodeID, req.Addr))
+	_, addr := m.store.Leader()
+	if addr == "" {
+		writeError(w, http.StatusServiceUnavailable, errNoLeader)
+		return
+	}
+	reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), r.URL.Path, req, nil))
 }
 
 // state answers with the replica's state; the join secrets only go to
@@ -206,23 +216,6 @@ func (m *Manager) state(w http.ResponseWriter, r *http.Request) {
 		st.WorkerSecret, st.ManagerSecret = "", ""
 	}
 	reply(w, st, nil)
-}
-
-func (m *Manager) removeVoter(w http.ResponseWriter, r *http.Request) {
-	var req VoterRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if !m.store.IsLeader() {
-		_, addr := m.store.Leader()
-		if addr == "" {
-			writeError(w, http.StatusServiceUnavailable, errNoLeader)
-			return
-		}
-		reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), "/v1/voter/remove", req, nil))
-		return
-	}
-	reply(w, nil, m.store.RemoveServer(req.NodeID))
 }
 
 // join admits a node that knows a join secret: it issues the node's
