@@ -185,10 +185,7 @@ func (d *Daemon) dropClusterNetworks() {
 func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.ClusterInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cl != nil {
-		return api.ClusterInfo{}, conflict("this node is already part of a cluster; leave it first")
-	}
-	if err := d.checkDataPath(req.DataPathAddr, req.DataPathPort); err != nil {
+	if err := d.checkJoinable(req.DataPathAddr, req.DataPathPort); err != nil {
 		return api.ClusterInfo{}, err
 	}
 	info, err := d.newClusterInfo(req.AdvertiseAddr, req.ListenAddr, string(pki.RoleManager))
@@ -270,6 +267,15 @@ func (d *Daemon) selfNode(c *clusterNode) *store.Node {
 	}
 }
 
+// checkJoinable says why this node cannot start or join a cluster now, if
+// it cannot. The caller holds d.mu.
+func (d *Daemon) checkJoinable(dataAddr string, dataPort int) error {
+	if d.cl != nil {
+		return conflict("this node is already part of a cluster; leave it first")
+	}
+	return d.checkDataPath(dataAddr, dataPort)
+}
+
 // checkDataPath accepts --data-path-addr and --data-path-port on init and
 // join when they name the data path weftd already uses: weftd binds it when
 // it starts, and moving it while networks carry traffic is not supported.
@@ -344,10 +350,7 @@ func (d *Daemon) selfIssue(ca *pki.CA, info clusterInfo) (clusterFiles, *pki.Ide
 func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.ClusterInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cl != nil {
-		return api.ClusterInfo{}, conflict("this node is already part of a cluster; leave it first")
-	}
-	if err := d.checkDataPath(req.DataPathAddr, req.DataPathPort); err != nil {
+	if err := d.checkJoinable(req.DataPathAddr, req.DataPathPort); err != nil {
 		return api.ClusterInfo{}, err
 	}
 	token, err := pki.ParseToken(req.Token)

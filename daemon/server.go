@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,13 +14,9 @@ import (
 // error is an api.Error with a status that says whose fault it was.
 func (d *Daemon) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/networks", func(w http.ResponseWriter, r *http.Request) {
-		var req api.NetworkCreate
-		if decode(w, r, &req) {
-			n, err := d.CreateNetwork(r.Context(), req)
-			reply(w, http.StatusCreated, n, err)
-		}
-	})
+	mux.HandleFunc("POST /v1/networks", post(http.StatusCreated, func(ctx context.Context, req api.NetworkCreate) (any, error) {
+		return d.CreateNetwork(ctx, req)
+	}))
 	mux.HandleFunc("GET /v1/networks", func(w http.ResponseWriter, r *http.Request) {
 		ns, err := d.Networks(r.Context())
 		reply(w, http.StatusOK, ns, err)
@@ -31,52 +28,30 @@ func (d *Daemon) apiHandler() http.Handler {
 	mux.HandleFunc("DELETE /v1/networks/{name}", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNoContent, nil, d.RemoveNetwork(r.Context(), r.PathValue("name")))
 	})
-	mux.HandleFunc("POST /v1/attach", func(w http.ResponseWriter, r *http.Request) {
-		var req api.Attach
-		if decode(w, r, &req) {
-			ep, err := d.Attach(r.Context(), req)
-			reply(w, http.StatusCreated, ep, err)
-		}
-	})
-	mux.HandleFunc("POST /v1/detach", func(w http.ResponseWriter, r *http.Request) {
-		var req api.Detach
-		if decode(w, r, &req) {
-			reply(w, http.StatusNoContent, nil, d.Detach(req))
-		}
-	})
+	mux.HandleFunc("POST /v1/attach", post(http.StatusCreated, func(ctx context.Context, req api.Attach) (any, error) {
+		return d.Attach(ctx, req)
+	}))
+	mux.HandleFunc("POST /v1/detach", post(http.StatusNoContent, func(_ context.Context, req api.Detach) (any, error) {
+		return nil, d.Detach(req)
+	}))
 	d.clusterRoutes(mux)
 	return mux
 }
 
 // clusterRoutes adds the cluster and node operations.
 func (d *Daemon) clusterRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/cluster/init", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ClusterInit
-		if decode(w, r, &req) {
-			info, err := d.ClusterInit(r.Context(), req)
-			reply(w, http.StatusOK, info, err)
-		}
-	})
-	mux.HandleFunc("POST /v1/cluster/join", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ClusterJoin
-		if decode(w, r, &req) {
-			info, err := d.ClusterJoin(r.Context(), req)
-			reply(w, http.StatusOK, info, err)
-		}
-	})
-	mux.HandleFunc("POST /v1/cluster/leave", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ClusterLeave
-		if decode(w, r, &req) {
-			reply(w, http.StatusNoContent, nil, d.ClusterLeave(req))
-		}
-	})
-	mux.HandleFunc("POST /v1/cluster/join-token", func(w http.ResponseWriter, r *http.Request) {
-		var req api.JoinToken
-		if decode(w, r, &req) {
-			tok, err := d.JoinToken(r.Context(), req)
-			reply(w, http.StatusOK, tok, err)
-		}
-	})
+	mux.HandleFunc("POST /v1/cluster/init", post(http.StatusOK, func(ctx context.Context, req api.ClusterInit) (any, error) {
+		return d.ClusterInit(ctx, req)
+	}))
+	mux.HandleFunc("POST /v1/cluster/join", post(http.StatusOK, func(ctx context.Context, req api.ClusterJoin) (any, error) {
+		return d.ClusterJoin(ctx, req)
+	}))
+	mux.HandleFunc("POST /v1/cluster/leave", post(http.StatusNoContent, func(_ context.Context, req api.ClusterLeave) (any, error) {
+		return nil, d.ClusterLeave(req)
+	}))
+	mux.HandleFunc("POST /v1/cluster/join-token", post(http.StatusOK, func(ctx context.Context, req api.JoinToken) (any, error) {
+		return d.JoinToken(ctx, req)
+	}))
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		nodes, err := d.Nodes(r.Context())
 		reply(w, http.StatusOK, nodes, err)
@@ -84,6 +59,21 @@ func (d *Daemon) clusterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/nodes/{id}", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNoContent, nil, d.RemoveNode(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") != ""))
 	})
+}
+
+// post serves a route whose request is a JSON body: fn gets the decoded
+// body and its result is the reply, with status on success.
+func post[T any](status int, fn func(context.Context, T) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req T
+		if decode(w, r, &req) {
+			v, err := fn(r.Context(), req)
+			if status == http.StatusNoContent {
+				v = nil
+			}
+			reply(w, status, v, err)
+		}
+	}
 }
 
 // decode reads a JSON request body into v; on failure it answers 400 and
