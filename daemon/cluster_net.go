@@ -107,6 +107,7 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 	if local, ok := d.st.Networks[name]; ok && local.Cluster {
 		delete(d.st.Networks, name)
 		d.stopNetwork(local)
+		d.followInterestLocked()
 		return d.save()
 	}
 	return nil
@@ -218,8 +219,24 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 		return nil, err
 	}
 	d.st.Networks[n.Name] = local
+	d.followInterestLocked()
 	d.scheduleReconcile(n.ID)
 	return local, nil
+}
+
+// followInterestLocked tells gossip which cluster networks this node has,
+// so that it receives the records of exactly those. The caller holds d.mu.
+func (d *Daemon) followInterestLocked() {
+	if d.cl == nil {
+		return
+	}
+	var ids []string
+	for _, n := range d.st.Networks {
+		if n.Cluster {
+			ids = append(ids, n.ID)
+		}
+	}
+	d.cl.agent.SetInterest(ids)
 }
 
 // publish gossips an endpoint's record.
@@ -456,6 +473,7 @@ func (d *Daemon) followCluster(c *clusterNode, st *store.State) {
 		}
 	}
 	if changed {
+		d.followInterestLocked()
 		_ = d.save()
 	}
 }
@@ -524,11 +542,12 @@ type installedSet struct {
 	records map[string]gossip.Record
 }
 
-// republish gossips this node's endpoints again after a restart and programs
-// every cluster network.
+// republish gossips this node's networks and endpoints again after a
+// restart and programs every cluster network.
 func (d *Daemon) republish() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.followInterestLocked()
 	for _, n := range d.st.Networks {
 		if !n.Cluster {
 			continue

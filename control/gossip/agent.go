@@ -29,9 +29,17 @@ type Agent struct {
 	keysMu  sync.Mutex          // serialises SetKeys
 	up      atomic.Int32        // members whose records are visible, this node included
 
-	mu      sync.Mutex // guards store and members; never held while calling memberlist
-	store   *store
-	members map[string]*memberEntry
+	mu        sync.Mutex // guards the fields below; never held while calling memberlist
+	store     *store
+	members   map[string]*memberEntry
+	local     map[string]bool                      // networks this node has (SetInterest)
+	interests map[string]map[string]*interestEntry // node → network → latest interest heard, own included
+	has       map[string]map[string]bool           // other node → networks it has now
+	hasNet    map[string]map[string]bool           // network → other nodes that have it now
+	nets      map[string]*netQueue                 // network → its broadcast queue
+
+	retransmitMult int       // memberlist's, for the networks' queues
+	jobs           *jobQueue // syncs to send
 
 	lifeMu sync.Mutex // serialises Leave and Shutdown
 	left   bool
@@ -58,12 +66,18 @@ func New(cfg Config, h Handler) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:     cfg,
-		log:     cfg.Logger.With("node", cfg.NodeID),
-		life:    rand.Uint64() | 1,
-		store:   newStore(),
-		members: make(map[string]*memberEntry),
-		stop:    make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.NodeID),
+		life:      rand.Uint64() | 1,
+		store:     newStore(),
+		members:   make(map[string]*memberEntry),
+		local:     make(map[string]bool),
+		interests: make(map[string]map[string]*interestEntry),
+		has:       make(map[string]map[string]bool),
+		hasNet:    make(map[string]map[string]bool),
+		nets:      make(map[string]*netQueue),
+		jobs:      newJobQueue(),
+		stop:      make(chan struct{}),
 	}
 	var err error
 	if a.meta, err = encodeMeta(cfg.Meta, a.life); err != nil {
@@ -79,13 +93,18 @@ func New(cfg Config, h Handler) (*Agent, error) {
 	}
 	mc := cfg.memberlistConfig((*delegate)(a), a.keyring)
 	a.queue = &memberlist.TransmitLimitedQueue{NumNodes: a.numUp, RetransmitMult: mc.RetransmitMult}
+	a.retransmitMult = mc.RetransmitMult
 	a.events = newNotifier(h)
 	if a.ml, err = memberlist.Create(mc); err != nil {
 		a.events.close()
 		return nil, fmt.Errorf("start gossip agent %s: %w", cfg.NodeID, err)
 	}
-	a.wg.Add(1)
+	a.wg.Add(2 + syncWorkers)
 	go a.purgeLoop()
+	go a.gossipLoop()
+	for range syncWorkers {
+		go a.syncWorker()
+	}
 	return a, nil
 }
 
@@ -173,6 +192,7 @@ func (a *Agent) Shutdown() error {
 	a.shut = true
 	err := a.ml.Shutdown()
 	close(a.stop)
+	a.jobs.close()
 	a.wg.Wait()
 	a.events.close()
 	if err != nil {

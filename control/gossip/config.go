@@ -27,7 +27,7 @@ type Config struct {
 	ProbeTimeout     time.Duration        // how long a direct probe waits for its ack
 	SuspicionMult    int                  // suspicion lasts SuspicionMult·max(1, log10 n)·ProbeInterval
 	GossipInterval   time.Duration        // how often queued broadcasts are sent
-	PushPullInterval time.Duration        // how often a node swaps its full state with a random other
+	PushPullInterval time.Duration        // how often a node swaps who-has-what with a random other, and each network's records with a random member that has it
 	TombstoneTTL     time.Duration        // how long a tombstone is kept before it is purged
 	DeadOwnerTTL     time.Duration        // how long hidden records of a dead or left node are kept
 	Transport        memberlist.Transport // nil: memberlist's NetTransport on BindAddr:BindPort
@@ -65,8 +65,8 @@ func DefaultConfig() Config {
 		ProbeTimeout:     150 * time.Millisecond, // generous for a LAN round trip; leaves 150 ms for indirect probes
 		SuspicionMult:    2,                      // 600 ms of suspicion for up to 10 nodes
 		GossipInterval:   100 * time.Millisecond, // broadcasts go out ten times a second
-		PushPullInterval: 10 * time.Second,       // anti-entropy; memberlist stretches it past 32 nodes
-		TombstoneTTL:     time.Minute,            // far longer than a push/pull round, so deletes reach everyone
+		PushPullInterval: 10 * time.Second,       // anti-entropy; stretched past 32 nodes (or members of a network)
+		TombstoneTTL:     time.Minute,            // far longer than a sync round, so deletes reach everyone
 		DeadOwnerTTL:     time.Hour,              // a node away longer re-publishes anyway when it returns
 		Transport:        nil,                    // real sockets
 		Logger:           nil,                    // slog.Default()

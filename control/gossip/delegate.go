@@ -19,9 +19,26 @@ var (
 // NodeMeta returns the encoded NodeMeta; New checked it fits the limit.
 func (d *delegate) NodeMeta(limit int) []byte { return d.meta }
 
-// NotifyMsg applies a broadcast from another node.
+// NotifyMsg applies a message from another node: a broadcast, a batch of
+// a network's broadcasts, or a sync.
 func (d *delegate) NotifyMsg(b []byte) {
 	a := (*Agent)(d)
+	if len(b) > 0 && b[0] == msgBatch {
+		msgs, err := splitBatch(b)
+		if err != nil {
+			a.log.Warn("dropping gossip message", "err", err)
+			return
+		}
+		for _, m := range msgs {
+			a.apply(m)
+		}
+		return
+	}
+	a.apply(b)
+}
+
+// apply applies one message from another node.
+func (a *Agent) apply(b []byte) {
 	m, err := decodeMessage(b)
 	switch {
 	case err != nil:
@@ -30,45 +47,41 @@ func (d *delegate) NotifyMsg(b []byte) {
 		a.merge([]Record{*m.record}, true)
 	case m.leave != nil:
 		a.leaveNotice(*m.leave)
+	case m.interest != nil:
+		a.mergeInterests([]interest{*m.interest}, true)
+	case m.sync != nil:
+		a.applySync(*m.sync)
 	}
 }
 
-// GetBroadcasts hands queued broadcasts to memberlist.
+// GetBroadcasts hands queued broadcasts to memberlist: leave notices and
+// interests, which go to everyone. Records go per network (see sync.go).
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.queue.GetBroadcasts(overhead, limit)
 }
 
-// LocalState returns the records worth a push/pull: tombstones, and live
-// records of members that are up. For a join it returns every record, so
-// that a node coming back learns of copies from its previous run and
-// withdraws those it no longer has (see refutation). Otherwise records of
-// members that are down stay out, so that they die out after DeadOwnerTTL
-// instead of circulating; the owner brings them back if it returns.
+// LocalState returns the interests worth a push/pull (see
+// interestStateLocked). Records are not in it: they are synced per network.
 func (d *delegate) LocalState(join bool) []byte {
 	a := (*Agent)(d)
 	a.mu.Lock()
-	recs := make([]Record, 0, a.store.len())
-	for _, e := range a.store.recs {
-		if join || e.rec.Deleted || a.ownerUpLocked(e.rec.Node) {
-			recs = append(recs, e.rec)
-		}
-	}
+	ins := a.interestStateLocked()
 	a.mu.Unlock()
-	return encodeState(recs) // stored records are never modified: safe unlocked
+	return encodeState(ins)
 }
 
 // MergeRemoteState applies another node's push/pull state.
 func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	a := (*Agent)(d)
-	recs, bad, err := decodeState(buf)
+	ins, bad, err := decodeState(buf)
 	if err != nil {
 		a.log.Warn("dropping push/pull state", "err", err)
 		return
 	}
 	if bad > 0 {
-		a.log.Warn("push/pull state had invalid records", "count", bad)
+		a.log.Warn("push/pull state had invalid interests", "count", bad)
 	}
-	a.merge(recs, false)
+	a.mergeInterests(ins, false)
 }
 
 // memberlist's member events.
@@ -89,7 +102,8 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) { (*Agent)(d).memberEvent(n,
 
 // memberEvent applies what memberlist says about n. A member that sent a
 // leave notice for its current life stays left: memberlist's death (or a
-// meta update still in flight) does not make it dead or alive again.
+// meta update still in flight) does not make it dead or alive again. A
+// member in a new life is sent the copies of its records this node holds.
 func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 	meta, life, err := decodeMeta(n.Meta)
 	if err != nil {
@@ -104,6 +118,7 @@ func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 	}
 	wasUp := known && e.State.up()
 	leftNow := known && e.State == StateLeft && e.life == life
+	newLife := life != 0 && (!known || e.life != life)
 	state := StateAlive
 	switch {
 	case ev == evLeave && (self || leftNow):
@@ -119,12 +134,20 @@ func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 	}
 	e.State, e.Meta, e.Addr, e.life = state, meta, addrOf(n), life
 	var nets map[string]bool
-	if !self && wasUp != state.up() {
-		nets = a.ownerNetworksLocked(n.Name)
+	var jobs []job
+	if !self {
+		if wasUp != state.up() {
+			nets = a.ownerNetworksLocked(n.Name)
+		}
+		jobs = a.refreshInterestLocked(n.Name)
+		if newLife && state.up() {
+			jobs = append(jobs, job{kind: jobReturn, node: n.Name})
+		}
 	}
 	a.countUpLocked()
 	m := e.Member
 	a.mu.Unlock()
+	a.jobs.add(jobs...)
 	if self || !changed {
 		return
 	}
@@ -150,6 +173,7 @@ func (a *Agent) leaveNotice(l leaveNotice) {
 		nets = a.ownerNetworksLocked(l.Node)
 	}
 	e.State, e.since = StateLeft, time.Now()
+	a.refreshInterestLocked(l.Node) // a node going down gains nothing
 	a.countUpLocked()
 	m := e.Member
 	a.mu.Unlock()

@@ -26,17 +26,19 @@ func testLogger() *slog.Logger {
 
 // testCluster starts agents on one in-memory network.
 type testCluster struct {
-	tb  testing.TB
-	net *gossiptest.Network
-	cfg func(*Config) // applied to every agent's config, may be nil
+	tb       testing.TB
+	net      *gossiptest.Network
+	cfg      func(*Config) // applied to every agent's config, may be nil
+	networks []string      // what every agent has (SetInterest) when it starts
 }
 
+// newTestCluster returns a cluster whose agents have networks n1 and n2.
 func newTestCluster(tb testing.TB, cfg func(*Config)) *testCluster {
-	return &testCluster{tb: tb, net: &gossiptest.Network{}, cfg: cfg}
+	return &testCluster{tb: tb, net: &gossiptest.Network{}, cfg: cfg, networks: []string{"n1", "n2"}}
 }
 
-// start runs an agent with DefaultConfig timings, testKey, and a recorder
-// as Handler. It is shut down when the test ends.
+// start runs an agent with DefaultConfig timings, testKey, the cluster's
+// networks, and a recorder as Handler. It is shut down when the test ends.
 func (c *testCluster) start(id string, opts ...func(*Config)) (*Agent, *recorder) {
 	c.tb.Helper()
 	rec := &recorder{}
@@ -67,6 +69,7 @@ func (c *testCluster) startWith(id string, h Handler, opts ...func(*Config)) *Ag
 		c.tb.Fatalf("start %s: %v", id, err)
 	}
 	c.tb.Cleanup(func() { a.Shutdown() })
+	a.SetInterest(c.networks)
 	return a
 }
 

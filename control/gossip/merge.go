@@ -15,17 +15,18 @@ const (
 )
 
 // merge applies records received from other nodes, from a broadcast (relay:
-// pass what is new on) or from a push/pull (only refutations are sent).
-// A push/pull's live records of owners this node does not know are skipped:
-// memberlist merged the sender's member list first, so such an owner is
-// long gone, and it brings its records back itself if it returns.
+// pass what is new on) or from a sync (only refutations are sent). Records
+// of networks this node does not have are dropped, except its own, which it
+// may have to refute. A sync's live records of owners this node does not
+// know are skipped: such an owner is long gone, or will be known as soon as
+// memberlist's gossip brings it, and brings its records back itself.
 func (a *Agent) merge(recs []Record, relay bool) {
 	now := time.Now()
 	nets := make(map[string]bool)
 	var out []Record
 	a.mu.Lock()
 	for _, r := range recs {
-		if !relay && !r.Deleted && !a.knownLocked(r.Node) {
+		if !a.wantsLocked(r) || !relay && !r.Deleted && !a.knownLocked(r.Node) {
 			continue
 		}
 		send, how := a.mergeOneLocked(r, now, nets)

@@ -23,9 +23,10 @@ func purgePeriod(ttl time.Duration) time.Duration {
 	return min(max(ttl/4, 10*time.Millisecond), 10*time.Second)
 }
 
-// purge forgets tombstones stored more than TombstoneTTL ago, and records
-// of members down (or unknown) for more than DeadOwnerTTL together with
-// those members. None of them is visible, so no Handler call is due.
+// purge forgets tombstones stored more than TombstoneTTL ago, records of
+// members down (or unknown) for more than DeadOwnerTTL together with those
+// members, and interests that no longer count. None of them is visible, so
+// no Handler call is due.
 func (a *Agent) purge(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -43,6 +44,7 @@ func (a *Agent) purge(now time.Time) {
 			delete(a.members, id)
 		}
 	}
+	a.purgeInterestsLocked(now)
 }
 
 // ownerGoneLocked reports whether e's owner has been down for longer than

@@ -79,9 +79,6 @@ func (s *store) expired(drop func(e *entry) bool) []string {
 	return ids
 }
 
-// len returns how many records are held.
-func (s *store) len() int { return len(s.recs) }
-
 func (s *store) index(r Record) {
 	ids := s.byNet[r.Network]
 	if ids == nil {

@@ -43,6 +43,10 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{"bad MAC", append([]byte{msgRecord}, `{"id":"e","node":"a","ver":1,"mac":"zz"}`...)},
 		{"bad IP", append([]byte{msgRecord}, `{"id":"e","node":"a","ver":1,"ip":"300.1.1.1"}`...)},
 		{"leave without node", append([]byte{msgLeave}, `{"life":1}`...)},
+		{"interest without network", append([]byte{msgInterest}, `{"node":"a","ver":1}`...)},
+		{"interest version zero", append([]byte{msgInterest}, `{"node":"a","net":"n1"}`...)},
+		{"sync without sender", append([]byte{msgSync}, `{"net":"n1","records":[]}`...)},
+		{"batch is not one message", encodeBatch([][]byte{encodeLeave("a", 1)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,16 +57,47 @@ func TestDecodeMessageErrors(t *testing.T) {
 	}
 }
 
-func TestStateSkipsBadRecords(t *testing.T) {
+func TestSyncSkipsBadRecords(t *testing.T) {
 	good := testRecord("n1", "e1", 1)
 	good.Node, good.Version = "a", 1
-	b := encodeState([]Record{good, {EndpointID: "", Node: "a", Version: 1}})
-	recs, bad, err := decodeState(b)
+	m, err := decodeMessage(encodeSync(syncMsg{From: "a", Network: "n1", Records: []Record{good, {EndpointID: "", Node: "a", Version: 1}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1 || bad != 1 || !recordsEqual(recs[0], good) {
-		t.Errorf("got %d records, %d bad; want 1 good, 1 bad", len(recs), bad)
+	s := m.sync
+	if s == nil || s.From != "a" || s.Network != "n1" || s.Reply || len(s.Records) != 1 || s.Bad != 1 || !recordsEqual(s.Records[0], good) {
+		t.Errorf("got %+v; want from a, network n1, 1 good record, 1 bad", s)
+	}
+}
+
+func TestStateSkipsBadInterests(t *testing.T) {
+	good := interest{Node: "a", Network: "n1", Life: 7, Version: 3, Left: true}
+	ins, bad, err := decodeState(encodeState([]interest{good, {Node: "a", Version: 1}, {Node: "a", Network: "n1"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || bad != 2 || ins[0] != good {
+		t.Errorf("got %+v, %d bad; want [%+v], 2 bad", ins, bad, good)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	msgs := [][]byte{encodeLeave("a", 1), encodeInterest(interest{Node: "a", Network: "n1", Life: 1, Version: 2})}
+	got, err := splitBatch(encodeBatch(msgs))
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], msgs[0]) || !bytes.Equal(got[1], msgs[1]) {
+		t.Errorf("splitBatch(encodeBatch(msgs)) = %q, %v; want %q", got, err, msgs)
+	}
+	for _, b := range [][]byte{
+		nil,
+		{msgRecord},
+		{msgBatch, 0},
+		{msgBatch, 0, 0},
+		{msgBatch, 0, 5, msgLeave},
+		encodeBatch([][]byte{encodeBatch(msgs)}),
+	} {
+		if got, err := splitBatch(b); err == nil {
+			t.Errorf("splitBatch(%q) = %q, nil; want an error", b, got)
+		}
 	}
 }
 
@@ -81,44 +116,64 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzDecodeMessage checks that any broadcast parses without panicking and
-// that a record that parses survives a round trip.
+// FuzzDecodeMessage checks that any message, batched or not, parses without
+// panicking, and that records that parse survive a round trip.
 func FuzzDecodeMessage(f *testing.F) {
 	r := testRecord("n1", "e1", 1)
 	r.Node, r.Version = "a", 1
 	f.Add(encodeRecord(r))
 	f.Add(encodeRecord(r.tombstone(2)))
 	f.Add(encodeLeave("a", 5))
+	f.Add(encodeInterest(interest{Node: "a", Network: "n1", Life: 1, Version: 2}))
+	f.Add(encodeSync(syncMsg{From: "a", Network: "n1", Records: []Record{r, r.tombstone(3)}}))
+	f.Add(encodeBatch([][]byte{encodeRecord(r), encodeLeave("a", 5)}))
 	f.Add([]byte{msgRecord, '{', '}'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeMessage(b)
-		if err != nil || m.record == nil {
-			return
+		msgs := [][]byte{b}
+		if len(b) > 0 && b[0] == msgBatch {
+			var err error
+			if msgs, err = splitBatch(b); err != nil {
+				return
+			}
 		}
-		again, err := decodeMessage(encodeRecord(*m.record))
-		if err != nil {
-			t.Fatalf("re-decode: %v", err)
-		}
-		if !recordsEqual(*again.record, *m.record) {
-			t.Fatalf("round trip: got %+v; want %+v", *again.record, *m.record)
+		for _, b := range msgs {
+			m, err := decodeMessage(b)
+			if err != nil {
+				continue
+			}
+			var recs []Record
+			if m.record != nil {
+				recs = append(recs, *m.record)
+			}
+			if m.sync != nil {
+				recs = append(recs, m.sync.Records...)
+			}
+			for _, r := range recs {
+				again, err := decodeMessage(encodeRecord(r))
+				if err != nil {
+					t.Fatalf("re-decode: %v", err)
+				}
+				if !recordsEqual(*again.record, r) {
+					t.Fatalf("round trip: got %+v; want %+v", *again.record, r)
+				}
+			}
 		}
 	})
 }
 
-// FuzzDecodeState checks that any push/pull state parses without panicking.
+// FuzzDecodeState checks that any push/pull state parses without panicking
+// and lets through only valid interests.
 func FuzzDecodeState(f *testing.F) {
-	r := testRecord("n1", "e1", 1)
-	r.Node, r.Version = "a", 1
-	f.Add(encodeState([]Record{r, r.tombstone(2)}))
-	f.Add([]byte{stateV1})
+	f.Add(encodeState([]interest{{Node: "a", Network: "n1", Life: 1, Version: 2}, {Node: "b", Network: "n2", Version: 3, Left: true}}))
+	f.Add([]byte{stateV2})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, _, err := decodeState(b)
+		ins, _, err := decodeState(b)
 		if err != nil {
 			return
 		}
-		for _, r := range recs {
-			if r.EndpointID == "" || r.Node == "" || r.Version == 0 {
-				t.Fatalf("decodeState let through %+v", r)
+		for _, in := range ins {
+			if in.Node == "" || in.Network == "" || in.Version == 0 {
+				t.Fatalf("decodeState let through %+v", in)
 			}
 		}
 	})
