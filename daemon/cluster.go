@@ -378,11 +378,15 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 		return api.ClusterInfo{}, badRequest("join %s: the manager sent a CA that is not the one the token names", req.RemoteAddr)
 	}
 	c, files, err := d.joined(info, key, resp, req.RemoteAddr)
-	if err != nil {
-		return api.ClusterInfo{}, err
+	if err == nil {
+		if err = d.saveCluster(c.info, files); err != nil {
+			c.close(true)
+		}
 	}
-	if err := d.saveCluster(c.info, files); err != nil {
-		c.close(true)
+	if err != nil {
+		if c != nil {
+			d.undoJoin(c, req.RemoteAddr)
+		}
 		return api.ClusterInfo{}, err
 	}
 	d.cl = c
@@ -391,7 +395,8 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 }
 
 // joined builds the cluster node from a join response: identity, manager
-// side if it joined as a manager, gossip.
+// side if it joined as a manager, gossip. Once the node has an identity, it
+// is returned even with an error, so that the caller can undo the join.
 func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.JoinResponse, joinedVia string) (*clusterNode, clusterFiles, error) {
 	info.Role, info.Managers, info.GossipPeers, info.GossipKeys = resp.Role, resp.Managers, resp.GossipPeers, resp.GossipKeys
 	keyPEM, err := pki.MarshalKey(key)
@@ -409,19 +414,19 @@ func (d *Daemon) joined(info clusterInfo, key *ecdsa.PrivateKey, resp cluster.Jo
 			return nil, files, err
 		}
 		if err := d.startManager(c, false); err != nil {
-			return nil, files, err
+			return c, files, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		// Ask the manager that admitted us: it has recorded this node.
 		if err := c.client.DoAt(ctx, joinedVia, http.MethodPost, "/v1/voter", cluster.VoterRequest{NodeID: info.NodeID, Addr: info.Advertise.String()}, nil); err != nil {
 			c.close(false)
-			return nil, files, fmt.Errorf("become a raft voter: %w", err)
+			return c, files, fmt.Errorf("become a raft voter: %w", err)
 		}
 	}
 	if err := d.startGossip(c); err != nil {
 		c.close(false)
-		return nil, files, err
+		return c, files, err
 	}
 	d.joinGossip(c)
 	return c, files, nil
@@ -453,6 +458,24 @@ func (d *Daemon) resumeCluster() error {
 	d.cl = c
 	d.log.Info("cluster membership resumed", "node", info.NodeID, "role", info.Role)
 	return nil
+}
+
+// undoJoin asks the manager that admitted this node to forget it again,
+// after the join failed on this side, so that no node that never ran stays
+// listed Down. If that fails, the node has to be removed with node rm.
+func (d *Daemon) undoJoin(c *clusterNode, via string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.isManager() {
+		// It may not have become a voter: an error here is expected then.
+		_ = c.client.DoAt(ctx, via, http.MethodPost, "/v1/voter/remove", cluster.VoterRequest{NodeID: c.info.NodeID}, nil)
+	}
+	err := c.client.DoAt(ctx, via, http.MethodPost, "/v1/apply", store.Command{Op: store.OpRemoveNode, NodeID: c.info.NodeID}, nil)
+	if err != nil {
+		d.log.Warn("the failed join left this node in the cluster's records; remove it with 'weft node rm'", "node", c.info.NodeID, "err", err)
+		return
+	}
+	d.log.Info("failed join undone: the cluster forgot this node", "node", c.info.NodeID)
 }
 
 // slogWriter lets raft's transport log through slog at debug level.

@@ -366,3 +366,32 @@ func TestMemberStateString(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedNodeReclaimsItsID: a node killed and started again at another
+// address under the same ID is admitted once DeadNodeReclaimTime has passed
+// since it was declared dead, and its records are visible again.
+func TestMovedNodeReclaimsItsID(t *testing.T) {
+	const reclaim = time.Second
+	c := newTestCluster(t, func(cfg *Config) { cfg.DeadNodeReclaimTime = reclaim })
+	agents, _ := c.startJoined("a", "b")
+	agents[1].Shutdown()
+	waitFor(t, 5*time.Second, func() bool { return countState(agents[0], StateDead) == 1 }, "b dead on a")
+	tr, err := c.net.NewTransport("b-moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, _ := c.start("b", func(cfg *Config) { cfg.Transport = tr })
+	r := moved.Publish(testRecord("n1", "eb", 1))
+	waitFor(t, 5*time.Second, func() bool {
+		if _, err := moved.Join([]string{c.addr("a")}); err != nil {
+			return false
+		}
+		for _, m := range agents[0].Members() {
+			if m.ID == "b" && m.State == StateAlive && m.Addr == tr.Addr() {
+				return true
+			}
+		}
+		return false
+	}, "b alive at its new address on a")
+	waitFor(t, 3*time.Second, func() bool { return hasVisible(agents[0], "n1", "eb", r.Version) }, "b's record on a")
+}

@@ -23,15 +23,19 @@ type Config struct {
 	// Keys[0] is the primary (encrypts); all decrypt. Empty: no encryption
 	// (tests only).
 	Keys             [][]byte
-	ProbeInterval    time.Duration        // how often each node probes another
-	ProbeTimeout     time.Duration        // how long a direct probe waits for its ack
-	SuspicionMult    int                  // suspicion lasts SuspicionMult·max(1, log10 n)·ProbeInterval
-	GossipInterval   time.Duration        // how often queued broadcasts are sent
-	PushPullInterval time.Duration        // how often a node swaps who-has-what with a random other, and each network's records with a random member that has it
-	TombstoneTTL     time.Duration        // how long a tombstone is kept before it is purged
-	DeadOwnerTTL     time.Duration        // how long hidden records of a dead or left node are kept
-	Transport        memberlist.Transport // nil: memberlist's NetTransport on BindAddr:BindPort
-	Logger           *slog.Logger         // nil: slog.Default()
+	ProbeInterval    time.Duration // how often each node probes another
+	ProbeTimeout     time.Duration // how long a direct probe waits for its ack
+	SuspicionMult    int           // suspicion lasts SuspicionMult·max(1, log10 n)·ProbeInterval
+	GossipInterval   time.Duration // how often queued broadcasts are sent
+	PushPullInterval time.Duration // how often a node swaps who-has-what with a random other, and each network's records with a random member that has it
+	TombstoneTTL     time.Duration // how long a tombstone is kept before it is purged
+	DeadOwnerTTL     time.Duration // how long hidden records of a dead or left node are kept
+	// DeadNodeReclaimTime is how long after a member was declared dead a
+	// node may take over its ID from another address: a host that comes
+	// back with a new address.
+	DeadNodeReclaimTime time.Duration
+	Transport           memberlist.Transport // nil: memberlist's NetTransport on BindAddr:BindPort
+	Logger              *slog.Logger         // nil: slog.Default()
 }
 
 // DefaultConfig returns the production settings for a LAN cluster.
@@ -54,22 +58,23 @@ type Config struct {
 // Suspicion grows with log10 n past ten nodes.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:           "",                     // required: set it to the node's ID
-		BindAddr:         "0.0.0.0",              // all interfaces
-		BindPort:         7946,                   // weft's gossip port, TCP and UDP
-		AdvertiseAddr:    "",                     // memberlist picks the bind or first private address
-		AdvertisePort:    7946,                   // same as BindPort
-		Meta:             NodeMeta{},             // set by the daemon: role, VTEP, hostname
-		Keys:             nil,                    // set by the daemon from the managers' gossip keys
-		ProbeInterval:    300 * time.Millisecond, // see the detection budget above
-		ProbeTimeout:     150 * time.Millisecond, // generous for a LAN round trip; leaves 150 ms for indirect probes
-		SuspicionMult:    2,                      // 600 ms of suspicion for up to 10 nodes
-		GossipInterval:   100 * time.Millisecond, // broadcasts go out ten times a second
-		PushPullInterval: 10 * time.Second,       // anti-entropy; stretched past 32 nodes (or members of a network)
-		TombstoneTTL:     time.Minute,            // far longer than a sync round, so deletes reach everyone
-		DeadOwnerTTL:     time.Hour,              // a node away longer re-publishes anyway when it returns
-		Transport:        nil,                    // real sockets
-		Logger:           nil,                    // slog.Default()
+		NodeID:              "",                     // required: set it to the node's ID
+		BindAddr:            "0.0.0.0",              // all interfaces
+		BindPort:            7946,                   // weft's gossip port, TCP and UDP
+		AdvertiseAddr:       "",                     // memberlist picks the bind or first private address
+		AdvertisePort:       7946,                   // same as BindPort
+		Meta:                NodeMeta{},             // set by the daemon: role, VTEP, hostname
+		Keys:                nil,                    // set by the daemon from the managers' gossip keys
+		ProbeInterval:       300 * time.Millisecond, // see the detection budget above
+		ProbeTimeout:        150 * time.Millisecond, // generous for a LAN round trip; leaves 150 ms for indirect probes
+		SuspicionMult:       2,                      // 600 ms of suspicion for up to 10 nodes
+		GossipInterval:      100 * time.Millisecond, // broadcasts go out ten times a second
+		PushPullInterval:    10 * time.Second,       // anti-entropy; stretched past 32 nodes (or members of a network)
+		TombstoneTTL:        time.Minute,            // far longer than a sync round, so deletes reach everyone
+		DeadOwnerTTL:        time.Hour,              // a node away longer re-publishes anyway when it returns
+		DeadNodeReclaimTime: 10 * time.Second,       // node IDs are random: only the same host, moved, reuses one
+		Transport:           nil,                    // real sockets
+		Logger:              nil,                    // slog.Default()
 	}
 }
 
@@ -84,6 +89,7 @@ func (c Config) withDefaults() Config {
 	setZero(&c.PushPullInterval, d.PushPullInterval)
 	setZero(&c.TombstoneTTL, d.TombstoneTTL)
 	setZero(&c.DeadOwnerTTL, d.DeadOwnerTTL)
+	setZero(&c.DeadNodeReclaimTime, d.DeadNodeReclaimTime)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -126,6 +132,7 @@ func (c Config) memberlistConfig(d *delegate, kr *memberlist.Keyring) *memberlis
 	mc.SuspicionMult = c.SuspicionMult
 	mc.GossipInterval = c.GossipInterval
 	mc.PushPullInterval = c.PushPullInterval
+	mc.DeadNodeReclaimTime = c.DeadNodeReclaimTime
 	mc.Delegate, mc.Events = d, d
 	mc.Keyring = kr
 	mc.Transport = c.Transport

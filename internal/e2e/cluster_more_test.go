@@ -304,3 +304,34 @@ func (nopHandler) RecordsChanged(string)       {}
 func (nopHandler) MemberChanged(gossip.Member) {}
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// A join that fails on the joining side after the managers admitted the
+// node (here: its gossip port is taken) is undone: the node is not left in
+// node ls, and the same host joins once the port is free.
+func TestFailedJoinIsUndone(t *testing.T) {
+	lab := newLab(t, "we2e-undo")
+	hosts := newCluster(t, lab, 1)
+	h1 := hosts[0]
+	h2 := host(t, lab, "h2", 2)
+	token := strings.TrimSpace(cli(t, h1, "cluster", "join-token", "-q", "worker"))
+	squatter, err := nstest.ListenUDP(h2.NS, 7946)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h2.CLI("cluster", "join", "--token", token, h1.IP.String()+":2377")
+	squatter.Close()
+	if err == nil {
+		t.Fatalf("join with the gossip port taken succeeded:\n%s", out)
+	}
+	t.Logf("join refused as expected: %v", err)
+	if nodes := nodeList(t, h1); len(nodes) != 1 {
+		t.Fatalf("node ls after the failed join lists %d nodes; want only the manager: %+v", len(nodes), nodes)
+	}
+	cli(t, h2, "cluster", "join", "--token", token, h1.IP.String()+":2377")
+	if !waitFor(5*time.Second, func() bool {
+		nodes := nodeList(t, h1)
+		return len(nodes) == 2 && nodes[0].Status == "Ready" && nodes[1].Status == "Ready"
+	}) {
+		t.Errorf("node ls after the second join: %+v; want two nodes Ready", nodeList(t, h1))
+	}
+}
