@@ -32,11 +32,12 @@ type Agent struct {
 	mu        sync.Mutex // guards the fields below; never held while calling memberlist
 	store     *store
 	members   map[string]*memberEntry
-	local     map[string]bool                      // networks this node has (SetInterest)
-	interests map[string]map[string]*interestEntry // node → network → latest interest heard, own included
-	has       map[string]map[string]bool           // other node → networks it has now
-	hasNet    map[string]map[string]bool           // network → other nodes that have it now
-	nets      map[string]*netQueue                 // network → its broadcast queue
+	local     map[string]bool                           // networks this node has (SetInterest)
+	interests map[string]map[interestKey]*interestEntry // node → (network, life) → latest interest heard, own included
+	unpulled  map[string]bool                           // networks taken on before anyone was known to have them
+	has       map[string]map[string]bool                // other node → networks it has now
+	hasNet    map[string]map[string]bool                // network → other nodes that have it now
+	nets      map[string]*netQueue                      // network → its broadcast queue
 
 	retransmitMult int       // memberlist's, for the networks' queues
 	jobs           *jobQueue // syncs to send
@@ -72,7 +73,8 @@ func New(cfg Config, h Handler) (*Agent, error) {
 		store:     newStore(),
 		members:   make(map[string]*memberEntry),
 		local:     make(map[string]bool),
-		interests: make(map[string]map[string]*interestEntry),
+		interests: make(map[string]map[interestKey]*interestEntry),
+		unpulled:  make(map[string]bool),
 		has:       make(map[string]map[string]bool),
 		hasNet:    make(map[string]map[string]bool),
 		nets:      make(map[string]*netQueue),

@@ -103,7 +103,8 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) { (*Agent)(d).memberEvent(n,
 // memberEvent applies what memberlist says about n. A member that sent a
 // leave notice for its current life stays left: memberlist's death (or a
 // meta update still in flight) does not make it dead or alive again. A
-// member in a new life is sent the copies of its records this node holds.
+// member that comes up, or in a new life, is sent the copies of its records
+// this node holds.
 func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 	meta, life, err := decodeMeta(n.Meta)
 	if err != nil {
@@ -140,7 +141,7 @@ func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 			nets = a.ownerNetworksLocked(n.Name)
 		}
 		jobs = a.refreshInterestLocked(n.Name)
-		if newLife && state.up() {
+		if state.up() && (newLife || !wasUp) {
 			jobs = append(jobs, job{kind: jobReturn, node: n.Name})
 		}
 	}

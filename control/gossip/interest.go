@@ -11,10 +11,11 @@ import (
 // memberlist's push/pull.
 //
 // The node sets the versions of its interests as it does for its records
-// (see Record): the latest version per (node, network) wins, and on a tie
-// Left wins. An interest counts only while its node is up and still runs
-// the life that said it, so a restarted node starts from what it says in
-// its new life, and what an earlier life said dies out.
+// (see Record): the latest version per (node, network, life) wins, and on
+// a tie Left wins. An interest counts only while its node is up and still
+// runs the life that said it, so a restarted node starts from what it says
+// in its new life, whatever its clock says, and what an earlier life said
+// dies out.
 type interest struct {
 	Node    string
 	Network string
@@ -37,13 +38,21 @@ type interestEntry struct {
 	stored time.Time
 }
 
+// interestKey names the interests of one node that versions order.
+type interestKey struct {
+	network string
+	life    uint64
+}
+
+func (i interest) key() interestKey { return interestKey{i.Network, i.Life} }
+
 // SetInterest says which networks this node has: from now on it receives
 // and keeps the records of exactly these networks, besides its own. The
 // records of a network it no longer has are forgotten, and the networks
 // whose visible set changed are reported to the Handler. A network it newly
 // has is filled by the members that have it: each owner sends its own
-// records, and one member its whole set. Call it before Join, so that the
-// others learn it with the join.
+// records, and one member its whole set (as soon as one is known). Call it
+// before Join, so that the others learn it with the join.
 func (a *Agent) SetInterest(networks []string) {
 	want := make(map[string]bool, len(networks))
 	for _, n := range networks {
@@ -61,13 +70,18 @@ func (a *Agent) SetInterest(networks []string) {
 	for n := range want {
 		if !a.local[n] {
 			said = append(said, a.sayLocked(n, false, 0, now))
-			pulls = append(pulls, job{kind: jobPull, network: n})
+			if len(a.hasNet[n]) > 0 {
+				pulls = append(pulls, job{kind: jobPull, network: n})
+			} else {
+				a.unpulled[n] = true
+			}
 		}
 	}
 	for n := range a.local {
 		if !want[n] {
 			said = append(said, a.sayLocked(n, true, 0, now))
 			a.forgetNetworkLocked(n, changed)
+			delete(a.unpulled, n)
 		}
 	}
 	a.local = want
@@ -96,15 +110,16 @@ func (a *Agent) Interested(network string) []string {
 func (a *Agent) sayLocked(network string, left bool, floor uint64, now time.Time) interest {
 	own := a.interests[a.cfg.NodeID]
 	if own == nil {
-		own = make(map[string]*interestEntry)
+		own = make(map[interestKey]*interestEntry)
 		a.interests[a.cfg.NodeID] = own
 	}
 	prev := floor
-	if e, ok := own[network]; ok {
+	k := interestKey{network, a.life}
+	if e, ok := own[k]; ok {
 		prev = max(prev, e.Version)
 	}
 	in := interest{Node: a.cfg.NodeID, Network: network, Life: a.life, Version: nextVersion(prev, now), Left: left}
-	own[network] = &interestEntry{interest: in, stored: now}
+	own[k] = &interestEntry{interest: in, stored: now}
 	return in
 }
 
@@ -153,13 +168,13 @@ func (a *Agent) mergeInterests(ins []interest, relay bool) {
 		}
 		m := a.interests[in.Node]
 		if m == nil {
-			m = make(map[string]*interestEntry)
+			m = make(map[interestKey]*interestEntry)
 			a.interests[in.Node] = m
 		}
-		if cur, ok := m[in.Network]; ok && !in.newer(cur.interest) {
+		if cur, ok := m[in.key()]; ok && !in.newer(cur.interest) {
 			continue
 		}
-		m[in.Network] = &interestEntry{interest: in, stored: now}
+		m[in.key()] = &interestEntry{interest: in, stored: now}
 		touched[in.Node] = true
 		if relay {
 			out = append(out, in)
@@ -183,7 +198,7 @@ func (a *Agent) refuteInterestLocked(in interest, now time.Time) (interest, bool
 	if in.Life != a.life || in.Left == left {
 		return interest{}, false
 	}
-	if e, ok := a.interests[a.cfg.NodeID][in.Network]; ok && e.Version > in.Version {
+	if e, ok := a.interests[a.cfg.NodeID][in.key()]; ok && e.Version > in.Version {
 		return interest{}, false
 	}
 	return a.sayLocked(in.Network, left, in.Version, now), true
@@ -192,13 +207,14 @@ func (a *Agent) refuteInterestLocked(in interest, now time.Time) (interest, bool
 // refreshInterestLocked recomputes which networks another node has now:
 // those of its current life it did not leave, if it is up. It returns the
 // jobs that send this node's own records to it for each network it newly
-// has.
+// has, and the pull of a network this node took on before anyone was known
+// to have it.
 func (a *Agent) refreshInterestLocked(node string) []job {
 	now := make(map[string]bool)
 	if e, ok := a.members[node]; ok && e.State.up() {
-		for n, in := range a.interests[node] {
-			if !in.Left && in.Life == e.life {
-				now[n] = true
+		for k, in := range a.interests[node] {
+			if !in.Left && k.life == e.life {
+				now[k.network] = true
 			}
 		}
 	}
@@ -213,6 +229,10 @@ func (a *Agent) refreshInterestLocked(node string) []job {
 			a.setHasLocked(node, n, true)
 			if a.ownsInLocked(n) {
 				jobs = append(jobs, job{kind: jobPush, node: node, network: n})
+			}
+			if a.unpulled[n] {
+				delete(a.unpulled, n)
+				jobs = append(jobs, job{kind: jobPull, network: n})
 			}
 		}
 	}
@@ -285,12 +305,12 @@ func (a *Agent) purgeInterestsLocked(now time.Time) {
 	for node, m := range a.interests {
 		e, known := a.members[node]
 		mine := node == a.cfg.NodeID
-		for n, in := range m {
+		for k, in := range m {
 			if now.Sub(in.stored) <= a.cfg.TombstoneTTL {
 				continue
 			}
 			if in.Left || !mine && (!known || in.Life != e.life) {
-				delete(m, n)
+				delete(m, k)
 			}
 		}
 		if len(m) == 0 {

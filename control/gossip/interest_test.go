@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -33,6 +34,17 @@ func startWithNetworks(t *testing.T, c *testCluster, nets map[string][]string, i
 		}
 	}
 	return agents
+}
+
+// waitDrained waits until a's broadcasts of a network are all sent.
+func waitDrained(t *testing.T, a *Agent, network string) {
+	t.Helper()
+	waitFor(t, 3*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		q, ok := a.nets[network]
+		return !ok || q.queue.NumQueued() == 0
+	}, a.cfg.NodeID+"'s broadcasts of "+network+" to drain")
 }
 
 // never fails the test if cond becomes true within d.
@@ -121,11 +133,7 @@ func TestRestartWithdrawsRecordsOfANetworkLeft(t *testing.T) {
 	waitFor(t, 2*time.Second, func() bool { return hasVisible(a, "n1", "old", 0) }, "old on a")
 	// Let a's relays of old go out first, so that only a sync can bring it
 	// to b's next run.
-	waitFor(t, 3*time.Second, func() bool {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return a.nets["n1"].queue.NumQueued() == 0
-	}, "a's broadcasts of n1 to drain")
+	waitDrained(t, a, "n1")
 	b.Shutdown()
 	back, _ := c.start("b")
 	back.SetInterest([]string{"n2"})
@@ -181,5 +189,97 @@ func TestSyncScale(t *testing.T) {
 		if got := syncScale(tt.n); got != tt.want {
 			t.Errorf("syncScale(%d) = %d; want %d", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestQueueDroppedWithoutPeers: broadcasts of a network no other member has
+// are dropped rather than kept queued forever.
+func TestQueueDroppedWithoutPeers(t *testing.T) {
+	c := newTestCluster(t, nil)
+	agents := startWithNetworks(t, c, map[string][]string{"a": {"solo"}, "b": {"other"}}, "a", "b")
+	a := agents[0]
+	for i := range 100 {
+		id := fmt.Sprintf("e%d", i)
+		a.Publish(testRecord("solo", id, i))
+		a.Withdraw(id)
+	}
+	waitFor(t, time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.nets["solo"].queue.NumQueued() == 0
+	}, "solo's queue to be dropped")
+}
+
+// TestEarlierLifeCannotShadowInterest: an interest an earlier run of a node
+// said, with a higher version (its clock stepped back across the restart),
+// does not hide what the current run says.
+func TestEarlierLifeCannotShadowInterest(t *testing.T) {
+	c := newTestCluster(t, nil)
+	agents := startWithNetworks(t, c, map[string][]string{"x": {"n1"}, "y": {"n1"}}, "x", "y")
+	x, y := agents[0], agents[1]
+	stale := interest{Node: "x", Network: "n1", Life: x.life ^ 2, Version: 1 << 62, Left: true}
+	y.mergeInterests([]interest{stale}, true)
+	if got := y.Interested("n1"); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("y.Interested(n1) = %v after an earlier life's newer leave; want [x]", got)
+	}
+}
+
+// TestPullWaitsForAPeer: a node that takes a network on before it knows
+// anyone who has it pulls the set as soon as it learns of one, so it gets
+// what only a sync can bring (here a tombstone whose owner is gone) without
+// waiting for a periodic sync.
+func TestPullWaitsForAPeer(t *testing.T) {
+	c := newTestCluster(t, func(cfg *Config) { cfg.PushPullInterval = time.Hour })
+	agents := startWithNetworks(t, c, map[string][]string{"b": {"n1"}, "o": {"n1"}}, "b", "o")
+	b, o := agents[0], agents[1]
+	o.Publish(testRecord("n1", "gone", 1))
+	o.Withdraw("gone")
+	waitFor(t, 2*time.Second, func() bool { r, _ := b.Record("gone"); return r.Deleted }, "gone's tombstone on b")
+	o.Shutdown()
+	waitDrained(t, b, "n1")    // so that only a sync can bring the tombstone
+	late, _ := c.start("late") // has n1 before it joins
+	if _, err := late.Join([]string{c.addr("b")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, func() bool { r, _ := late.Record("gone"); return r.Deleted }, "gone's tombstone on the late joiner")
+}
+
+// TestSyncFromOwnerNotYetKnown: a sync's live records are kept when their
+// owner sent them, even before memberlist made it a member here.
+func TestSyncFromOwnerNotYetKnown(t *testing.T) {
+	a, _ := newTestCluster(t, nil).start("a")
+	r := testRecord("n1", "e1", 1)
+	r.Node, r.Version = "newcomer", 5
+	a.mergeFrom([]Record{r}, false, "someone-else")
+	if _, ok := a.Record("e1"); ok {
+		t.Fatalf("a third party's sync of an unknown owner's live record was kept")
+	}
+	a.mergeFrom([]Record{r}, false, "newcomer")
+	if _, ok := a.Record("e1"); !ok {
+		t.Errorf("the owner's own sync was dropped")
+	}
+}
+
+// TestPushCarriesOnlyOwnRecords: an owner's push holds its own records of
+// the network, tombstones included, and nobody else's.
+func TestPushCarriesOnlyOwnRecords(t *testing.T) {
+	a, _ := newTestCluster(t, nil).start("a")
+	a.Publish(testRecord("n1", "mine", 1))
+	a.Publish(testRecord("n1", "old", 2))
+	a.Withdraw("old")
+	a.Publish(testRecord("n2", "elsewhere", 3))
+	theirs := testRecord("n1", "theirs", 4)
+	theirs.Node, theirs.Version = "b", 9
+	a.merge([]Record{theirs}, true)
+	a.mu.Lock()
+	got := a.ownRecordsLocked("n1")
+	a.mu.Unlock()
+	ids := make([]string, len(got))
+	for i, r := range got {
+		ids[i] = r.EndpointID
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"mine", "old"}) {
+		t.Errorf("push of n1 carries %v; want [mine old]", ids)
 	}
 }

@@ -20,13 +20,18 @@ const (
 // may have to refute. A sync's live records of owners this node does not
 // know are skipped: such an owner is long gone, or will be known as soon as
 // memberlist's gossip brings it, and brings its records back itself.
-func (a *Agent) merge(recs []Record, relay bool) {
+func (a *Agent) merge(recs []Record, relay bool) { a.mergeFrom(recs, relay, "") }
+
+// mergeFrom is merge of records sent by from (if not empty) in a sync: the
+// live records from owns are kept even if this node does not know it as a
+// member yet.
+func (a *Agent) mergeFrom(recs []Record, relay bool, from string) {
 	now := time.Now()
 	nets := make(map[string]bool)
 	var out []Record
 	a.mu.Lock()
 	for _, r := range recs {
-		if !a.wantsLocked(r) || !relay && !r.Deleted && !a.knownLocked(r.Node) {
+		if !a.wantsLocked(r) || !relay && !r.Deleted && r.Node != from && !a.knownLocked(r.Node) {
 			continue
 		}
 		send, how := a.mergeOneLocked(r, now, nets)

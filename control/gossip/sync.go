@@ -21,9 +21,9 @@ import (
 //     with one random member that has it, and offers its own records of
 //     networks it does not have to one that does. A node that newly has a
 //     network pulls the set from one member that has it, and every owner
-//     sends it its own records. A node that comes back as a new run is sent
-//     the copies of its records the others hold, so that it withdraws those
-//     it no longer has (see refutation).
+//     sends it its own records. A node that comes back, as a new run or
+//     from a partition, is sent the copies of its records the others hold,
+//     so that it withdraws those it no longer has (see refutation).
 
 // gossipNodes is how many members a network's broadcasts go to each round.
 const gossipNodes = 3
@@ -149,12 +149,17 @@ func (a *Agent) syncWorker() {
 	}
 }
 
-// runJob sends one sync.
+// syncTries bounds the members a sync to "a random member" is tried with:
+// one of them may be down without memberlist knowing yet.
+const syncTries = 3
+
+// runJob sends one sync. A pull that reached nobody is left for when a
+// member that has the network becomes known (see refreshInterestLocked).
 func (a *Agent) runJob(j job) {
 	a.mu.Lock()
-	node := j.node
-	if node == "" {
-		node = a.randomPeerLocked(j.network)
+	targets := []string{j.node}
+	if j.node == "" {
+		targets = a.randomPeersLocked(j.network, syncTries)
 	}
 	m := syncMsg{From: a.cfg.NodeID, Network: j.network, Reply: true}
 	switch j.kind {
@@ -163,22 +168,41 @@ func (a *Agent) runJob(j job) {
 	case jobReply:
 		m.Records = a.networkStateLocked(j.network)
 	case jobPush:
-		m.Records = a.recordsWhereLocked(func(r Record) bool { return r.Network == j.network })
+		m.Records = a.ownRecordsLocked(j.network)
 	case jobReturn:
 		m.Network = ""
-		m.Records = a.recordsWhereLocked(func(r Record) bool { return r.Node == node })
+		m.Records = a.recordsOfLocked(j.node)
 	}
 	a.mu.Unlock()
-	if node == "" || len(m.Records) == 0 && m.Reply {
+	if len(m.Records) == 0 && m.Reply {
 		return
 	}
-	to := a.memberNode(node)
-	if to == nil {
+	if a.sendSync(targets, m) || j.kind != jobPull {
 		return
 	}
-	if err := a.ml.SendReliable(to, encodeSync(m)); err != nil {
-		a.log.Debug("sync not sent", "peer", node, "network", j.network, "err", err)
+	a.mu.Lock()
+	if a.local[j.network] {
+		a.unpulled[j.network] = true
 	}
+	a.mu.Unlock()
+}
+
+// sendSync sends m to the first of targets it reaches, and reports whether
+// it reached one.
+func (a *Agent) sendSync(targets []string, m syncMsg) bool {
+	msg := encodeSync(m)
+	for _, node := range targets {
+		to := a.memberNode(node)
+		if to == nil {
+			continue
+		}
+		err := a.ml.SendReliable(to, msg)
+		if err == nil {
+			return true
+		}
+		a.log.Debug("sync not sent", "peer", node, "network", m.Network, "err", err)
+	}
+	return false
 }
 
 // networkStateLocked returns the records of a network worth a sync:
@@ -195,32 +219,27 @@ func (a *Agent) networkStateLocked(network string) []Record {
 	return out
 }
 
-// recordsWhereLocked returns the stored records for which keep returns
-// true.
-func (a *Agent) recordsWhereLocked(keep func(Record) bool) []Record {
+// ownRecordsLocked returns this node's records of a network, live or
+// tombstone.
+func (a *Agent) ownRecordsLocked(network string) []Record {
 	var out []Record
-	for _, e := range a.store.recs {
-		if keep(e.rec) {
-			out = append(out, e.rec)
+	for id := range a.store.byNet[network] {
+		if r := a.store.recs[id].rec; r.Node == a.cfg.NodeID {
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// randomPeerLocked returns a random other member that has a network, or "".
-func (a *Agent) randomPeerLocked(network string) string {
-	peers := a.hasNet[network]
-	if len(peers) == 0 {
-		return ""
-	}
-	i := rand.IntN(len(peers))
-	for node := range peers {
-		if i == 0 {
-			return node
+// recordsOfLocked returns the records this node holds that node owns.
+func (a *Agent) recordsOfLocked(node string) []Record {
+	var out []Record
+	for _, e := range a.store.recs {
+		if e.rec.Node == node {
+			out = append(out, e.rec)
 		}
-		i--
 	}
-	return ""
+	return out
 }
 
 // memberNode returns memberlist's live node with the given name, or nil.
@@ -240,7 +259,7 @@ func (a *Agent) applySync(m syncMsg) {
 	if m.Bad > 0 {
 		a.log.Warn("sync had invalid records", "peer", m.From, "count", m.Bad)
 	}
-	a.merge(m.Records, false)
+	a.mergeFrom(m.Records, false, m.From)
 	if m.Reply || m.Network == "" {
 		return
 	}
@@ -300,8 +319,12 @@ func (a *Agent) gossipNetworks() {
 			}
 			continue
 		}
+		// With nobody to tell, the queue is dropped: a member that takes
+		// the network on later is sent the whole set by syncs.
 		if peers := a.randomPeersLocked(n, gossipNodes); len(peers) > 0 {
 			rounds = append(rounds, round{q, peers})
+		} else {
+			q.queue.Reset()
 		}
 	}
 	a.mu.Unlock()
