@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/weftnet/weft/daemon/api"
@@ -36,7 +37,7 @@ func (d *Daemon) Attach(ctx context.Context, req api.Attach) (api.Endpoint, erro
 		return api.Endpoint{}, err
 	}
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
-	return ep.describe(n), nil
+	return d.attached(n, ep), nil
 }
 
 // parseAttach checks an attach request and returns the endpoint to make.
@@ -46,8 +47,8 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 	if !ok {
 		return nil, nil, notFound("network %s not found", req.Network)
 	}
-	if req.Name != "" && !validName.MatchString(req.Name) {
-		return nil, nil, badRequest("invalid container name %q", req.Name)
+	if err := checkNames(req.Name, req.Aliases); err != nil {
+		return nil, nil, err
 	}
 	ip, err := netip.ParseAddr(req.IP)
 	if err != nil {
@@ -59,7 +60,7 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 	if ip == n.Gateway {
 		return nil, nil, conflict("address %s is the gateway of %s", ip, n.Name)
 	}
-	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), IP: ip, MAC: randomMAC().String()}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), IP: ip, MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := d.checkNetns(ep); err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +70,7 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 			return nil, nil, conflict("attach %s to %s: address %s already in use by %s", ep.displayName(), n.Name, ip, o.displayName())
 		case o.NetnsID == ep.NetnsID:
 			return nil, nil, conflict("%s is already attached to %s", ep.Netns, n.Name)
-		case req.Name != "" && o.Name == req.Name:
+		case req.Name != "" && strings.EqualFold(o.Name, req.Name):
 			return nil, nil, conflict("name %s is already used on %s by %s", req.Name, n.Name, o.Netns)
 		}
 	}
@@ -117,6 +118,15 @@ func (d *Daemon) plumb(n *netState, ep *endpoint) error {
 	return err
 }
 
+// attached makes a new attachment's resolver and zone and describes the
+// endpoint. The caller holds d.mu.
+func (d *Daemon) attached(n *netState, ep *endpoint) api.Endpoint {
+	d.dns.sync(d.st)
+	out := ep.describe(n)
+	d.dns.describe(ep, &out)
+	return out
+}
+
 // Detach takes a namespace off a network and deletes its veth.
 func (d *Daemon) Detach(req api.Detach) error {
 	d.mu.Lock()
@@ -148,6 +158,7 @@ func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
 		return nil, nil, err
 	}
+	d.dns.sync(d.st)
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 	return n, ep, nil
 }

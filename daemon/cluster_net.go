@@ -126,6 +126,9 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if !n.Attachable {
 		return api.Endpoint{}, badRequest("network %s is not attachable: create it with --attachable", n.Name)
 	}
+	if err := checkNames(req.Name, req.Aliases); err != nil {
+		return api.Endpoint{}, err
+	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := d.checkNetns(ep); err != nil {
 		return api.Endpoint{}, err
@@ -172,7 +175,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	}
 	d.publish(c, local, ep)
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
-	return ep.describe(local), nil
+	return d.attached(local, ep), nil
 }
 
 // attachedTo reports whether a namespace is already on this node's copy of
@@ -494,11 +497,14 @@ func (d *Daemon) reconcile(networkID string) {
 	d.mu.Unlock()
 	if c == nil || vni == 0 {
 		delete(d.installed, networkID)
+		d.dns.res.RemoveZone(networkID)
 		return
 	}
+	recs := c.agent.Records(networkID)
+	d.setClusterZone(networkID, epoch, recs)
 	next := map[string]gossip.Record{}
 	macs := map[fdb.MAC]bool{}
-	for _, r := range c.agent.Records(networkID) {
+	for _, r := range recs {
 		if r.Node != c.info.NodeID {
 			next[r.EndpointID] = r
 			macs[r.MAC] = true
@@ -533,6 +539,24 @@ func (d *Daemon) reconcile(networkID string) {
 	d.installed[networkID] = installedSet{epoch: epoch, records: next}
 	if err := d.engine.SetPeers(vni, d.peersOf(c, networkID)); err != nil {
 		d.log.Debug("peers not set", "network", networkID, "err", err)
+	}
+}
+
+// setClusterZone gives the resolver the names of a cluster network's
+// endpoints, this node's included, unless the network was rebuilt or
+// removed since the records were read.
+func (d *Daemon) setClusterZone(networkID string, epoch uint64, recs []gossip.Record) {
+	zrecs := make([]zoneRecord, len(recs))
+	for i, r := range recs {
+		zrecs[i] = zoneRecord{Name: r.Name, Aliases: r.Aliases, IP: r.IP}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range d.st.Networks {
+		if n.Cluster && n.ID == networkID && n.epoch == epoch {
+			d.dns.res.SetZone(clusterZone(n, zrecs))
+			return
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -52,19 +53,23 @@ type Config struct {
 	Gossip gossip.Config
 	// Engine tunes the data plane.
 	Engine vtep.Config
+	// DNS configures the embedded resolver containers find at 127.0.0.11:
+	// where it forwards names that are not containers'.
+	DNS resolver.Config
 }
 
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:          "/var/lib/weft",        // as Docker keeps /var/lib/docker
-		APISocket:         "/run/weft/weft.sock",  // matches api.DefaultHost
-		MetricsAddr:       "127.0.0.1:9723",       // loopback only; expose deliberately
-		DataPathPort:      encap.DefaultPort,      // 4789, IANA's VXLAN port
-		GossipPort:        7946,                   // as Docker's overlay gossip
-		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
-		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
-		Engine:            vtep.DefaultConfig(),   // see vtep.DefaultConfig
+		StateDir:          "/var/lib/weft",          // as Docker keeps /var/lib/docker
+		APISocket:         "/run/weft/weft.sock",    // matches api.DefaultHost
+		MetricsAddr:       "127.0.0.1:9723",         // loopback only; expose deliberately
+		DataPathPort:      encap.DefaultPort,        // 4789, IANA's VXLAN port
+		GossipPort:        7946,                     // as Docker's overlay gossip
+		GossipKeyRotation: 12 * time.Hour,           // as Docker rotates its keys
+		Gossip:            gossip.DefaultConfig(),   // a dead node is withdrawn within 3 s on a LAN
+		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
+		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
 	}
 }
 
@@ -77,6 +82,7 @@ type Daemon struct {
 	engine   *vtep.Engine
 	dataAddr netip.AddrPort
 	underMTU int
+	dns      *dnsHost // under mu
 
 	mu sync.Mutex // guards st, cl and the links they describe
 	st *state
@@ -109,6 +115,9 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.st = st
+	if d.dns, err = newDNSHost(cfg.DNS, log); err != nil {
+		return nil, err
+	}
 	if err := d.openDataPath(); err != nil {
 		return nil, err
 	}
@@ -121,6 +130,9 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		d.engine.Close()
 		return nil, err
 	}
+	d.mu.Lock()
+	d.dns.sync(d.st)
+	d.mu.Unlock()
 	go d.reconcileLoop(d.stop)
 	go d.rejoinLoop(d.stop)
 	if d.cl != nil {
@@ -233,6 +245,7 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	if d.cl != nil {
 		d.cl.close(false)
 	}
+	d.dns.close() // containers keep their resolv.conf for the next run
 	d.mu.Unlock()
 	errs = append(errs, d.engine.Close())
 	d.log.Info("weftd stopped")

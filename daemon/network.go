@@ -255,6 +255,7 @@ func (d *Daemon) RemoveNetwork(ctx context.Context, name string) error {
 		return err
 	}
 	d.stopNetwork(n)
+	d.dns.sync(d.st)
 	d.log.Info("network removed", "network", name, "vni", n.VNI)
 	return nil
 }

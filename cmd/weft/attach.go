@@ -22,6 +22,14 @@ func (c *cli) attachCmd() *cobra.Command {
 					return err
 				}
 				fmt.Printf("%s %s %s %s\n", ep.Interface, ep.IPv4Address+ep.IPv6Address, ep.MacAddress, ep.EndpointID)
+				switch {
+				case ep.ResolvConf != "":
+					fmt.Printf("resolver %s (in %s, which 'ip netns exec' uses)\n", ep.Resolver, ep.ResolvConf)
+				case ep.Resolver != "":
+					fmt.Printf("resolver %s: give the container an /etc/resolv.conf with 'nameserver %s'\n", ep.Resolver, ep.Resolver)
+				default:
+					fmt.Println("no resolver in this namespace: see weftd's log")
+				}
 				return nil
 			})
 		},

@@ -35,6 +35,14 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Gossip.ProbeInterval, "gossip-probe-interval", cfg.Gossip.ProbeInterval, "failure detection: how often each node probes another")
 	fs.DurationVar(&cfg.Gossip.ProbeTimeout, "gossip-probe-timeout", cfg.Gossip.ProbeTimeout, "failure detection: how long a probe waits for its ack (raise on slow networks)")
 	fs.IntVar(&cfg.Gossip.SuspicionMult, "gossip-suspicion-mult", cfg.Gossip.SuspicionMult, "failure detection: how many probe intervals a suspect node has to refute")
+	fs.Func("dns", "a DNS server the containers' resolver forwards other names to, as IP or IP:PORT (repeatable, at most 3; default: the nameservers of --dns-resolv-conf)", func(s string) error {
+		ap, err := parseDNSServer(s)
+		if err == nil {
+			cfg.DNS.Upstreams = append(cfg.DNS.Upstreams, ap)
+		}
+		return err
+	})
+	fs.StringVar(&cfg.DNS.ResolvConf, "dns-resolv-conf", cfg.DNS.ResolvConf, "resolv.conf whose nameservers the containers' resolver forwards to, when --dns is not given")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +80,19 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return d.Run(ctx)
+}
+
+// parseDNSServer reads a --dns value: an IP address, with or without a port
+// (53 by default).
+func parseDNSServer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("want an IP address or IP:PORT, got %q", s)
+	}
+	return netip.AddrPortFrom(a.Unmap(), 53), nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

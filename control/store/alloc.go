@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 func (s *State) allocate(req *Allocation) (any, error) {
@@ -51,7 +52,7 @@ func checkName(n *Network, a *Allocation, peers []*Allocation) error {
 		return nil
 	}
 	for _, p := range peers {
-		if p.Name == a.Name {
+		if strings.EqualFold(p.Name, a.Name) { // DNS names are case-insensitive
 			return errorf(ErrConflict, "name %s is already used on network %s by node %s", a.Name, n.Name, p.Node)
 		}
 	}

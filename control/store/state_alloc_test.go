@@ -106,6 +106,10 @@ func TestApplyAllocate(t *testing.T) {
 			name: "name taken on another node", setup: with(base, c1), cmd: mkAlloc("e2", "net1", "n2", "c1", ""),
 			err: "allocate c1 on network appnet: name c1 is already used on network appnet by node n1", kind: ErrConflict,
 		},
+		{
+			name: "name taken in another case", setup: with(base, c1), cmd: mkAlloc("e2", "net1", "n2", "C1", ""),
+			err: "allocate C1 on network appnet: name C1 is already used on network appnet by node n1", kind: ErrConflict,
+		},
 		{name: "same name on another network", setup: with(base, mkNet("net2", "other", "198.19.2.0/24"), c1), cmd: mkAlloc("e2", "net2", "n2", "c1", ""), check: wantAlloc("198.19.2.2", "")},
 		{name: "unnamed endpoints", setup: with(base, mkAlloc("e1", "net1", "n1", "", "")), cmd: mkAlloc("e2", "net1", "n1", "", ""), check: wantAlloc("198.19.1.3", "")},
 

@@ -77,8 +77,10 @@ type Endpoint struct {
 	MacAddress    string `json:"MacAddress"`
 	IPv4Address   string `json:"IPv4Address,omitempty"` // with prefix length, as Docker shows it
 	IPv6Address   string `json:"IPv6Address,omitempty"`
-	Interface     string `json:"Interface"`     // inside the namespace
-	HostInterface string `json:"HostInterface"` // the host end of the veth
+	Interface     string `json:"Interface"`            // inside the namespace
+	HostInterface string `json:"HostInterface"`        // the host end of the veth
+	Resolver      string `json:"Resolver,omitempty"`   // the embedded resolver's address inside the namespace, if it serves there
+	ResolvConf    string `json:"ResolvConf,omitempty"` // the resolv.conf weftd wrote for the namespace, if any
 }
 
 // Error is the body of every failed request.

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
 )
@@ -113,16 +114,34 @@ func demo(lab *nstest.Lab) error {
 // tokenRE finds the worker join token in `weft cluster init` output.
 var tokenRE = regexp.MustCompile(`WEFT-1-[0-9a-f]+-[a-z2-7]+`)
 
-// waitAndPing pings around the ring of containers: 1 → 2, 2 → 3, 3 → 1.
+// waitAndPing pings around the ring of containers by name, as in Docker's
+// overlay tutorial: 1 → 2, 2 → 3, 3 → 1.
 func waitAndPing(cs, ips []string) error {
 	for i := range cs {
 		j := (i + 1) % len(cs)
-		step(fmt.Sprintf("alpine%d (on host%d) pings alpine%d (on host%d) across the overlay", i+1, i+1, j+1, j+1))
-		if err := pingShow(cs[i], ips[j]); err != nil {
+		name := fmt.Sprintf("alpine%d", j+1)
+		step(fmt.Sprintf("alpine%d (on host%d) pings %s (on host%d) by name across the overlay", i+1, i+1, name, j+1))
+		if err := waitResolves(cs[i], name, ips[j]); err != nil {
+			return err
+		}
+		if err := pingShow(cs[i], name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// waitResolves waits up to 3 s for name to resolve to ip inside ns, through
+// the embedded resolver that the namespace's resolv.conf names.
+func waitResolves(ns, name, ip string) error {
+	var out string
+	var err error
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if out, err = nstest.Exec(ns, "getent", "hosts", name); err == nil && strings.HasPrefix(out, ip+" ") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s does not resolve to %s in %s: %w %s", name, ip, ns, err, out)
 }
 
 // show runs a weft command on a host, printing it and its output.

@@ -54,7 +54,7 @@ func run(m *testing.M) int {
 
 func missingTools() string {
 	var missing []string
-	for _, tool := range []string{"ip", "bridge", "ping", "iperf3", "ethtool", "sysctl"} {
+	for _, tool := range []string{"ip", "bridge", "ping", "iperf3", "ethtool", "sysctl", "nft", "dig"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}

@@ -62,9 +62,26 @@ func RemoveStale(prefix string) {
 	out, _ := IP("netns", "list")
 	for _, line := range strings.Split(out, "\n") {
 		if name, _, _ := strings.Cut(line, " "); strings.HasPrefix(name, prefix+"-") {
-			_, _ = IP("netns", "del", name)
+			_ = delNetns(name)
 		}
 	}
+	etc, _ := filepath.Glob(filepath.Join(etcNetns, prefix+"-*"))
+	for _, dir := range etc {
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// etcNetns is where `ip netns exec` finds a namespace's own /etc files.
+const etcNetns = "/etc/netns"
+
+// delNetns deletes a namespace and the /etc files made for it (the
+// resolv.conf of a host, or one weftd wrote for a container).
+func delNetns(ns string) error {
+	_, err := IP("netns", "del", ns)
+	if rerr := os.RemoveAll(filepath.Join(etcNetns, ns)); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // Dir is the lab's scratch directory.
@@ -98,8 +115,7 @@ func (l *Lab) DeleteNetns(ns string) error {
 	for i, n := range l.namespaces {
 		if n == ns {
 			l.namespaces = append(l.namespaces[:i], l.namespaces[i+1:]...)
-			_, err := IP("netns", "del", ns)
-			return err
+			return delNetns(ns)
 		}
 	}
 	return fmt.Errorf("namespace %s is not the lab's", ns)
@@ -144,7 +160,7 @@ func (l *Lab) Close() error {
 	}
 	var errs []error
 	for i := len(l.namespaces) - 1; i >= 0; i-- {
-		if _, err := IP("netns", "del", l.namespaces[i]); err != nil {
+		if err := delNetns(l.namespaces[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -185,10 +201,14 @@ type Host struct {
 }
 
 // Host makes a namespace joined to the switch by a veth with address ip/16 on
-// its eth0.
+// its eth0. Its resolv.conf (what a weftd started in it reads) names
+// UpstreamDNS, inside the lab, so that no DNS query a test causes leaves it.
 func (l *Lab) Host(name string, ip netip.Addr) (*Host, error) {
 	ns, err := l.Netns(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := writeResolvConf(ns, UpstreamDNS); err != nil {
 		return nil, err
 	}
 	port := fmt.Sprintf("p%s", name)
@@ -204,6 +224,15 @@ func (l *Lab) Host(name string, ip netip.Addr) (*Host, error) {
 		}
 	}
 	return &Host{Lab: l, Name: name, NS: ns, IP: ip}, nil
+}
+
+// writeResolvConf gives a namespace its own resolv.conf naming server.
+func writeResolvConf(ns string, server netip.Addr) error {
+	dir := filepath.Join(etcNetns, ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver "+server.String()+"\n"), 0o644)
 }
 
 // IP runs the ip command and returns its combined output.

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package daemon
+
+import "net"
+
+func listenDNS(string) (net.PacketConn, net.Listener, error) { return nil, nil, errUnsupported }
