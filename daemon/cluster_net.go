@@ -352,6 +352,7 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 			return
 		case <-d.recKick:
 		case <-tick.C:
+			d.pruneGone()
 			d.mu.Lock()
 			for _, n := range d.st.Networks {
 				if n.Cluster {

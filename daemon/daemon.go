@@ -130,6 +130,9 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		d.engine.Close()
 		return nil, err
 	}
+	if d.cl == nil {
+		d.dropClusterNetworks()
+	}
 	d.mu.Lock()
 	d.dns.sync(d.st)
 	d.mu.Unlock()
@@ -139,8 +142,6 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		d.republish() // before joining, so that peers never see this node without its endpoints
 		go d.joinGossip(d.cl)
 		go d.releaseOrphans(d.cl)
-	} else {
-		d.dropClusterNetworks()
 	}
 	return d, nil
 }
@@ -171,20 +172,19 @@ func (d *Daemon) openDataPath() error {
 
 // restore brings every network of the saved state back into the data plane,
 // adopting the bridges that are still there, and forgets attachments whose
-// veth is gone (the namespace was deleted without a detach, or the host
-// rebooted), so that their addresses and names are free again.
+// namespace is gone (deleted without a detach, or the host rebooted), so
+// that their addresses and names are free again.
 func (d *Daemon) restore() error {
 	pruned := 0
 	for _, n := range d.st.Networks {
 		if err := d.startNetwork(n); err != nil {
 			return fmt.Errorf("restore network %s: %w", n.Name, err)
 		}
-		for id, ep := range n.Endpoints {
-			if !linkExists(ep.HostIf) {
-				d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
-				delete(n.Endpoints, id)
+		for _, ep := range n.Endpoints {
+			if attachmentGone(ep) {
+				d.forgetGone(n, ep)
 				if n.Cluster {
-					d.orphans = append(d.orphans, id)
+					d.orphans = append(d.orphans, ep.ID)
 				}
 				pruned++
 			}
@@ -195,6 +195,65 @@ func (d *Daemon) restore() error {
 		return d.save()
 	}
 	return nil
+}
+
+// attachmentGone reports whether an attachment's namespace went away
+// without a detach: its path no longer names the namespace it was attached
+// by, or its veth is gone.
+func attachmentGone(ep *endpoint) bool {
+	if !linkExists(ep.HostIf) {
+		return true
+	}
+	ns, id, err := openNetns(ep.Netns)
+	if err != nil {
+		return true
+	}
+	ns.Close()
+	return id != ep.NetnsID
+}
+
+// forgetGone forgets an attachment whose namespace is gone: its veth, the
+// resolv.conf written for it, and its entry. The caller holds d.mu (or is
+// restore) and saves.
+func (d *Daemon) forgetGone(n *netState, ep *endpoint) {
+	d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
+	if err := deleteLink(ep.HostIf); err != nil {
+		d.log.Debug("veth of a gone attachment not deleted", "link", ep.HostIf, "err", err)
+	}
+	forgetNamespace(ep.Netns)
+	delete(n.Endpoints, ep.ID)
+}
+
+// pruneGone forgets attachments whose namespace went away while weftd ran,
+// withdraws their records and gives their addresses back, and stops their
+// resolvers, whose sockets would otherwise keep the namespace (and its veth
+// on the bridge) alive. It also retries resolvers that did not start.
+func (d *Daemon) pruneGone() {
+	d.mu.Lock()
+	c := d.cl
+	var released []*endpoint
+	changed := false
+	for _, n := range d.st.Networks {
+		for _, ep := range n.Endpoints {
+			if attachmentGone(ep) {
+				d.forgetGone(n, ep)
+				changed = true
+				if n.Cluster {
+					released = append(released, ep)
+				}
+			}
+		}
+	}
+	if changed {
+		_ = d.save()
+	}
+	d.dns.sync(d.st)
+	d.mu.Unlock()
+	for _, ep := range released {
+		if c != nil {
+			d.releaseCluster(c, ep)
+		}
+	}
 }
 
 // Run serves the API (and metrics) until ctx is done, then stops the data

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/daemon/api"
@@ -35,9 +36,13 @@ const resolvConfMarker = "# written by weftd"
 type dnsHost struct {
 	res    *resolver.Resolver
 	log    *slog.Logger
-	byNS   map[string]*nsDNS // by namespace identity (endpoint.NetnsID)
-	static map[string]bool   // IDs of the static networks' zones
+	byNS   map[string]*nsDNS    // by namespace identity (endpoint.NetnsID)
+	failed map[string]time.Time // namespaces whose resolver did not start, and when
 }
+
+// dnsRetry is how long a namespace whose resolver did not start waits
+// before the next try.
+const dnsRetry = 30 * time.Second
 
 // nsDNS is the resolver of one container namespace.
 type nsDNS struct {
@@ -51,13 +56,14 @@ func newDNSHost(cfg resolver.Config, log *slog.Logger) (*dnsHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded resolver: %w", err)
 	}
-	return &dnsHost{res: res, log: log, byNS: map[string]*nsDNS{}, static: map[string]bool{}}, nil
+	return &dnsHost{res: res, log: log, byNS: map[string]*nsDNS{}, failed: map[string]time.Time{}}, nil
 }
 
 // sync brings the resolvers in line with the state: an instance in every
 // namespace attached to a network here, each knowing its networks, none
 // elsewhere, and a zone for every static network. Zones of cluster networks
-// come from gossip (see clusterZone). The caller holds d.mu.
+// come from gossip (see setClusterZone); a network's zone goes with it (see
+// stopNetwork). The caller holds d.mu.
 func (h *dnsHost) sync(st *state) {
 	scopes := map[string][]string{}
 	paths := map[string]string{}
@@ -70,6 +76,11 @@ func (h *dnsHost) sync(st *state) {
 	for id, ns := range h.byNS {
 		if _, ok := scopes[id]; !ok {
 			h.stop(id, ns)
+		}
+	}
+	for id := range h.failed {
+		if _, ok := scopes[id]; !ok {
+			delete(h.failed, id)
 		}
 	}
 	for id, nets := range scopes {
@@ -87,11 +98,18 @@ func (h *dnsHost) start(id, path string) *nsDNS {
 	if ns, ok := h.byNS[id]; ok {
 		return ns
 	}
-	pc, ln, err := listenDNS(path)
-	if err != nil {
-		h.log.Warn("no embedded resolver for this namespace", "netns", path, "err", err)
+	if at, ok := h.failed[id]; ok && time.Since(at) < dnsRetry {
 		return nil
 	}
+	pc, ln, err := listenDNS(path, id)
+	if err != nil {
+		if _, again := h.failed[id]; !again {
+			h.log.Warn("no embedded resolver for this namespace; retrying every "+dnsRetry.String(), "netns", path, "err", err)
+		}
+		h.failed[id] = time.Now()
+		return nil
+	}
+	delete(h.failed, id)
 	ns := &nsDNS{}
 	empty := []string{}
 	ns.networks.Store(&empty)
@@ -113,27 +131,18 @@ func (h *dnsHost) stop(id string, ns *nsDNS) {
 	delete(h.byNS, id)
 }
 
-// syncStatic sets the zone of every static network from its endpoints here
-// and removes those of static networks that are gone.
+// syncStatic sets the zone of every static network from its endpoints here.
 func (h *dnsHost) syncStatic(st *state) {
-	seen := map[string]bool{}
 	for _, n := range st.Networks {
 		if n.Cluster {
 			continue
 		}
-		seen[n.ID] = true
 		z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
 		for _, ep := range n.Endpoints {
 			z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: ep.Name, Aliases: ep.Aliases, Addrs: []netip.Addr{ep.IP}})
 		}
 		h.res.SetZone(z)
 	}
-	for id := range h.static {
-		if !seen[id] {
-			h.res.RemoveZone(id)
-		}
-	}
-	h.static = seen
 }
 
 // describe adds where a container finds its resolver to an endpoint's
@@ -187,6 +196,14 @@ func writeResolvConf(nsPath string) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// forgetNamespace removes the resolv.conf weftd wrote for a named
+// namespace that is gone.
+func forgetNamespace(nsPath string) {
+	if name, ok := namedNetns(nsPath); ok {
+		removeResolvConf(filepath.Join(etcNetns, name, "resolv.conf"))
+	}
 }
 
 // removeResolvConf removes a resolv.conf weftd wrote, and its directory if

@@ -4,4 +4,4 @@ package daemon
 
 import "net"
 
-func listenDNS(string) (net.PacketConn, net.Listener, error) { return nil, nil, errUnsupported }
+func listenDNS(string, string) (net.PacketConn, net.Listener, error) { return nil, nil, errUnsupported }

@@ -11,14 +11,18 @@ import (
 )
 
 // listenDNS opens the resolver's UDP and TCP sockets at 127.0.0.11:53 inside
-// a namespace, bringing its loopback up first. The sockets stay in that
-// namespace; weftd serves them from its own.
-func listenDNS(nsPath string) (net.PacketConn, net.Listener, error) {
-	ns, _, err := openNetns(nsPath)
+// the namespace at nsPath, which must still be the one of identity wantID,
+// bringing its loopback up first. The sockets stay in that namespace; weftd
+// serves them from its own.
+func listenDNS(nsPath, wantID string) (net.PacketConn, net.Listener, error) {
+	ns, id, err := openNetns(nsPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer ns.Close()
+	if id != wantID {
+		return nil, nil, fmt.Errorf("%s is no longer the namespace that was attached", nsPath)
+	}
 	if err := loopbackUp(ns); err != nil {
 		return nil, nil, err
 	}
@@ -57,25 +61,33 @@ func loopbackUp(ns netns.NsHandle) error {
 	return nil
 }
 
-// inNetns runs f on an OS thread switched into ns. Sockets f opens belong to
-// ns for good. If the thread cannot be switched back it stays locked, so
-// that it ends with this goroutine instead of running others in ns.
+// inNetns runs f on a fresh OS thread switched into ns and waits for it.
+// Sockets f opens belong to ns for good. If the thread cannot be switched
+// back it is never unlocked, so the runtime ends it with its goroutine
+// instead of running other goroutines in ns.
 func inNetns(ns netns.NsHandle, f func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("current namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter namespace: %w", err)
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("return to weftd's namespace: %w", err))
+			return // the thread stays locked and dies with this goroutine
+		}
 		runtime.UnlockOSThread()
-		return fmt.Errorf("current namespace: %w", err)
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter namespace: %w", err)
-	}
-	ferr := f()
-	if err := netns.Set(orig); err != nil {
-		return errors.Join(ferr, fmt.Errorf("return to weftd's namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
+		errc <- ferr
+	}()
+	return <-errc
 }

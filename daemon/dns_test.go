@@ -72,3 +72,20 @@ func TestCheckNames(t *testing.T) {
 		}
 	}
 }
+
+func TestForgetNamespace(t *testing.T) {
+	etcNetns = t.TempDir()
+	t.Cleanup(func() { etcNetns = "/etc/netns" })
+	path, err := writeResolvConf("/run/netns/gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgetNamespace("/proc/1/ns/net") // not a named namespace: nothing to do
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("resolv.conf of another namespace removed: %v", err)
+	}
+	forgetNamespace("/run/netns/gone")
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("resolv.conf of a gone namespace left: %v", err)
+	}
+}

@@ -228,6 +228,7 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 // stopNetwork stops forwarding for a network and removes its bridge; its TAP
 // goes with the engine's side of it.
 func (d *Daemon) stopNetwork(n *netState) {
+	d.dns.res.RemoveZone(n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
 		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
 	}
@@ -255,7 +256,6 @@ func (d *Daemon) RemoveNetwork(ctx context.Context, name string) error {
 		return err
 	}
 	d.stopNetwork(n)
-	d.dns.sync(d.st)
 	d.log.Info("network removed", "network", name, "vni", n.VNI)
 	return nil
 }

@@ -11,21 +11,23 @@
 //
 // # Answering
 //
-// Names compare case-insensitively. A query for NAME. (one label) matches
-// the Name or an Alias of endpoints in every zone the asker is on; NAME.NET.
-// matches only in the asker's zone whose Name is NET (NAME may contain dots
-// in this form). Every matching endpoint's addresses are returned,
-// deduplicated: A gives the IPv4 ones, AAAA the IPv6 ones, ANY both, any other
-// type none (NODATA). Local answers are authoritative and carry Config.TTL.
+// Names compare case-insensitively. A query for NAME. matches the Name or an
+// Alias of endpoints in every zone the asker is on (a dotted name too);
+// NAME.NET. matches only in the asker's zone whose Name is NET. Every
+// matching endpoint's addresses are returned, deduplicated: A gives the
+// IPv4 ones, AAAA the IPv6 ones, ANY both, any other type none (NODATA).
+// Local answers are authoritative and carry Config.TTL.
 //
-// A name that matches nothing is NXDOMAIN, never forwarded, when it is a
-// single label or when its suffix is the Name of any zone the Resolver has,
-// even one the asker is not on, so that other networks' names neither leak
-// upstream nor resolve. Reverse names (in-addr.arpa, ip6.arpa) of an address
-// of a named endpoint on the asker's networks give one PTR to NAME.NET.; of
-// any other address inside any zone's subnets or endpoints, NXDOMAIN. A
-// reverse name that is not exactly one full address (a partial name such as
-// 17.172.in-addr.arpa., or stray labels) is forwarded like any other name.
+// A name of one label that matches nothing is NXDOMAIN, never forwarded;
+// so is NAME.NET. for a NET the asker is on. Every other name, another
+// network's NAME.NET. included, is forwarded, as Docker's resolver does: it
+// does not resolve locally, and a network named like a real domain does
+// not hide that domain. Reverse names (in-addr.arpa, ip6.arpa) of an
+// address of a named endpoint on the asker's networks give one PTR to
+// NAME.NET.; of any other address inside any zone's subnets or endpoints,
+// NXDOMAIN. A reverse name that is not exactly one full address (a partial
+// name such as 17.172.in-addr.arpa., or stray labels) is forwarded like any
+// other name.
 //
 // A class other than IN, a count of questions other than one, or a message
 // that does not parse after its header is answered FORMERR; an opcode other

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -38,8 +39,13 @@ func (s *snapshot) lookup(q dns.Question, on []string, ttl uint32) result {
 	return result{answer: addrRecords(q, addrs, ttl)}
 }
 
-// match finds the lower-cased FQDN name in zones. ours reports whether the
-// name is the resolver's to answer; found, whether an endpoint has it.
+// match finds the lower-cased FQDN name in zones, the asker's. ours reports
+// whether the name is the resolver's to answer; found, whether an endpoint
+// has it. A name of one label is always ours. A longer one is ours if it
+// is a (dotted) name of one of the asker's zones, or NAME.NET where NET is
+// one of the asker's zones; names in other networks, and every other name,
+// are not: they go to the upstreams, as Docker's resolver sends them, so
+// that a network named like a real domain does not hide that domain.
 func (s *snapshot) match(name string, zones []*zoneIndex) (addrs []netip.Addr, found, ours bool) {
 	labels := dns.SplitDomainName(name)
 	switch len(labels) {
@@ -49,10 +55,13 @@ func (s *snapshot) match(name string, zones []*zoneIndex) (addrs []netip.Addr, f
 		addrs, found = collect(zones, "", labels[0])
 		return addrs, found, true
 	}
+	if addrs, found = collect(zones, "", strings.Join(labels, ".")); found {
+		return addrs, true, true
+	}
 	seen := make(addrSet)
 	for i := 1; i < len(labels); i++ {
 		network := strings.Join(labels[i:], ".")
-		if _, ok := s.names[network]; !ok {
+		if !slices.ContainsFunc(zones, func(z *zoneIndex) bool { return z.name == network }) {
 			continue
 		}
 		ours = true

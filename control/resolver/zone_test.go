@@ -219,9 +219,10 @@ func randomSubset(rng *rand.Rand, s []string) []string {
 	return out
 }
 
-// modelLookup is the naming rules written plainly: the FQDN q is N.
-// (match in every zone the asker is on) or N.NET. for any split where NET
-// names some zone (match in the asker's zones so named); ours but
+// modelLookup is the naming rules written plainly: the FQDN q is N. (match
+// in every zone the asker is on; a name of one label is always ours, a
+// dotted one ours if it matches), or else N.NET. for any split where NET
+// names a zone the asker is on (ours; match in those zones); ours but
 // unmatched is NXDOMAIN; not ours is forwarded.
 func modelLookup(zones []Zone, asker []string, q string) string {
 	labels := strings.Split(strings.TrimSuffix(q, "."), ".")
@@ -236,16 +237,19 @@ func modelLookup(zones []Zone, asker []string, q string) string {
 		}
 	}
 	for _, z := range zones {
-		onZ := slices.Contains(asker, z.ID)
-		if len(labels) == 1 && onZ {
-			match(z, labels[0])
+		if slices.Contains(asker, z.ID) {
+			match(z, strings.Join(labels, "."))
+		}
+	}
+	ours = ours || found
+	dotted := found && len(labels) > 1 // a dotted name matched whole: no split
+	for _, z := range zones {
+		if dotted || !slices.Contains(asker, z.ID) {
+			continue
 		}
 		for i := 1; i < len(labels); i++ {
-			if strings.Join(labels[i:], ".") != z.Name {
-				continue
-			}
-			ours = true
-			if onZ {
+			if strings.Join(labels[i:], ".") == z.Name {
+				ours = true
 				match(z, strings.Join(labels[:i], "."))
 			}
 		}

@@ -60,6 +60,26 @@ func TestTwoWeftHosts(t *testing.T) {
 		ping(t, c2, "198.19.1.2")
 		container(t, restarted, "c4", "net1", "198.19.1.4") // c3's address is free again
 	})
+	t.Run("a namespace deleted while weftd runs is forgotten", func(t *testing.T) {
+		// Its resolver's sockets must not keep it (and its veth) alive.
+		c5 := container(t, h1, "c5", "net1", "198.19.1.5")
+		ping(t, c2, "198.19.1.5")
+		if err := lab.DeleteNetns(c5); err != nil {
+			t.Fatal(err)
+		}
+		gone := waitFor(8*time.Second, func() bool {
+			var ns []api.Network
+			out, err := h1.CLI("network", "inspect", "net1")
+			return err == nil && json.Unmarshal([]byte(out), &ns) == nil && len(ns[0].Containers) == 2
+		})
+		if !gone {
+			t.Fatalf("c5 still attached 8 s after its namespace was deleted:\n%s", cli(t, h1, "network", "inspect", "net1"))
+		}
+		if out, err := nstest.Exec(c2, "ping", "-c", "1", "-W", "1", "198.19.1.5"); err == nil {
+			t.Errorf("198.19.1.5 still answers after its namespace was deleted:\n%s", out)
+		}
+		container(t, h1, "c6", "net1", "198.19.1.5") // the address is free again
+	})
 }
 
 // One host with weftd, the other with the kernel's VXLAN (must-show 2).

@@ -90,6 +90,13 @@ func TestContainersFindEachOtherByName(t *testing.T) {
 	})
 	other := container(t, h1, "other", "other-net", "198.19.9.11")
 	t.Run("another network's names do not resolve", func(t *testing.T) {
+		// NAME.NETWORK of a network the asker is not on goes upstream,
+		// which knows nothing of it.
+		up, err := lab.StartUpstreamDNS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.Close()
 		for _, name := range []string{"alpine2", "db", "alpine2.test-net"} {
 			if st, ans := dig(t, other, name, "A"); st != "NXDOMAIN" {
 				t.Errorf("%s from other-net: %s %v; want NXDOMAIN", name, st, ans)
