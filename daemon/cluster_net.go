@@ -39,12 +39,12 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	case local:
 		return api.Network{}, conflict("network %s already exists", req.Name)
 	}
-	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Options: req.Options, Created: time.Now().UTC()}
+	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Encrypted: req.Encrypted, Options: req.Options, Created: time.Now().UTC()}
 	if err := parseClusterAddrs(req, n); err != nil {
 		return api.Network{}, err
 	}
 	var err error
-	if n.MTU, err = d.overlayMTU(req.MTU); err != nil {
+	if n.MTU, err = d.overlayMTU(req.MTU, n.Encrypted); err != nil {
 		return api.Network{}, err
 	}
 	var out store.Network
@@ -216,7 +216,7 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 	}
 	local := &netState{
 		ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway, MTU: n.MTU,
-		Created: n.Created, Endpoints: map[string]*endpoint{}, Cluster: true,
+		Created: n.Created, Endpoints: map[string]*endpoint{}, Cluster: true, Encrypted: n.Encrypted,
 	}
 	if err := d.startNetwork(local); err != nil {
 		return nil, err
@@ -242,12 +242,12 @@ func (d *Daemon) followInterestLocked() {
 	d.cl.agent.SetInterest(ids)
 }
 
-// publish gossips an endpoint's record.
+// publish gossips an endpoint's record. The caller holds d.mu.
 func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
 	c.agent.Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
-		Name: ep.Name, Aliases: ep.Aliases,
+		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.newestGen(n.ID),
 	})
 }
 
@@ -275,7 +275,7 @@ func (d *Daemon) release(c *clusterNode, endpointID string) {
 func (d *Daemon) describeCluster(n *store.Network) api.Network {
 	out := api.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "cluster", Driver: "weft", VNI: n.VNI, MTU: n.MTU,
-		Attachable: n.Attachable, Internal: n.Internal, Bridge: bridgeName(n.VNI),
+		Attachable: n.Attachable, Internal: n.Internal, Encrypted: n.Encrypted, Bridge: bridgeName(n.VNI),
 		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
 		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
 		Peers:      []string{},
@@ -283,6 +283,9 @@ func (d *Daemon) describeCluster(n *store.Network) api.Network {
 	}
 	for k, v := range n.Options {
 		out.Options[k] = v
+	}
+	if _, ok := out.Options["encrypted"]; n.Encrypted && !ok {
+		out.Options["encrypted"] = "" // as docker network inspect shows it
 	}
 	if n.Gateway.IsValid() {
 		out.IPAM.Config[0].Gateway = n.Gateway.String()
@@ -368,6 +371,7 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 		for id := range pending {
 			d.reconcile(id)
 		}
+		d.answerKeyQueries()
 	}
 }
 
@@ -375,19 +379,26 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 // it follows the managers' keys and manager list, drops local copies of
 // networks the cluster removed, and contacts nodes gossip sees as down.
 func (d *Daemon) rejoinLoop(stop <-chan struct{}) {
-	tick := time.NewTicker(5 * time.Second)
+	every(stop, 5*time.Second, func() {
+		d.mu.Lock()
+		c := d.cl
+		d.mu.Unlock()
+		if c != nil {
+			d.rejoin(c)
+		}
+	})
+}
+
+// every calls f every period until stop closes.
+func every(stop <-chan struct{}, period time.Duration, f func()) {
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
-		}
-		d.mu.Lock()
-		c := d.cl
-		d.mu.Unlock()
-		if c != nil {
-			d.rejoin(c)
+			f()
 		}
 	}
 }
@@ -490,19 +501,24 @@ func (d *Daemon) followCluster(c *clusterNode, st *store.State) {
 func (d *Daemon) reconcile(networkID string) {
 	d.mu.Lock()
 	c, vni, epoch := d.cl, uint32(0), uint64(0)
+	var local *netState
 	for _, n := range d.st.Networks {
 		if n.Cluster && n.ID == networkID {
-			vni, epoch = n.VNI, n.epoch
+			vni, epoch, local = n.VNI, n.epoch, n
 		}
 	}
 	d.mu.Unlock()
 	if c == nil || vni == 0 {
 		delete(d.installed, networkID)
+		d.dropSAs(networkID)
 		d.dns.res.RemoveZone(networkID)
 		return
 	}
 	recs := c.agent.Records(networkID)
 	d.setClusterZone(networkID, epoch, recs)
+	if local.Encrypted {
+		d.installSAs(c, local, recs)
+	}
 	next := map[string]gossip.Record{}
 	macs := map[fdb.MAC]bool{}
 	for _, r := range recs {

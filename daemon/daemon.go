@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/resolver"
+	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -48,6 +50,9 @@ type Config struct {
 	// GossipKeyRotation is how often the leader issues a new gossip key;
 	// zero or less never rotates.
 	GossipKeyRotation time.Duration
+	// DataKeyRotation is how often the leader issues a new data key for
+	// each encrypted network; zero or less never rotates.
+	DataKeyRotation time.Duration
 	// Gossip tunes failure detection; see gossip.DefaultConfig. Only its
 	// timing fields are used.
 	Gossip gossip.Config
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		DataPathPort:      encap.DefaultPort,        // 4789, IANA's VXLAN port
 		GossipPort:        7946,                     // as Docker's overlay gossip
 		GossipKeyRotation: 12 * time.Hour,           // as Docker rotates its keys
+		DataKeyRotation:   12 * time.Hour,           // as Docker rotates its IPsec keys
 		Gossip:            gossip.DefaultConfig(),   // a dead node is withdrawn within 3 s on a LAN
 		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
 		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
@@ -83,19 +89,23 @@ type Daemon struct {
 	dataAddr netip.AddrPort
 	underMTU int
 	dns      *dnsHost // under mu
+	boot     uint64   // random per run: part of the identities data keys are derived for
 
-	mu sync.Mutex // guards st, cl and the links they describe
-	st *state
-	cl *clusterNode // nil outside a cluster
+	mu      sync.Mutex // guards st, cl, netKeys and the links they describe
+	st      *state
+	cl      *clusterNode           // nil outside a cluster
+	netKeys map[string][]store.Key // encrypted networks' data keys by network ID, newest first
 
 	// The reconciler programs cluster networks from gossip.
 	recMu       sync.Mutex
 	recPending  map[string]bool // network IDs to reconcile
 	recKick     chan struct{}
-	installed   map[string]installedSet // by network ID; the reconciler's own
-	epochs      atomic.Uint64           // numbers each start of a network
-	orphans     []string                // endpoint IDs of cluster attachments restore forgot; their addresses go back
-	knownGossip map[string]string       // node ID → gossip address, from the managers; under recMu
+	installed   map[string]installedSet       // by network ID; the reconciler's own
+	sas         map[string]map[saKey]*saEntry // encrypted networks' SAs by network ID; the reconciler's own
+	keyQueries  []keyQuery                    // under recMu
+	epochs      atomic.Uint64                 // numbers each start of a network
+	orphans     []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
+	knownGossip map[string]string             // node ID → gossip address, from the managers; under recMu
 	stop        chan struct{}
 }
 
@@ -106,6 +116,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(),
 		recPending: map[string]bool{}, recKick: make(chan struct{}, 1),
 		installed: map[string]installedSet{}, stop: make(chan struct{}),
+		netKeys: map[string][]store.Key{}, sas: map[string]map[saKey]*saEntry{}, boot: mathrand.Uint64(),
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
@@ -138,6 +149,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.mu.Unlock()
 	go d.reconcileLoop(d.stop)
 	go d.rejoinLoop(d.stop)
+	go d.keyLoop(d.stop)
 	if d.cl != nil {
 		d.republish() // before joining, so that peers never see this node without its endpoints
 		go d.joinGossip(d.cl)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/tap"
@@ -85,6 +86,9 @@ func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
 	if req.VNI == 0 || req.VNI > encap.MaxVNI {
 		return nil, badRequest("invalid VNI %d: want 1-%d", req.VNI, encap.MaxVNI)
 	}
+	if req.Encrypted {
+		return nil, badRequest("a static-peer network cannot be encrypted: its keys come from the cluster's managers; create a cluster network (without --vni and --peer)")
+	}
 	for _, o := range d.st.Networks {
 		if o.VNI == req.VNI {
 			return nil, conflict("VNI %d is already used by network %s", req.VNI, o.Name)
@@ -98,7 +102,7 @@ func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
 	if n.Peers, err = d.parsePeers(req.Peers); err != nil {
 		return nil, err
 	}
-	if n.MTU, err = d.overlayMTU(req.MTU); err != nil {
+	if n.MTU, err = d.overlayMTU(req.MTU, false); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -175,17 +179,20 @@ func (d *Daemon) parsePeers(peers []string) ([]netip.AddrPort, error) {
 
 // overlayMTU checks a requested MTU against what the underlay can carry, or
 // returns the largest that fits when none was asked for.
-func (d *Daemon) overlayMTU(asked int) (int, error) {
+func (d *Daemon) overlayMTU(asked int, encrypted bool) (int, error) {
 	overhead := overheadIPv4
 	if d.dataAddr.Addr().Is6() {
 		overhead = overheadIPv6
+	}
+	if encrypted {
+		overhead += wcrypto.Overhead
 	}
 	most := d.underMTU - overhead
 	switch {
 	case asked == 0:
 		return most, nil
 	case asked < 68 || asked > most:
-		return 0, badRequest("invalid MTU %d: the underlay (MTU %d) carries at most %d after %d bytes of VXLAN overhead", asked, d.underMTU, most, overhead)
+		return 0, badRequest("invalid MTU %d: the underlay (MTU %d) carries at most %d after %d bytes of VXLAN (and ESP) overhead", asked, d.underMTU, most, overhead)
 	}
 	return asked, nil
 }
@@ -216,7 +223,7 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 		dev.Close()
 		return err
 	}
-	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort}
+	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort, Encrypted: n.Encrypted}
 	if err := d.engine.AddNetwork(nc, dev); err != nil {
 		dev.Close()
 		return err

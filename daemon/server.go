@@ -25,6 +25,10 @@ func (d *Daemon) apiHandler() http.Handler {
 		n, err := d.Network(r.Context(), r.PathValue("name"))
 		reply(w, http.StatusOK, n, err)
 	})
+	mux.HandleFunc("GET /v1/networks/{name}/keys", func(w http.ResponseWriter, r *http.Request) {
+		sas, err := d.NetworkKeys(r.PathValue("name"))
+		reply(w, http.StatusOK, sas, err)
+	})
 	mux.HandleFunc("DELETE /v1/networks/{name}", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNoContent, nil, d.RemoveNetwork(r.Context(), r.PathValue("name")))
 	})

@@ -35,6 +35,8 @@ type netState struct {
 	// Cluster marks this node's copy of a cluster-wide network: the
 	// managers own its definition, and gossip programs its data plane.
 	Cluster bool `json:"cluster,omitempty"`
+	// Encrypted marks a cluster network sealed with ESP between hosts.
+	Encrypted bool `json:"encrypted,omitempty"`
 
 	// epoch numbers each start of the network in this process, so that the
 	// reconciler knows a rebuilt network's FDB starts empty. Not saved.

@@ -93,11 +93,14 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 }
 
 // underlayReasons are the reasons counted in Registry.Underlay.
-var underlayReasons = []Reason{DropShort, DropBadFlags, DropTruncated, DropUnknownVNI}
+var underlayReasons = []Reason{DropShort, DropBadFlags, DropTruncated, DropUnknownVNI, DropUnknownSPI}
 
 // networkReasons are the reasons counted against a network. Truncated is in
 // both: a runt from the TAP counts against its network.
-var networkReasons = []Reason{DropTruncated, DropOversize, DropNoDestination, DropSendError, DropTapError}
+var networkReasons = []Reason{
+	DropTruncated, DropOversize, DropNoDestination, DropSendError, DropTapError,
+	DropNoKey, DropCleartext, DropReplay, DropBadTag, DropMalformed,
+}
 
 func counter(d *prometheus.Desc, v uint64, labels ...string) prometheus.Metric {
 	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)

@@ -30,8 +30,13 @@ func filled() *Registry {
 const wantNetwork = `
 # HELP weft_network_drops_total Frames of a network dropped, by reason.
 # TYPE weft_network_drops_total counter
+weft_network_drops_total{network="blue",reason="bad_tag",vni="42"} 0
+weft_network_drops_total{network="blue",reason="cleartext",vni="42"} 0
+weft_network_drops_total{network="blue",reason="malformed",vni="42"} 0
 weft_network_drops_total{network="blue",reason="no_destination",vni="42"} 1
+weft_network_drops_total{network="blue",reason="no_key",vni="42"} 0
 weft_network_drops_total{network="blue",reason="oversize",vni="42"} 2
+weft_network_drops_total{network="blue",reason="replay",vni="42"} 0
 weft_network_drops_total{network="blue",reason="send_error",vni="42"} 0
 weft_network_drops_total{network="blue",reason="tap_error",vni="42"} 0
 weft_network_drops_total{network="blue",reason="truncated",vni="42"} 0
@@ -55,6 +60,7 @@ const wantUnderlay = `
 weft_underlay_drops_total{reason="bad_flags"} 0
 weft_underlay_drops_total{reason="short"} 1
 weft_underlay_drops_total{reason="truncated"} 0
+weft_underlay_drops_total{reason="unknown_spi"} 0
 weft_underlay_drops_total{reason="unknown_vni"} 7
 `
 
@@ -111,7 +117,8 @@ func TestNetworkCounters(t *testing.T) {
 }
 
 func TestReasonStrings(t *testing.T) {
-	want := []string{"short", "bad_flags", "unknown_vni", "truncated", "oversize", "no_destination", "send_error", "tap_error"}
+	want := []string{"short", "bad_flags", "unknown_vni", "truncated", "oversize", "no_destination", "send_error", "tap_error",
+		"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed"}
 	rs := Reasons()
 	if len(rs) != len(want) {
 		t.Fatalf("Reasons: got %d; want %d", len(rs), len(want))

@@ -28,12 +28,26 @@ const (
 	DropSendError
 	// DropTapError: the TAP device refused a frame.
 	DropTapError
+	// DropNoKey: a frame of an encrypted network for a peer it has no
+	// security association with yet: never sent in the clear.
+	DropNoKey
+	// DropCleartext: cleartext VXLAN for an encrypted network.
+	DropCleartext
+	// DropUnknownSPI: an ESP datagram of no security association here.
+	DropUnknownSPI
+	// DropReplay: an ESP datagram seen before, or left of the replay window.
+	DropReplay
+	// DropBadTag: an ESP datagram whose integrity check failed.
+	DropBadTag
+	// DropMalformed: an ESP datagram cut short or with a bad trailer.
+	DropMalformed
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"short", "bad_flags", "unknown_vni", "truncated", "oversize",
 	"no_destination", "send_error", "tap_error",
+	"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed",
 }
 
 // String returns the reason as a Prometheus label value.

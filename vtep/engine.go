@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -20,8 +21,13 @@ import (
 )
 
 // Headroom is how many bytes the engine reserves in front of every frame it
-// reads from a TAP, so that the outer headers are written in place.
-const Headroom = encap.HeaderLen
+// reads from a TAP, so that the outer headers are written in place: the
+// VXLAN header, and in front of it the ESP header of an encrypted network.
+const Headroom = encap.HeaderLen + wcrypto.HeaderLen
+
+// Tailroom is how many bytes the engine reserves behind every frame it reads
+// from a TAP, for the ESP trailer and integrity check value.
+const Tailroom = wcrypto.Overhead - wcrypto.HeaderLen
 
 // Config holds the engine's tunables.
 type Config struct {
@@ -53,8 +59,10 @@ type Engine struct {
 	reg  *metrics.Registry
 	log  *slog.Logger
 
-	mu     sync.Mutex // serializes writers of nets
+	mu     sync.Mutex // serializes writers of nets and spis
 	nets   atomic.Pointer[map[uint32]*network]
+	spis   atomic.Pointer[map[uint32]inboundSA] // every network's Inbound SAs, by SPI
+	sealed atomic.Int32                         // how many networks are encrypted
 	closed atomic.Bool
 	stop   chan struct{} // closed by Close
 	wg     sync.WaitGroup
@@ -66,6 +74,8 @@ func New(cfg Config, conn encap.Conn, table *fdb.Table, reg *metrics.Registry, l
 	e := &Engine{cfg: cfg, conn: conn, fdb: table, reg: reg, log: log, stop: make(chan struct{})}
 	empty := map[uint32]*network{}
 	e.nets.Store(&empty)
+	noSPIs := map[uint32]inboundSA{}
+	e.spis.Store(&noSPIs)
 	return e
 }
 
@@ -111,6 +121,9 @@ func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device) error {
 		return fmt.Errorf("vtep: VNI %d already has a network", nc.VNI)
 	}
 	n := newNetwork(nc, dev, e.reg.Network(nc.Name, nc.VNI))
+	if nc.Encrypted {
+		e.sealed.Add(1)
+	}
 	e.fdb.DeleteVNI(nc.VNI) // anything an earlier network of this VNI left
 	e.storeNets(old, n.cfg.VNI, n)
 	e.wg.Add(1)
@@ -130,6 +143,10 @@ func (e *Engine) RemoveNetwork(vni uint32) error {
 	}
 	n.removed.Store(true)
 	e.storeNets(old, vni, nil)
+	e.indexSPIs()
+	if n.cfg.Encrypted {
+		e.sealed.Add(-1)
+	}
 	e.mu.Unlock()
 	err := n.dev.Close()
 	<-n.done

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	wcrypto "github.com/weftnet/weft/crypto"
+	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/encap/encaptest"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -31,7 +33,11 @@ func TestAddNetworkRejects(t *testing.T) {
 		{"VNI 0", with(func(nc *NetworkConfig) { nc.VNI = 0 })},
 		{"VNI over 24 bits", with(func(nc *NetworkConfig) { nc.VNI = 1 << 24 })},
 		{"MTU below 68", with(func(nc *NetworkConfig) { nc.MTU = 67 })},
-		{"MTU too large for a datagram", with(func(nc *NetworkConfig) { nc.MTU = 65535 - maxFrameOverhead - Headroom + 1 })},
+		{"MTU too large for a datagram", with(func(nc *NetworkConfig) { nc.MTU = 65535 - maxFrameOverhead - encap.HeaderLen + 1 })},
+		{"MTU too large for a sealed datagram", with(func(nc *NetworkConfig) {
+			nc.Learn, nc.Encrypted, nc.MTU = false, true, 65535-maxFrameOverhead-encap.HeaderLen-wcrypto.Overhead+1
+		})},
+		{"encrypted and learning", with(func(nc *NetworkConfig) { nc.Encrypted = true })},
 		{"no name", with(func(nc *NetworkConfig) { nc.Name = "" })},
 		{"duplicate VNI", with(func(nc *NetworkConfig) { nc.VNI = 1 })},
 	}

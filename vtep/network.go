@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/tap"
@@ -31,6 +32,9 @@ type NetworkConfig struct {
 	// frames are sent to the learned address at this port, whatever source
 	// port the VTEP used. A learned VTEP that is a peer keeps the peer's port.
 	LearnPort uint16
+	// Encrypted seals every frame between hosts with ESP (see SetCrypto)
+	// and drops cleartext VXLAN for the network.
+	Encrypted bool
 }
 
 // maxFrameOverhead is an Ethernet header plus one 802.1Q tag.
@@ -40,12 +44,22 @@ func (nc NetworkConfig) validate() error {
 	switch {
 	case nc.VNI == 0 || nc.VNI > encap.MaxVNI:
 		return fmt.Errorf("vtep: VNI %d out of range 1-%d", nc.VNI, encap.MaxVNI)
-	case nc.MTU < 68 || nc.MTU > 65535-maxFrameOverhead-encap.HeaderLen:
+	case nc.MTU < 68 || nc.MTU > 65535-maxFrameOverhead-encap.HeaderLen-nc.sealOverhead():
 		return fmt.Errorf("vtep: MTU %d out of range", nc.MTU)
 	case nc.Name == "":
 		return errors.New("vtep: network has no name")
+	case nc.Encrypted && nc.Learn:
+		return errors.New("vtep: an encrypted network cannot learn: its peers come with their keys")
 	}
 	return nil
+}
+
+// sealOverhead is what ESP adds to a datagram of the network, at most.
+func (nc NetworkConfig) sealOverhead() int {
+	if nc.Encrypted {
+		return wcrypto.Overhead
+	}
+	return 0
 }
 
 // network is the engine's state for one NetworkConfig.
@@ -58,6 +72,9 @@ type network struct {
 	removed  atomic.Bool   // set by RemoveNetwork, so a receive batch in flight stops learning
 	done     chan struct{} // closed when the network's transmit loop returns
 
+	out atomic.Pointer[map[netip.AddrPort]*wcrypto.Outbound] // encrypted: the SA of each peer
+	in  []*wcrypto.Inbound                                   // encrypted: under the engine's mu
+
 	// rxPending holds the frames of one receive batch bound for dev; only the
 	// receive loop touches it.
 	rxPending [][]byte
@@ -66,6 +83,8 @@ type network struct {
 func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *network {
 	n := &network{cfg: nc, dev: dev, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
 	n.setPeers(nc.Peers)
+	noSAs := map[netip.AddrPort]*wcrypto.Outbound{}
+	n.out.Store(&noSAs)
 	return n
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -69,10 +70,18 @@ func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 	b.touched = b.touched[:0]
 }
 
-// decap checks one datagram and returns the network its inner frame belongs
-// to, or nil if it was dropped. The frame is returned with its VXLAN header,
-// which the TAP write skips.
+// decap checks one datagram, opening it first if it is ESP, and returns the
+// network its inner frame belongs to, or nil if it was dropped. The frame
+// is returned with its VXLAN header, which the TAP write skips.
 func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort, now time.Time) (*network, []byte) {
+	// Without encrypted networks, anything but VXLAN is a bad VXLAN header,
+	// as the kernel sees it.
+	var sealedFor *network
+	if e.sealed.Load() > 0 && wcrypto.IsESP(pkt) {
+		if sealedFor, pkt = e.open(pkt); sealedFor == nil {
+			return nil, nil
+		}
+	}
 	vni, inner, st := encap.Decap(pkt)
 	switch st {
 	case encap.OK:
@@ -88,8 +97,14 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 	}
 	n := nets[vni]
 	switch {
+	case sealedFor != nil && n != sealedFor:
+		sealedFor.ctr.Drop(metrics.DropMalformed, 1) // sealed for one network, claiming another
+		return nil, nil
 	case n == nil:
 		e.reg.Underlay.Drop(metrics.DropUnknownVNI, 1)
+		return nil, nil
+	case n.cfg.Encrypted && sealedFor == nil:
+		n.ctr.Drop(metrics.DropCleartext, 1)
 		return nil, nil
 	case len(inner) > n.maxFrame:
 		n.ctr.Drop(metrics.DropOversize, 1)

@@ -19,14 +19,30 @@ type txBatch struct {
 	to      []netip.AddrPort
 	replies [][]byte // ARP replies to write back to the TAP, at Headroom
 	bytes   uint64   // inner bytes of out, one count per copy
+
+	// Encrypted networks seal each copy of a replicated frame for its own
+	// peer, in a spare buffer; spares grow to the most a batch needed.
+	spares   [][]byte
+	used     int // spares taken in this batch
+	frameLen int
 }
 
 func newTxBatch(size, frameLen int) *txBatch {
-	b := &txBatch{bufs: make([][]byte, size), sizes: make([]int, size)}
+	b := &txBatch{bufs: make([][]byte, size), sizes: make([]int, size), frameLen: frameLen}
 	for i := range b.bufs {
-		b.bufs[i] = make([]byte, Headroom+frameLen)
+		b.bufs[i] = make([]byte, Headroom+frameLen+Tailroom)
 	}
 	return b
+}
+
+// spare returns a free spare buffer, allocating one only when the batch
+// needs more than ever before.
+func (b *txBatch) spare() []byte {
+	if b.used == len(b.spares) {
+		b.spares = append(b.spares, make([]byte, Headroom+b.frameLen+Tailroom))
+	}
+	b.used++
+	return b.spares[b.used-1]
 }
 
 // txLoop moves frames from a network's TAP device to the underlay until the
@@ -73,7 +89,13 @@ func (e *Engine) classify(n *network, b *txBatch, buf []byte) {
 	dst := fdb.MAC(frame[0:6])
 	if !dst.IsMulticast() {
 		if vtep, ok := e.fdb.Lookup(n.cfg.VNI, dst); ok {
-			b.add(encap.Encap(buf, Headroom, n.cfg.VNI), vtep, len(frame))
+			pkt := encap.Encap(buf, Headroom, n.cfg.VNI)
+			if n.cfg.Encrypted {
+				pkt = e.seal(n, buf, len(pkt), vtep)
+			}
+			if pkt != nil {
+				b.add(pkt, vtep, len(frame))
+			}
 			return
 		}
 	} else if e.answerLocally(n, b, buf) {
@@ -112,8 +134,24 @@ func (e *Engine) flood(n *network, b *txBatch, buf []byte) {
 		return
 	}
 	pkt := encap.Encap(buf, Headroom, n.cfg.VNI)
+	if n.cfg.Encrypted {
+		e.floodSealed(n, b, pkt, peers)
+		return
+	}
 	for _, p := range peers {
 		b.add(pkt, p, len(buf)-Headroom)
+	}
+}
+
+// floodSealed replicates a VXLAN datagram to peers, sealing a copy for each.
+func (e *Engine) floodSealed(n *network, b *txBatch, pkt []byte, peers []netip.AddrPort) {
+	start := Headroom - encap.HeaderLen
+	for _, p := range peers {
+		s := b.spare()
+		copy(s[start:], pkt)
+		if sealed := e.seal(n, s, len(pkt), p); sealed != nil {
+			b.add(sealed, p, len(pkt)-encap.HeaderLen)
+		}
 	}
 }
 
@@ -144,5 +182,5 @@ func (e *Engine) flush(n *network, b *txBatch) {
 	}
 	clear(b.out)
 	b.out, b.to, b.replies = b.out[:0], b.to[:0], b.replies[:0]
-	b.bytes = 0
+	b.bytes, b.used = 0, 0
 }

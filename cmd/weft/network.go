@@ -46,11 +46,15 @@ func (c *cli) networkCreateCmd() *cobra.Command {
 	f.IntVar(&req.MTU, "mtu", 0, "overlay MTU (default: underlay MTU minus VXLAN overhead)")
 	f.BoolVar(&req.Attachable, "attachable", false, "cluster networks: let containers be attached by hand (weft attach)")
 	f.BoolVar(&req.Internal, "internal", false, "cluster networks: no route out of the overlay")
+	f.BoolVar(&req.Encrypted, "encrypted", false, "cluster networks: seal every frame between hosts with ESP (AES-GCM); same as --opt encrypted")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE (repeatable)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		var err error
 		req.Options, err = parseOpts(opts)
 		req.Static = cmd.Flags().Changed("vni") || len(req.Peers) > 0
+		if _, ok := req.Options["encrypted"]; ok {
+			req.Encrypted = true
+		}
 		return err
 	}
 	return cmd
@@ -63,9 +67,9 @@ func parseOpts(opts []string) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	for _, o := range opts {
-		k, v, ok := strings.Cut(o, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("invalid --opt %q: want KEY=VALUE", o)
+		k, v, _ := strings.Cut(o, "=") // a bare KEY, as Docker's --opt encrypted
+		if k == "" {
+			return nil, fmt.Errorf("invalid --opt %q: want KEY=VALUE or KEY", o)
 		}
 		m[k] = v
 	}
@@ -114,8 +118,9 @@ func printNetworks(ns []api.Network, quiet bool) {
 }
 
 func (c *cli) networkInspectCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect NAME [NAME...]",
+	var showKeys bool
+	cmd := &cobra.Command{
+		Use:   "inspect [--show-keys] NAME [NAME...]",
 		Short: "Show networks in detail, as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,6 +131,11 @@ func (c *cli) networkInspectCmd() *cobra.Command {
 					if err != nil {
 						return err
 					}
+					if showKeys {
+						if n.SAs, err = cl.NetworkKeys(ctx, name); err != nil {
+							return err
+						}
+					}
 					out = append(out, n)
 				}
 				enc := json.NewEncoder(os.Stdout)
@@ -134,6 +144,8 @@ func (c *cli) networkInspectCmd() *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&showKeys, "show-keys", false, "encrypted networks: also list the live ESP SAs with their keys, to decrypt a capture (root only)")
+	return cmd
 }
 
 func (c *cli) networkRmCmd() *cobra.Command {

@@ -32,6 +32,7 @@ func run(args []string) error {
 	port := fs.Uint("data-path-port", uint(cfg.DataPathPort), "UDP port for VXLAN traffic")
 	gossipPort := fs.Uint("gossip-port", uint(cfg.GossipPort), "TCP and UDP port for cluster gossip")
 	fs.DurationVar(&cfg.GossipKeyRotation, "gossip-key-rotation", cfg.GossipKeyRotation, "how often the managers issue a new gossip key (0: never)")
+	fs.DurationVar(&cfg.DataKeyRotation, "data-key-rotation", cfg.DataKeyRotation, "how often the managers issue a new data key for each encrypted network (0: never)")
 	fs.DurationVar(&cfg.Gossip.ProbeInterval, "gossip-probe-interval", cfg.Gossip.ProbeInterval, "failure detection: how often each node probes another")
 	fs.DurationVar(&cfg.Gossip.ProbeTimeout, "gossip-probe-timeout", cfg.Gossip.ProbeTimeout, "failure detection: how long a probe waits for its ack (raise on slow networks)")
 	fs.IntVar(&cfg.Gossip.SuspicionMult, "gossip-suspicion-mult", cfg.Gossip.SuspicionMult, "failure detection: how many probe intervals a suspect node has to refute")
@@ -61,6 +62,9 @@ func run(args []string) error {
 	cfg.GossipPort = uint16(*gossipPort)
 	if r := cfg.GossipKeyRotation; r > 0 && r < daemon.MinKeyRotation {
 		return fmt.Errorf("invalid --gossip-key-rotation %s: want 0 (never) or at least %s", r, daemon.MinKeyRotation)
+	}
+	if r := cfg.DataKeyRotation; r > 0 && r < daemon.MinDataKeyRotation {
+		return fmt.Errorf("invalid --data-key-rotation %s: want 0 (never) or at least %s", r, daemon.MinDataKeyRotation)
 	}
 	if *dataAddr != "" {
 		a, err := netip.ParseAddr(*dataAddr)

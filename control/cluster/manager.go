@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -114,6 +115,12 @@ func (m *Manager) Apply(ctx context.Context, c store.Command, out any) error {
 		}
 		return call(ctx, m.client.http, http.MethodPost, string(addr), "/v1/apply", c, out)
 	}
+	if c.Op == store.OpCreateNetwork && c.Network != nil && c.Network.Encrypted {
+		// The leader issues data keys; whatever the requester sent is replaced.
+		n := *c.Network
+		n.Keys = []store.Key{NewNetworkKey()}
+		c.Network = &n
+	}
 	v, err := m.store.Apply(c, applyTimeout)
 	if err != nil {
 		return err
@@ -140,6 +147,7 @@ func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, err)
 		return
 	}
+
 	var out json.RawMessage
 	err := m.Apply(r.Context(), c, &out)
 	reply(w, out, err)
@@ -334,4 +342,11 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(apiError{Message: err.Error()})
+}
+
+// NewNetworkKey returns a fresh random data key for an encrypted network.
+func NewNetworkKey() store.Key {
+	k := make([]byte, store.NetworkKeyLen)
+	_, _ = rand.Read(k) // crypto/rand.Read never fails on Linux
+	return store.Key{Key: k, Created: time.Now().UTC()}
 }

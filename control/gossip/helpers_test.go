@@ -157,6 +157,8 @@ func testRecord(network, id string, i int) Record {
 		VTEP:       netip.MustParseAddrPort("198.18.0.1:4789"),
 		Name:       "c" + id,
 		Aliases:    []string{"web", "web." + id},
+		Boot:       uint64(i) + 7,
+		KeyGen:     uint64(i % 3),
 	}
 }
 

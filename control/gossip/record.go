@@ -32,6 +32,8 @@ type Record struct {
 	Node       string         // owner node ID (set by Publish to the local node ID)
 	Name       string         // container name, may be empty
 	Aliases    []string       // other DNS names of the endpoint
+	Boot       uint64         // the owner's run (random per start): part of the identities its encryption keys are derived for
+	KeyGen     uint64         // the newest key generation the owner can open on an encrypted network; 0 otherwise
 	Version    uint64         // set by Publish
 	Deleted    bool           // tombstone
 }
@@ -91,6 +93,8 @@ func compareContent(a, b Record) int {
 		a.VTEP.Compare(b.VTEP),
 		cmp.Compare(a.Name, b.Name),
 		slices.Compare(a.Aliases, b.Aliases),
+		cmp.Compare(a.Boot, b.Boot),
+		cmp.Compare(a.KeyGen, b.KeyGen),
 	)
 }
 

@@ -37,6 +37,8 @@ type wireRecord struct {
 	Node    string         `json:"node"`
 	Name    string         `json:"name,omitempty"`
 	Aliases []string       `json:"aliases,omitempty"`
+	Boot    uint64         `json:"boot,omitempty"`
+	KeyGen  uint64         `json:"kg,omitempty"`
 	Ver     uint64         `json:"ver"`
 	Del     bool           `json:"del,omitempty"`
 }
@@ -73,7 +75,7 @@ type leaveNotice struct {
 func toWire(r Record) wireRecord {
 	w := wireRecord{
 		ID: r.EndpointID, Net: r.Network, VNI: r.VNI, IP: r.IP, VTEP: r.VTEP,
-		Node: r.Node, Name: r.Name, Aliases: r.Aliases, Ver: r.Version, Del: r.Deleted,
+		Node: r.Node, Name: r.Name, Aliases: r.Aliases, Boot: r.Boot, KeyGen: r.KeyGen, Ver: r.Version, Del: r.Deleted,
 	}
 	if r.MAC != (fdb.MAC{}) {
 		w.MAC = r.MAC.String()
@@ -89,7 +91,7 @@ func fromWire(w wireRecord) (Record, error) {
 	}
 	r := Record{
 		EndpointID: w.ID, Network: w.Net, VNI: w.VNI, IP: w.IP, VTEP: w.VTEP,
-		Node: w.Node, Name: w.Name, Aliases: w.Aliases, Version: w.Ver, Deleted: w.Del,
+		Node: w.Node, Name: w.Name, Aliases: w.Aliases, Boot: w.Boot, KeyGen: w.KeyGen, Version: w.Ver, Deleted: w.Del,
 	}
 	if w.MAC != "" {
 		mac, err := fdb.ParseMAC(w.MAC)

@@ -18,6 +18,7 @@ const (
 	OpReleaseNode    = "ReleaseNode"    // NodeID
 	OpRotateSecret   = "RotateSecret"   // Role, Secret
 	OpAddGossipKey   = "AddGossipKey"   // Key
+	OpAddNetworkKey  = "AddNetworkKey"  // NetworkID, Key
 	OpSetDefaultPool = "SetDefaultPool" // Pool, PoolSize
 )
 
@@ -38,7 +39,7 @@ type Command struct {
 	// Network is the network to create (CreateNetwork). ID and Name are
 	// required; VNI, Subnet and Gateway are chosen when zero.
 	Network *Network `json:"network,omitempty"`
-	// NetworkID names a network (RemoveNetwork).
+	// NetworkID names a network (RemoveNetwork, AddNetworkKey).
 	NetworkID string `json:"network_id,omitempty"`
 	// Allocation is the request (Allocate). IP and MAC are chosen when zero.
 	Allocation *Allocation `json:"allocation,omitempty"`
@@ -87,7 +88,8 @@ func errorf(kind error, format string, args ...any) error {
 //
 // The value returned is a copy that shares nothing with s: a Node (AddNode,
 // SetRole), a Network (CreateNetwork), an Allocation (Allocate), the released
-// []Allocation (RemoveNode, ReleaseNode), the Key added (AddGossipKey), or nil.
+// []Allocation (RemoveNode, ReleaseNode), the Key added (AddGossipKey,
+// AddNetworkKey), or nil.
 func (s *State) Apply(c Command) (any, error) {
 	s.init()
 	switch c.Op {
@@ -112,6 +114,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return nil, s.rotateSecret(c.Role, c.Secret)
 	case OpAddGossipKey:
 		return s.addGossipKey(c.Key)
+	case OpAddNetworkKey:
+		return s.addNetworkKey(c.NetworkID, c.Key)
 	case OpSetDefaultPool:
 		return nil, s.setDefaultPool(c.Pool, c.PoolSize)
 	}

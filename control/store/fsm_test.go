@@ -16,7 +16,9 @@ func populated() []Command {
 	return with(nodes,
 		mkNet("net1", "appnet", "198.19.1.0/24", withRange("198.19.1.128/25"), func(n *Network) {
 			n.Encrypted, n.MTU, n.Options = true, 1450, map[string]string{"com.example": "x"}
+			n.Keys = []Key{{Key: dataKey(1), Created: t0}}
 		}),
+		Command{Op: OpAddNetworkKey, NetworkID: "net1", Key: &Key{Key: dataKey(2), Created: t0}},
 		mkNet("net2", "v6", "fd00:1::/64"),
 		mkNet("net3", "pooled", ""),
 		Command{Op: OpAllocate, Allocation: &Allocation{EndpointID: "e1", NetworkID: "net1", Node: "n2", Name: "web.1", Aliases: []string{"web"}}},

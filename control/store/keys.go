@@ -45,3 +45,39 @@ func (s *State) addGossipKey(k *Key) (any, error) {
 	}
 	return nk.clone(), nil
 }
+
+// addNetworkKey installs k as the newest data key generation of an
+// encrypted network and drops generations beyond MaxNetworkKeys.
+func (s *State) addNetworkKey(networkID string, k *Key) (any, error) {
+	n, ok := s.Networks[networkID]
+	switch {
+	case !ok:
+		return nil, errorf(ErrNotFound, "add network key: no such network %q", networkID)
+	case !n.Encrypted:
+		return nil, errorf(ErrInvalid, "add network key: network %s is not encrypted", n.Name)
+	}
+	keys, nk, err := addKey(n.Keys, k, MaxNetworkKeys, "add key to network "+n.Name)
+	if err != nil {
+		return nil, err
+	}
+	n.Keys = keys
+	return nk.clone(), nil
+}
+
+// addKey returns keys (newest first) with k added as the generation above
+// the newest, cut to at most limit generations, and the key added.
+func addKey(keys []Key, k *Key, limit int, what string) ([]Key, Key, error) {
+	if k == nil || len(k.Key) != NetworkKeyLen {
+		return nil, Key{}, errorf(ErrInvalid, "%s: want a key of %d bytes", what, NetworkKeyLen)
+	}
+	var gen uint64 = 1
+	for _, o := range keys {
+		if bytes.Equal(o.Key, k.Key) {
+			return nil, Key{}, errorf(ErrConflict, "%s: key is already installed as generation %d", what, o.Generation)
+		}
+		gen = max(gen, o.Generation+1)
+	}
+	nk := Key{Generation: gen, Key: slices.Clone(k.Key), Created: k.Created.UTC()}
+	keys = append([]Key{nk}, keys...)
+	return keys[:min(len(keys), limit)], nk, nil
+}

@@ -11,7 +11,7 @@ func (s *State) createNetwork(req *Network) (any, error) {
 	}
 	n := req.clone()
 	n.Created = n.Created.UTC()
-	for _, step := range []func(*Network) error{s.checkNetworkIdentity, s.pickVNI, s.pickSubnet, checkGateway, checkIPRange} {
+	for _, step := range []func(*Network) error{s.checkNetworkIdentity, s.pickVNI, s.pickSubnet, checkGateway, checkIPRange, firstKey} {
 		if err := step(&n); err != nil {
 			return nil, err
 		}
@@ -143,4 +143,20 @@ func (s *State) setDefaultPool(pool netip.Prefix, size int) error {
 	}
 	s.DefaultPool, s.DefaultPoolSize = pool, size
 	return nil
+}
+
+// firstKey checks the keys of a new network: an encrypted one comes with
+// exactly one, which becomes generation 1; others with none.
+func firstKey(n *Network) error {
+	switch {
+	case !n.Encrypted && len(n.Keys) > 0:
+		return errorf(ErrInvalid, "create network %s: keys given for a network that is not encrypted", n.Name)
+	case !n.Encrypted:
+		return nil
+	case len(n.Keys) != 1:
+		return errorf(ErrInvalid, "create network %s: an encrypted network needs exactly one first key, got %d", n.Name, len(n.Keys))
+	}
+	keys, _, err := addKey(nil, &n.Keys[0], MaxNetworkKeys, "create network "+n.Name)
+	n.Keys = keys
+	return err
 }

@@ -27,6 +27,13 @@ const (
 // that has not yet heard of the newest key.
 const MaxGossipKeys = 3
 
+// MaxNetworkKeys is how many data key generations an encrypted network
+// keeps, for the same reason.
+const MaxNetworkKeys = 3
+
+// NetworkKeyLen is the length of a network's data keys.
+const NetworkKeyLen = 32
+
 // State is the cluster's durable state. It changes only through Apply; read it
 // freely but do not modify it in place when it belongs to an FSM.
 type State struct {
@@ -73,13 +80,17 @@ type Network struct {
 	// Gateway is inside Subnet and never allocated to an endpoint.
 	Gateway netip.Addr `json:"gateway,omitzero"`
 	// IPRange, when set, is inside Subnet and limits allocations to it.
-	IPRange    netip.Prefix      `json:"ip_range,omitzero"`
-	Attachable bool              `json:"attachable,omitempty"`
-	Internal   bool              `json:"internal,omitempty"`
-	Encrypted  bool              `json:"encrypted,omitempty"`
-	MTU        int               `json:"mtu,omitempty"`
-	Options    map[string]string `json:"options,omitempty"`
-	Created    time.Time         `json:"created"`
+	IPRange    netip.Prefix `json:"ip_range,omitzero"`
+	Attachable bool         `json:"attachable,omitempty"`
+	Internal   bool         `json:"internal,omitempty"`
+	Encrypted  bool         `json:"encrypted,omitempty"`
+	// Keys are an encrypted network's data keys, newest first; at most
+	// MaxNetworkKeys generations are kept. A CreateNetwork command of an
+	// encrypted network carries its first key.
+	Keys    []Key             `json:"keys,omitempty"`
+	MTU     int               `json:"mtu,omitempty"`
+	Options map[string]string `json:"options,omitempty"`
+	Created time.Time         `json:"created"`
 }
 
 // Allocation is an endpoint's address on a network.
@@ -202,6 +213,10 @@ func (s *State) sortedNetworks() []*Network {
 func (n *Network) clone() Network {
 	c := *n
 	c.Options = maps.Clone(n.Options)
+	c.Keys = slices.Clone(n.Keys)
+	for i, k := range c.Keys {
+		c.Keys[i] = k.clone()
+	}
 	return c
 }
 

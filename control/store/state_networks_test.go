@@ -41,6 +41,7 @@ func TestApplyCreateNetwork(t *testing.T) {
 			cmd: mkNet("net1", "appnet", "198.19.1.0/24", func(n *Network) {
 				n.Attachable, n.Internal, n.Encrypted, n.MTU = true, true, true, 1400
 				n.Options = map[string]string{"k": "v"}
+				n.Keys = []Key{{Key: dataKey(1), Created: t0}}
 			}),
 			check: func(t *testing.T, _ any, s *State) {
 				n := s.Networks["net1"]
@@ -48,8 +49,12 @@ func TestApplyCreateNetwork(t *testing.T) {
 				wantEqual(t, "MTU", n.MTU, 1400)
 				wantEqual(t, "option k", n.Options["k"], "v")
 				wantEqual(t, "created", n.Created, t0)
+				wantEqual(t, "first key generation", n.Keys[0].Generation, uint64(1))
 			},
 		},
+		{name: "encrypted without a key", cmd: mkNet("net1", "appnet", "", func(n *Network) { n.Encrypted = true }), err: "needs exactly one first key, got 0", kind: ErrInvalid},
+		{name: "key for a plaintext network", cmd: mkNet("net1", "appnet", "", func(n *Network) { n.Keys = []Key{{Key: dataKey(1)}} }), err: "keys given for a network that is not encrypted", kind: ErrInvalid},
+		{name: "short first key", cmd: mkNet("net1", "appnet", "", func(n *Network) { n.Encrypted, n.Keys = true, []Key{{Key: []byte("short")}} }), err: "want a key of 32 bytes", kind: ErrInvalid},
 		{name: "no network", cmd: Command{Op: OpCreateNetwork}, err: "command has no network", kind: ErrInvalid},
 		{name: "empty name", cmd: mkNet("net1", "", ""), err: "empty name", kind: ErrInvalid},
 		{name: "empty ID", cmd: mkNet("", "appnet", ""), err: "create network appnet: empty network ID", kind: ErrInvalid},

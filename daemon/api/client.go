@@ -55,6 +55,13 @@ func (c *Client) Network(ctx context.Context, name string) (Network, error) {
 	return n, c.do(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(name), nil, &n)
 }
 
+// NetworkKeys returns the live SAs of an encrypted network on this node,
+// keys included.
+func (c *Client) NetworkKeys(ctx context.Context, name string) ([]SA, error) {
+	var sas []SA
+	return sas, c.do(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(name)+"/keys", nil, &sas)
+}
+
 // RemoveNetwork removes a network that has no endpoints.
 func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/networks/"+url.PathEscape(name), nil, nil)

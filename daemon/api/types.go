@@ -21,6 +21,7 @@ type NetworkCreate struct {
 	MTU        int               `json:"MTU,omitempty"`     // 0: the underlay's MTU less VXLAN overhead
 	Attachable bool              `json:"Attachable,omitempty"`
 	Internal   bool              `json:"Internal,omitempty"`
+	Encrypted  bool              `json:"Encrypted,omitempty"` // cluster networks: ESP between hosts
 	Options    map[string]string `json:"Options,omitempty"`
 }
 
@@ -38,6 +39,8 @@ type Network struct {
 	Peers      []string            `json:"Peers"`
 	Attachable bool                `json:"Attachable"`
 	Internal   bool                `json:"Internal"`
+	Encrypted  bool                `json:"Encrypted"`
+	SAs        []SA                `json:"SAs,omitempty"` // with --show-keys only
 	Bridge     string              `json:"Bridge"`
 	Containers map[string]Endpoint `json:"Containers"` // by endpoint ID
 }
@@ -86,4 +89,18 @@ type Endpoint struct {
 // Error is the body of every failed request.
 type Error struct {
 	Message string `json:"message"`
+}
+
+// SA is one live ESP security association of an encrypted network, with
+// what a capture tool needs to decrypt its traffic (Wireshark's ESP SA
+// table takes these fields). Shown only by `weft network inspect
+// --show-keys`, through the root-only API socket.
+type SA struct {
+	Direction  string `json:"Direction"` // "out": sealed here; "in": opened here
+	Src        string `json:"Src"`       // underlay address of the sender
+	Dst        string `json:"Dst"`       // underlay address of the receiver
+	SPI        string `json:"SPI"`       // 0x-prefixed hex
+	Algorithm  string `json:"Algorithm"` // as Wireshark names it
+	Key        string `json:"Key"`       // 0x-prefixed hex: the AES-256 key and the 4-byte salt
+	Generation uint64 `json:"Generation"`
 }

@@ -17,13 +17,14 @@ import (
 // tokenRE finds a join token in `weft cluster init` or join-token output.
 var tokenRE = regexp.MustCompile(`WEFT-1-[0-9a-f]+-[a-z2-7]+`)
 
-// newCluster starts n weftd hosts, makes the first a manager with init and
-// joins the others as workers. It returns the daemons, manager first.
-func newCluster(t *testing.T, lab *nstest.Lab, n int) []*nstest.Weftd {
+// newCluster starts n weftd hosts, with extra weftd flags if given, makes
+// the first a manager with init and joins the others as workers. It returns
+// the daemons, manager first.
+func newCluster(t *testing.T, lab *nstest.Lab, n int, extra ...string) []*nstest.Weftd {
 	t.Helper()
 	hosts := make([]*nstest.Weftd, n)
 	for i := range hosts {
-		hosts[i] = host(t, lab, fmt.Sprintf("h%d", i+1), i+1)
+		hosts[i] = host(t, lab, fmt.Sprintf("h%d", i+1), i+1, extra...)
 	}
 	out := cli(t, hosts[0], "cluster", "init", "--default-addr-pool", "198.19.0.0/16")
 	token := tokenRE.FindString(out)

@@ -54,7 +54,7 @@ func run(m *testing.M) int {
 
 func missingTools() string {
 	var missing []string
-	for _, tool := range []string{"ip", "bridge", "ping", "iperf3", "ethtool", "sysctl", "nft", "dig"} {
+	for _, tool := range []string{"ip", "bridge", "ping", "iperf3", "ethtool", "sysctl", "nft", "dig", "tcpdump", "tshark"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
@@ -124,14 +124,14 @@ func cli(t *testing.T, d *nstest.Weftd, args ...string) string {
 	return out
 }
 
-// host makes a lab host running weftd.
-func host(t *testing.T, lab *nstest.Lab, name string, i int) *nstest.Weftd {
+// host makes a lab host running weftd, with extra weftd flags if given.
+func host(t *testing.T, lab *nstest.Lab, name string, i int, extra ...string) *nstest.Weftd {
 	t.Helper()
 	h, err := lab.Host(name, underlay(i))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := h.StartWeftd()
+	d, err := h.StartWeftd(extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -271,3 +271,7 @@ func run(name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// Run runs a command in weftd's test process's own namespace with a
+// one-minute bound and returns its combined output.
+func Run(name string, args ...string) (string, error) { return run(name, args...) }
