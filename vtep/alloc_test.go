@@ -64,16 +64,24 @@ type bare struct {
 func newBare(tb testing.TB, peers ...netip.AddrPort) *bare {
 	tb.Helper()
 	x := &bare{conn: new(discardConn), dev: new(discardTAP)}
-	x.e = New(DefaultConfig(), x.conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
 	nc := netConfig("blue", 1)
 	nc.Peers = peers
-	if err := x.e.AddNetwork(nc, x.dev); err != nil {
+	x.e, x.n = bareEngine(tb, x.conn, x.dev, nc)
+	return x
+}
+
+// bareEngine returns an engine on conn, never started, with network nc on
+// dev, whose transmit loop has already ended.
+func bareEngine(tb testing.TB, conn encap.Conn, dev *discardTAP, nc NetworkConfig) (*Engine, *network) {
+	tb.Helper()
+	e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := e.AddNetwork(nc, dev); err != nil {
 		tb.Fatal(err)
 	}
-	x.n = (*x.e.nets.Load())[nc.VNI]
-	<-x.n.done // the transmit loop has seen the device closed
-	tb.Cleanup(func() { x.e.Close() })
-	return x
+	n := (*e.nets.Load())[nc.VNI]
+	<-n.done // the transmit loop has seen the device closed
+	tb.Cleanup(func() { e.Close() })
+	return e, n
 }
 
 // txBatchOf returns a transmit batch holding batchLen copies of frame at
@@ -188,24 +196,45 @@ func TestReceiveAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkTransmit measures the transmit path per batch, plaintext and
+// sealed. The frames are copied in afresh each round, as sealing writes in
+// place.
 func BenchmarkTransmit(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		dst  fdb.MAC
-	}{
-		{"unicast", macB},
-		{"flood2", bcast},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			x := newBare(b, nodeAddr(1), nodeAddr(2))
-			x.e.fdb.AddStatic(1, macB, nodeAddr(1))
-			batch := x.txBatchOf(ether(bc.dst, macA, 1, 1400))
-			b.SetBytes(batchLen * 1400)
-			b.ReportAllocs()
-			for b.Loop() {
-				x.e.transmit(x.n, batch, batchLen)
+	for _, sealed := range []bool{false, true} {
+		for _, bc := range []struct {
+			name string
+			dst  fdb.MAC
+		}{
+			{"unicast", macB},
+			{"flood2", bcast},
+		} {
+			name := bc.name
+			if sealed {
+				name = "sealed-" + name
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				var e *Engine
+				var n *network
+				if sealed {
+					x := newESPBare(b, nodeAddr(1), nodeAddr(2))
+					e, n = x.e, x.n
+				} else {
+					x := newBare(b, nodeAddr(1), nodeAddr(2))
+					e, n = x.e, x.n
+				}
+				e.fdb.AddStatic(1, macB, nodeAddr(1))
+				frame := ether(bc.dst, macA, 1, 1400)
+				batch := newTxBatch(batchLen, n.maxFrame+1)
+				b.SetBytes(batchLen * 1400)
+				b.ReportAllocs()
+				for b.Loop() {
+					for i := range batchLen {
+						batch.sizes[i] = copy(batch.bufs[i][Headroom:], frame)
+					}
+					e.transmit(n, batch, batchLen)
+				}
+			})
+		}
 	}
 }
 

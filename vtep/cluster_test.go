@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/encap/encaptest"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -83,12 +84,23 @@ func others(i, size int) []netip.AddrPort {
 
 func startNode(t *testing.T, underlay *encaptest.Network, addr netip.AddrPort) *node {
 	t.Helper()
+	return startNodeWith(t, underlay, addr, nil)
+}
+
+// startNodeWith is startNode with the engine's socket wrapped by wrap, if
+// not nil.
+func startNodeWith(t *testing.T, underlay *encaptest.Network, addr netip.AddrPort, wrap func(*encaptest.Conn) encap.Conn) *node {
+	t.Helper()
 	conn, err := underlay.Listen(addr, 64)
 	if err != nil {
 		t.Fatalf("listen %v: %v", addr, err)
 	}
+	var engConn encap.Conn = conn
+	if wrap != nil {
+		engConn = wrap(conn)
+	}
 	nd := &node{addr: addr, conn: conn, fdb: fdb.New(), reg: metrics.NewRegistry(), taps: map[uint32]*taptest.Device{}}
-	nd.eng = New(DefaultConfig(), conn, nd.fdb, nd.reg, slog.New(slog.DiscardHandler))
+	nd.eng = New(DefaultConfig(), engConn, nd.fdb, nd.reg, slog.New(slog.DiscardHandler))
 	nd.eng.Start()
 	t.Cleanup(func() {
 		if err := nd.eng.Close(); err != nil {

@@ -3,7 +3,9 @@ package vtep
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/encap"
@@ -53,18 +55,41 @@ func (e *Engine) SetCrypto(vni uint32, c Crypto) error {
 }
 
 // indexSPIs publishes the table of every network's Inbound SAs by SPI. The
-// caller holds e.mu. SPIs are derived, not negotiated, so two can collide:
-// the second is left out and logged, and its frames are dropped as
-// unknown_spi until the next key generation.
+// caller holds e.mu. SPIs are derived, not negotiated, so two can collide
+// (about once in 10^5 SA pairs on one node). An SA already indexed keeps
+// its SPI; a newcomer that collides is left out and logged once, and the
+// frames sealed for it fail the owner's integrity check (bad_tag on the
+// owner's network) until the next key generation.
 func (e *Engine) indexSPIs() {
-	spis := make(map[uint32]inboundSA)
-	for _, n := range *e.nets.Load() {
+	nets := *e.nets.Load()
+	installed := make(map[*wcrypto.Inbound]*network)
+	for _, n := range nets {
 		for _, sa := range n.in {
-			if o, dup := spis[sa.SPI()]; dup && o.sa != sa {
-				e.log.Warn("SPI collision: SA left out", "spi", fmt.Sprintf("%#08x", sa.SPI()), "network", n.cfg.Name, "other", o.n.cfg.Name)
-				continue
+			installed[sa] = n
+		}
+	}
+	spis := make(map[uint32]inboundSA)
+	for spi, o := range *e.spis.Load() {
+		if installed[o.sa] == o.n {
+			spis[spi] = o
+		}
+	}
+	for _, vni := range slices.Sorted(maps.Keys(nets)) {
+		n := nets[vni]
+		for _, sa := range n.in {
+			o, dup := spis[sa.SPI()]
+			switch {
+			case !dup:
+				spis[sa.SPI()] = inboundSA{n, sa}
+			case o.sa != sa && !e.collided[sa]:
+				e.collided[sa] = true
+				e.log.Warn("SPI collision: SA left out until the next key generation", "spi", fmt.Sprintf("%#08x", sa.SPI()), "network", n.cfg.Name, "owner", o.n.cfg.Name)
 			}
-			spis[sa.SPI()] = inboundSA{n, sa}
+		}
+	}
+	for sa := range e.collided {
+		if _, ok := installed[sa]; !ok {
+			delete(e.collided, sa)
 		}
 	}
 	e.spis.Store(&spis)

@@ -59,6 +59,9 @@ func TestReceiveDrops(t *testing.T) {
 		})
 	}
 	t.Run("largest inner frame delivered", func(t *testing.T) {
+		// The frames of the subtests above are counted once written to
+		// the TAP, a moment after they are seen there.
+		waitCount(t, "rx packets before", ctr.RxPackets.Load, uint64(len(tests)))
 		under, net, rx := dropCounts(&a.reg.Underlay), dropCounts(ctr), ctr.RxPackets.Load()
 		f := ether(bcast, macB, 9, maxFrame)
 		a.conn.Inject(vxlan(1, f), b.addr)

@@ -59,13 +59,14 @@ type Engine struct {
 	reg  *metrics.Registry
 	log  *slog.Logger
 
-	mu     sync.Mutex // serializes writers of nets and spis
-	nets   atomic.Pointer[map[uint32]*network]
-	spis   atomic.Pointer[map[uint32]inboundSA] // every network's Inbound SAs, by SPI
-	sealed atomic.Int32                         // how many networks are encrypted
-	closed atomic.Bool
-	stop   chan struct{} // closed by Close
-	wg     sync.WaitGroup
+	mu       sync.Mutex // serializes writers of nets and spis
+	nets     atomic.Pointer[map[uint32]*network]
+	spis     atomic.Pointer[map[uint32]inboundSA] // every network's Inbound SAs, by SPI
+	sealed   atomic.Int32                         // how many networks are encrypted
+	collided map[*wcrypto.Inbound]bool            // SAs left out of spis, logged once; under mu
+	closed   atomic.Bool
+	stop     chan struct{} // closed by Close
+	wg       sync.WaitGroup
 }
 
 // New returns an engine that sends and receives on conn. It does nothing until
@@ -76,6 +77,7 @@ func New(cfg Config, conn encap.Conn, table *fdb.Table, reg *metrics.Registry, l
 	e.nets.Store(&empty)
 	noSPIs := map[uint32]inboundSA{}
 	e.spis.Store(&noSPIs)
+	e.collided = map[*wcrypto.Inbound]bool{}
 	return e
 }
 

@@ -83,6 +83,10 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 		}
 	}
 	vni, inner, st := encap.Decap(pkt)
+	if st != encap.OK && sealedFor != nil {
+		sealedFor.ctr.Drop(metrics.DropMalformed, 1) // authentic, but no VXLAN inside
+		return nil, nil
+	}
 	switch st {
 	case encap.OK:
 	case encap.Short:

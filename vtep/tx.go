@@ -21,7 +21,8 @@ type txBatch struct {
 	bytes   uint64   // inner bytes of out, one count per copy
 
 	// Encrypted networks seal each copy of a replicated frame for its own
-	// peer, in a spare buffer; spares grow to the most a batch needed.
+	// peer, in a spare buffer; spares grow to at most as many as bufs, and
+	// a batch that needs more is flushed early.
 	spares   [][]byte
 	used     int // spares taken in this batch
 	frameLen int
@@ -147,6 +148,9 @@ func (e *Engine) flood(n *network, b *txBatch, buf []byte) {
 func (e *Engine) floodSealed(n *network, b *txBatch, pkt []byte, peers []netip.AddrPort) {
 	start := Headroom - encap.HeaderLen
 	for _, p := range peers {
+		if b.used == len(b.bufs) {
+			e.flush(n, b) // spares are capped at a batch's worth: send what is sealed
+		}
 		s := b.spare()
 		copy(s[start:], pkt)
 		if sealed := e.seal(n, s, len(pkt), p); sealed != nil {
