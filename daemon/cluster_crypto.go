@@ -106,9 +106,10 @@ func (d *Daemon) rotateDataKeys(c *clusterNode, st *store.State) {
 	}
 }
 
-// syncDataKeys takes the managers' keys of this node's encrypted networks;
-// for a network whose keys changed, it publishes the generation it can now
-// open and reprograms the network's SAs.
+// syncDataKeys takes the managers' keys of this node's encrypted networks
+// and has the reconciler reprogram a network whose keys changed. A list
+// older than the one held (from a manager that lags) is ignored: keys
+// never go back.
 func (d *Daemon) syncDataKeys(c *clusterNode, st *store.State) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -117,20 +118,120 @@ func (d *Daemon) syncDataKeys(c *clusterNode, st *store.State) {
 	}
 	for _, n := range d.st.Networks {
 		cn, ok := st.Networks[n.ID]
-		if !n.Encrypted || !ok || sameGenerations(d.netKeys[n.ID], cn.Keys) {
+		if !n.Encrypted || !ok || !newerKeys(d.netKeys[n.ID], cn.Keys) {
 			continue
 		}
 		d.netKeys[n.ID] = slices.Clone(cn.Keys)
-		for _, ep := range n.Endpoints {
-			d.publish(c, n, ep)
-		}
 		d.scheduleReconcile(n.ID)
 		d.log.Info("data keys updated", "network", n.Name, "newest", cn.Keys[0].Generation, "generations", len(cn.Keys))
 	}
 }
 
-func sameGenerations(a, b []store.Key) bool {
-	return slices.EqualFunc(a, b, func(x, y store.Key) bool { return x.Generation == y.Generation })
+// newerKeys reports whether fetched keys should replace those held: they
+// differ, and their newest generation is not older.
+func newerKeys(held, fetched []store.Key) bool {
+	switch {
+	case len(fetched) == 0:
+		return false
+	case len(held) == 0:
+		return true
+	}
+	same := slices.EqualFunc(held, fetched, func(x, y store.Key) bool { return x.Generation == y.Generation })
+	return !same && fetched[0].Generation >= held[0].Generation
+}
+
+// seedKeys takes a network's keys from the managers' copy at its first
+// attach here, so that it need not wait for keyLoop. The caller holds d.mu.
+func (d *Daemon) seedKeys(n *store.Network) {
+	if n.Encrypted && len(d.netKeys[n.ID]) == 0 && len(n.Keys) > 0 {
+		d.netKeys[n.ID] = slices.Clone(n.Keys)
+	}
+}
+
+// peerRun is what the SAs with one peer node depend on.
+type peerRun struct {
+	node    string
+	boot    uint64
+	vtep    netip.AddrPort
+	keyGen  uint64 // the lowest any of its current records says: what it surely opens
+	version uint64 // of its newest record, which names its current run
+}
+
+// peerRuns groups the records of other nodes by node: each node's current
+// run is that of its newest record, and of that run's records the lowest
+// KeyGen counts, so that records in flight never make this node send with
+// a generation the peer cannot open yet.
+func peerRuns(self string, recs []gossip.Record) []peerRun {
+	byNode := map[string]*peerRun{}
+	for _, r := range recs {
+		if r.Node == self {
+			continue
+		}
+		p, ok := byNode[r.Node]
+		switch {
+		case !ok || r.Version > p.version && r.Boot != p.boot:
+			byNode[r.Node] = &peerRun{node: r.Node, boot: r.Boot, vtep: r.VTEP, keyGen: r.KeyGen, version: r.Version}
+		case r.Boot == p.boot:
+			p.keyGen, p.version = min(p.keyGen, r.KeyGen), max(p.version, r.Version)
+		}
+	}
+	out := make([]peerRun, 0, len(byNode))
+	for _, p := range byNode {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// installSAs programs an encrypted network's SAs from the records of its
+// other nodes: for each peer, one Inbound per generation this node holds,
+// and one Outbound with the newest generation both hold. Then it tells the
+// others, through its records, the newest generation it can open.
+//
+// An SA, once made, is kept for as long as its generation is live, whether
+// or not its peer is present: a peer that goes and comes back, or a
+// generation picked again, finds the same Outbound (sequence numbers, so
+// nonces, go on) and the same Inbound (the replay window remembers).
+// Generations retired are never derived again. Called from the reconciler
+// only.
+func (d *Daemon) installSAs(c *clusterNode, n *netState, epoch uint64, recs []gossip.Record) {
+	d.mu.Lock()
+	keys := slices.Clone(d.netKeys[n.ID])
+	d.mu.Unlock()
+	cache := d.saCache(n.ID, keys)
+	self := identity(c.info.NodeID, d.boot)
+	crypt := vtep.Crypto{Out: map[netip.AddrPort]*wcrypto.Outbound{}}
+	active := map[saKey]bool{}
+	for _, p := range peerRuns(c.info.NodeID, recs) {
+		peer := identity(p.node, p.boot)
+		for _, k := range keys {
+			sk := saKey{false, peer, self, k.Generation}
+			if e := d.sa(cache, sk, k.Key, n.ID, p.vtep.Addr(), d.dataAddr.Addr()); e != nil {
+				crypt.In, active[sk] = append(crypt.In, e.inbound), true
+			}
+		}
+		if k, ok := sendKey(keys, p.keyGen); ok {
+			sk := saKey{true, self, peer, k.Generation}
+			if e := d.sa(cache, sk, k.Key, n.ID, d.dataAddr.Addr(), p.vtep.Addr()); e != nil {
+				crypt.Out[p.vtep], active[sk] = e.outbound, true
+			}
+		}
+	}
+	d.saActive[n.ID] = active
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cl != c || !d.stillRunning(n, epoch) {
+		return // removed or rebuilt since: its next reconcile installs afresh
+	}
+	if err := d.engine.SetCrypto(n.VNI, crypt); err != nil {
+		d.log.Warn("SAs not installed", "network", n.Name, "err", err)
+		return
+	}
+	if newest := d.newestGen(n.ID); d.advertised[n.ID] != newest {
+		d.advertised[n.ID] = newest // every generation held is open now
+		for _, ep := range n.Endpoints {
+			d.publish(c, n, ep)
+		}
+	}
 }
 
 // newestGen returns the newest key generation held for a network, 0 if
@@ -142,42 +243,33 @@ func (d *Daemon) newestGen(networkID string) uint64 {
 	return 0
 }
 
-// installSAs programs an encrypted network's SAs from the records of its
-// other nodes: for each peer VTEP, one Inbound per generation this node
-// holds, and one Outbound with the newest generation both hold. SAs that
-// live on are the same objects as before. Called from the reconciler only.
-func (d *Daemon) installSAs(c *clusterNode, n *netState, recs []gossip.Record) {
-	d.mu.Lock()
-	keys := slices.Clone(d.netKeys[n.ID])
-	d.mu.Unlock()
-	self := identity(c.info.NodeID, d.boot)
-	peers := map[netip.AddrPort]gossip.Record{}
-	for _, r := range recs {
-		if r.Node != c.info.NodeID {
-			peers[r.VTEP] = r
+// stillRunning reports whether n is still this node's copy of its network,
+// in the same start. The caller holds d.mu.
+func (d *Daemon) stillRunning(n *netState, epoch uint64) bool {
+	cur, ok := d.st.Networks[n.Name]
+	return ok && cur == n && cur.epoch == epoch
+}
+
+// saCache returns a network's SAs, without those of generations no longer
+// live; it raises the network's floor past them, so that they are never
+// derived again.
+func (d *Daemon) saCache(networkID string, keys []store.Key) map[saKey]*saEntry {
+	cache := d.sas[networkID]
+	if cache == nil {
+		cache = map[saKey]*saEntry{}
+		d.sas[networkID] = cache
+	}
+	if len(keys) == 0 {
+		return cache
+	}
+	oldest := keys[len(keys)-1].Generation
+	for k := range cache {
+		if k.gen < oldest {
+			delete(cache, k)
+			d.saFloor[networkID] = max(d.saFloor[networkID], k.gen)
 		}
 	}
-	prev := d.sas[n.ID]
-	next := map[saKey]*saEntry{}
-	crypt := vtep.Crypto{Out: map[netip.AddrPort]*wcrypto.Outbound{}}
-	for vtepAddr, r := range peers {
-		peer := identity(r.Node, r.Boot)
-		for _, k := range keys {
-			e := d.sa(prev, next, saKey{false, peer, self, k.Generation}, k.Key, n.ID, r.VTEP.Addr(), d.dataAddr.Addr())
-			if e != nil {
-				crypt.In = append(crypt.In, e.inbound)
-			}
-		}
-		if k, ok := sendKey(keys, r.KeyGen); ok {
-			if e := d.sa(prev, next, saKey{true, self, peer, k.Generation}, k.Key, n.ID, d.dataAddr.Addr(), r.VTEP.Addr()); e != nil {
-				crypt.Out[vtepAddr] = e.outbound
-			}
-		}
-	}
-	d.sas[n.ID] = next
-	if err := d.engine.SetCrypto(n.VNI, crypt); err != nil {
-		d.log.Warn("SAs not installed", "network", n.Name, "err", err)
-	}
+	return cache
 }
 
 // sendKey returns the key to seal for a peer that can open generations up
@@ -191,12 +283,14 @@ func sendKey(keys []store.Key, peerGen uint64) (store.Key, bool) {
 	return store.Key{}, false
 }
 
-// sa returns the SA named k, the one of prev if it lives on, and records
-// it in next.
-func (d *Daemon) sa(prev, next map[saKey]*saEntry, k saKey, networkKey []byte, network string, src, dst netip.Addr) *saEntry {
-	if e, ok := prev[k]; ok {
-		next[k] = e
+// sa returns the SA named k from a network's cache, making it if it is
+// new and its generation is above the network's floor.
+func (d *Daemon) sa(cache map[saKey]*saEntry, k saKey, networkKey []byte, network string, src, dst netip.Addr) *saEntry {
+	if e, ok := cache[k]; ok {
 		return e
+	}
+	if k.gen <= d.saFloor[network] {
+		return nil
 	}
 	key, spi := wcrypto.Derive(networkKey, network, k.from, k.to, k.gen)
 	e := &saEntry{spi: spi, key: key, src: src, dst: dst, gen: k.gen}
@@ -210,12 +304,15 @@ func (d *Daemon) sa(prev, next map[saKey]*saEntry, k saKey, networkKey []byte, n
 		d.log.Warn("SA not made", "network", network, "err", err)
 		return nil
 	}
-	next[k] = e
+	cache[k] = e
 	return e
 }
 
 // dropSAs forgets a network's SAs. Called from the reconciler only.
-func (d *Daemon) dropSAs(networkID string) { delete(d.sas, networkID) }
+func (d *Daemon) dropSAs(networkID string) {
+	delete(d.sas, networkID)
+	delete(d.saActive, networkID)
+}
 
 // NetworkKeys lists the live SAs of an encrypted network on this node, with
 // their keys, so that an operator can decrypt a capture (for example with
@@ -260,7 +357,7 @@ func (d *Daemon) answerKeyQueries() {
 	d.recMu.Unlock()
 	for _, q := range qs {
 		out := []api.SA{}
-		for _, e := range d.sas[q.network] {
+		for k, e := range d.sas[q.network] {
 			dir := "in"
 			if e.outbound != nil {
 				dir = "out"
@@ -268,7 +365,7 @@ func (d *Daemon) answerKeyQueries() {
 			out = append(out, api.SA{
 				Direction: dir, Src: e.src.String(), Dst: e.dst.String(), SPI: fmt.Sprintf("0x%08x", e.spi),
 				Key: "0x" + hex.EncodeToString(e.key[:]), Generation: e.gen,
-				Algorithm: "AES-GCM with 16 octet ICV [RFC4106]",
+				Algorithm: "AES-GCM with 16 octet ICV [RFC4106]", Active: d.saActive[q.network][k],
 			})
 		}
 		slices.SortFunc(out, compareSA)

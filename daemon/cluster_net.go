@@ -39,7 +39,7 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	case local:
 		return api.Network{}, conflict("network %s already exists", req.Name)
 	}
-	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Encrypted: req.Encrypted, Options: req.Options, Created: time.Now().UTC()}
+	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Encrypted: wantsEncryption(req), Options: req.Options, Created: time.Now().UTC()}
 	if err := parseClusterAddrs(req, n); err != nil {
 		return api.Network{}, err
 	}
@@ -53,6 +53,13 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	}
 	d.log.Info("cluster network created", "network", out.Name, "vni", out.VNI, "subnet", out.Subnet)
 	return d.describeCluster(&out), nil
+}
+
+// wantsEncryption reports whether a request asks for an encrypted network:
+// Encrypted, or the option "encrypted" as Docker's --opt encrypted gives it.
+func wantsEncryption(req api.NetworkCreate) bool {
+	_, opt := req.Options["encrypted"]
+	return req.Encrypted || opt
 }
 
 // parseClusterAddrs reads the subnet, gateway and range of a request.
@@ -159,6 +166,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	local, err := d.ensureClusterNetwork(n)
+	d.seedKeys(n)
 	if err == nil {
 		err = d.plumb(local, ep)
 	}
@@ -247,7 +255,7 @@ func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
 	c.agent.Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
-		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.newestGen(n.ID),
+		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.advertised[n.ID],
 	})
 }
 
@@ -517,7 +525,7 @@ func (d *Daemon) reconcile(networkID string) {
 	recs := c.agent.Records(networkID)
 	d.setClusterZone(networkID, epoch, recs)
 	if local.Encrypted {
-		d.installSAs(c, local, recs)
+		d.installSAs(c, local, epoch, recs)
 	}
 	next := map[string]gossip.Record{}
 	macs := map[fdb.MAC]bool{}

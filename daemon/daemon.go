@@ -95,6 +95,9 @@ type Daemon struct {
 	st      *state
 	cl      *clusterNode           // nil outside a cluster
 	netKeys map[string][]store.Key // encrypted networks' data keys by network ID, newest first
+	// advertised is, by network ID, the newest key generation this node's
+	// records say it opens: set once its Inbound SAs are installed.
+	advertised map[string]uint64
 
 	// The reconciler programs cluster networks from gossip.
 	recMu       sync.Mutex
@@ -102,6 +105,8 @@ type Daemon struct {
 	recKick     chan struct{}
 	installed   map[string]installedSet       // by network ID; the reconciler's own
 	sas         map[string]map[saKey]*saEntry // encrypted networks' SAs by network ID; the reconciler's own
+	saFloor     map[string]uint64             // by network ID, the newest generation retired; the reconciler's own
+	saActive    map[string]map[saKey]bool     // by network ID, the SAs installed now; the reconciler's own
 	keyQueries  []keyQuery                    // under recMu
 	epochs      atomic.Uint64                 // numbers each start of a network
 	orphans     []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
@@ -117,6 +122,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		recPending: map[string]bool{}, recKick: make(chan struct{}, 1),
 		installed: map[string]installedSet{}, stop: make(chan struct{}),
 		netKeys: map[string][]store.Key{}, sas: map[string]map[saKey]*saEntry{}, boot: mathrand.Uint64(),
+		advertised: map[string]uint64{}, saFloor: map[string]uint64{}, saActive: map[string]map[saKey]bool{},
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)

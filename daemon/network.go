@@ -86,7 +86,7 @@ func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
 	if req.VNI == 0 || req.VNI > encap.MaxVNI {
 		return nil, badRequest("invalid VNI %d: want 1-%d", req.VNI, encap.MaxVNI)
 	}
-	if req.Encrypted {
+	if wantsEncryption(req) {
 		return nil, badRequest("a static-peer network cannot be encrypted: its keys come from the cluster's managers; create a cluster network (without --vni and --peer)")
 	}
 	for _, o := range d.st.Networks {
@@ -236,6 +236,8 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 // goes with the engine's side of it.
 func (d *Daemon) stopNetwork(n *netState) {
 	d.dns.res.RemoveZone(n.ID)
+	delete(d.netKeys, n.ID)
+	delete(d.advertised, n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
 		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
 	}

@@ -220,10 +220,28 @@ func (m *Manager) voterChange(w http.ResponseWriter, r *http.Request, change fun
 func (m *Manager) state(w http.ResponseWriter, r *http.Request) {
 	var st *store.State
 	m.store.Read(func(s *store.State) { st = s.Clone() })
-	if _, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
+	if id, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
 		st.WorkerSecret, st.ManagerSecret = "", ""
+		withholdKeys(st, id)
 	}
 	reply(w, st, nil)
+}
+
+// withholdKeys blanks the data keys of the encrypted networks on which node
+// has no address: a worker gets the keys of the networks it has
+// containers on, and no others.
+func withholdKeys(st *store.State, node string) {
+	on := map[string]bool{}
+	for _, a := range st.Allocations {
+		if a.Node == node {
+			on[a.NetworkID] = true
+		}
+	}
+	for id, n := range st.Networks {
+		if !on[id] {
+			n.Keys = nil
+		}
+	}
 }
 
 // join admits a node that knows a join secret: it issues the node's

@@ -192,7 +192,7 @@ func (a *Agent) runJob(j job) {
 func (a *Agent) sendSync(targets []string, m syncMsg) bool {
 	msg := encodeSync(m)
 	for _, node := range targets {
-		to := a.memberNode(node)
+		to := a.awaitMember(node)
 		if to == nil {
 			continue
 		}
@@ -241,6 +241,20 @@ func (a *Agent) recordsOfLocked(node string) []Record {
 	}
 	return out
 }
+
+// awaitMember returns memberlist's live node with the given name, waiting
+// up to memberWait for it: a node that just joined through a push/pull with
+// this one may pull before memberlist here has merged it as a member.
+func (a *Agent) awaitMember(name string) *memberlist.Node {
+	for end := time.Now().Add(memberWait); ; time.Sleep(memberWait / 20) {
+		if n := a.memberNode(name); n != nil || time.Now().After(end) {
+			return n
+		}
+	}
+}
+
+// memberWait bounds awaitMember.
+const memberWait = time.Second
 
 // memberNode returns memberlist's live node with the given name, or nil.
 // It may not be called from memberlist's callbacks.

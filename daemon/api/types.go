@@ -103,4 +103,5 @@ type SA struct {
 	Algorithm  string `json:"Algorithm"` // as Wireshark names it
 	Key        string `json:"Key"`       // 0x-prefixed hex: the AES-256 key and the 4-byte salt
 	Generation uint64 `json:"Generation"`
+	Active     bool   `json:"Active"` // installed in the data plane now; the others are kept while their generation is live
 }

@@ -274,7 +274,7 @@ func TestDataKeyRotationLosesNothing(t *testing.T) {
 	t.Logf("5 rotations in %v (generation %d to %d)", time.Since(start).Round(100*time.Millisecond), gen0, maxGeneration(t, h1, "secret"))
 	sending := func() uint64 { // the generation h1 seals with
 		for _, sa := range inspectNet(t, h1, "secret", true).SAs {
-			if sa.Direction == "out" {
+			if sa.Direction == "out" && sa.Active {
 				return sa.Generation
 			}
 		}
