@@ -58,6 +58,10 @@ type Config struct {
 	Gossip gossip.Config
 	// Engine tunes the data plane.
 	Engine vtep.Config
+	// TapDriver opens the networks' TAP devices: "linux" (batched reads on
+	// the Linux TAP) or "water" (github.com/songgao/water, one frame per
+	// call: the portable path, and the benchmark's ablation).
+	TapDriver string
 	// DNS configures the embedded resolver containers find at 127.0.0.11:
 	// where it forwards names that are not containers'.
 	DNS resolver.Config
@@ -66,14 +70,15 @@ type Config struct {
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:          "/var/lib/weft",          // as Docker keeps /var/lib/docker
-		APISocket:         "/run/weft/weft.sock",    // matches api.DefaultHost
-		MetricsAddr:       "127.0.0.1:9723",         // loopback only; expose deliberately
-		DataPathPort:      encap.DefaultPort,        // 4789, IANA's VXLAN port
-		GossipPort:        7946,                     // as Docker's overlay gossip
-		GossipKeyRotation: 12 * time.Hour,           // as Docker rotates its keys
-		DataKeyRotation:   12 * time.Hour,           // as Docker rotates its IPsec keys
-		Gossip:            gossip.DefaultConfig(),   // a dead node is withdrawn within 3 s on a LAN
+		StateDir:          "/var/lib/weft",        // as Docker keeps /var/lib/docker
+		APISocket:         "/run/weft/weft.sock",  // matches api.DefaultHost
+		MetricsAddr:       "127.0.0.1:9723",       // loopback only; expose deliberately
+		DataPathPort:      encap.DefaultPort,      // 4789, IANA's VXLAN port
+		GossipPort:        7946,                   // as Docker's overlay gossip
+		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
+		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
+		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
+		TapDriver:         "linux",
 		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
 		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
 	}

@@ -214,8 +214,16 @@ func (d *Daemon) startNetwork(n *netState) error {
 	return nil
 }
 
+// openTAP opens a network's TAP device with the configured driver.
+func (d *Daemon) openTAP(name string) (tap.Device, error) {
+	if d.cfg.TapDriver == "water" {
+		return tap.OpenWater(name)
+	}
+	return tap.Open(name)
+}
+
 func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
-	dev, err := tap.Open(tapName(n.VNI))
+	dev, err := d.openTAP(tapName(n.VNI))
 	if err != nil {
 		return fmt.Errorf("open TAP: %w", err)
 	}

@@ -44,6 +44,7 @@ func run(args []string) error {
 		return err
 	})
 	fs.StringVar(&cfg.DNS.ResolvConf, "dns-resolv-conf", cfg.DNS.ResolvConf, "resolv.conf whose nameservers the containers' resolver forwards to, when --dns is not given")
+	fs.StringVar(&cfg.TapDriver, "tap-driver", cfg.TapDriver, "how TAP devices are read: linux (batched) or water (portable, one frame per call)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +52,9 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.TapDriver != "linux" && cfg.TapDriver != "water" {
+		return fmt.Errorf("invalid --tap-driver %q: want linux or water", cfg.TapDriver)
 	}
 	if *port == 0 || *port > 65535 {
 		return fmt.Errorf("invalid --data-path-port %d", *port)

@@ -30,9 +30,13 @@ type Weftd struct {
 func (h *Host) StartWeftd(extra ...string) (*Weftd, error) {
 	base := filepath.Join(h.Lab.dir, h.Name)
 	w := &Weftd{Host: h, Socket: base + ".sock", Log: base + ".log"}
-	args := append([]string{h.Lab.Bin("weftd"),
+	args := []string{h.Lab.Bin("weftd"),
 		"--state-dir", base + ".state", "--api-socket", w.Socket,
-		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug"}, extra...)
+		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug"}
+	if driver := os.Getenv("WEFT_E2E_TAP_DRIVER"); driver != "" {
+		args = append(args, "--tap-driver", driver) // the integration tests on another data path
+	}
+	args = append(args, extra...)
 	cmd, err := h.Lab.Start(h.NS, w.Log, args...)
 	if err != nil {
 		return nil, err
