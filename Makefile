@@ -23,7 +23,7 @@ deps:
 test: deps fmt-check vet
 	$(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./...
 	@echo "== the integration tests again, on the portable TAP path (water)"
-	WEFT_E2E_TAP_DRIVER=water $(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./internal/e2e/
+	WEFT_E2E_WEFTD_ARGS="--tap-driver water" $(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./internal/e2e/
 
 # unit: the tests that need no root, quickly.
 unit:

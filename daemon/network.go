@@ -216,8 +216,11 @@ func (d *Daemon) startNetwork(n *netState) error {
 
 // openTAP opens a network's TAP device with the configured driver.
 func (d *Daemon) openTAP(name string) (tap.Device, error) {
-	if d.cfg.TapDriver == "water" {
+	switch {
+	case d.cfg.TapDriver == "water":
 		return tap.OpenWater(name)
+	case d.cfg.TapOffload:
+		return tap.Open(name, tap.WithOffload())
 	}
 	return tap.Open(name)
 }

@@ -32,6 +32,9 @@ func (d *Linux) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if err := checkRead(bufs, sizes, offset); err != nil {
 		return 0, d.wrap("read", err)
 	}
+	if offset < d.hdrLen() {
+		return 0, d.wrap("read", ErrBadOffset)
+	}
 	if len(bufs) == 0 {
 		return 0, nil
 	}
@@ -56,12 +59,13 @@ func (d *Linux) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // An error after the first frame ends the batch and is left for the next Read.
 func (d *Linux) readBatch(fd uintptr) bool {
 	s := &d.rd
+	hdr := d.hdrLen()
 	for s.n < len(s.bufs) {
-		b := s.bufs[s.n][s.offset:]
+		b := s.bufs[s.n][s.offset-hdr:]
 		m, err := unix.Read(int(fd), b)
 		switch err {
 		case nil:
-			s.sizes[s.n] = clampSize(m, len(b))
+			s.sizes[s.n] = max(clampSize(m, len(b))-hdr, 0)
 			s.n++
 		case unix.EINTR:
 		case unix.EAGAIN:
@@ -104,11 +108,13 @@ func (d *Linux) writeBatch(fd uintptr) bool {
 	s := &d.wr
 	for s.n < len(s.bufs) {
 		b := s.bufs[s.n]
-		if !roomAt(b, s.offset) {
+		hdr := d.hdrLen()
+		if !roomAt(b, s.offset) || s.offset < hdr {
 			s.err = ErrBadOffset
 			return true
 		}
-		m, err := unix.Write(int(fd), b[s.offset:])
+		clear(b[s.offset-hdr : s.offset]) // no offload asked of the kernel
+		m, err := unix.Write(int(fd), b[s.offset-hdr:])
 		switch {
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
@@ -116,7 +122,7 @@ func (d *Linux) writeBatch(fd uintptr) bool {
 		case err != nil:
 			s.err = err
 			return true
-		case m != len(b)-s.offset:
+		case m != len(b)-s.offset+hdr:
 			s.err = io.ErrShortWrite
 			return true
 		default:
@@ -124,4 +130,12 @@ func (d *Linux) writeBatch(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// hdrLen is the length of the header in front of every frame.
+func (d *Linux) hdrLen() int {
+	if d.offloads != 0 {
+		return VnetHdrLen
+	}
+	return 0
 }

@@ -13,6 +13,9 @@ type config struct {
 	batch int
 	// multiQueue asks the kernel for one queue of a multi-queue TAP.
 	multiQueue bool
+	// offload asks for virtio-net headers and TCP segmentation and checksum
+	// offload (see WithOffload).
+	offload bool
 }
 
 // defaultConfig is the configuration Open uses when given no Options.
@@ -38,4 +41,16 @@ func WithBatchSize(n int) Option {
 // queue of an interface must be opened with it; OpenQueues does so.
 func WithMultiQueue() Option {
 	return func(c *config) { c.multiQueue = true }
+}
+
+// WithOffload opens the TAP with IFF_VNET_HDR and turns on checksum and TCP
+// segmentation offload (and UDP segmentation where the kernel has it): the
+// kernel hands over TCP super-frames of up to 64 KB with their checksum
+// left to do, each preceded by a virtio-net header (see VnetHdr), and
+// expects one in front of every frame written. Read puts the header in the
+// VnetHdrLen bytes before offset and the frame at offset; Write writes the
+// VnetHdrLen bytes before offset, zeroed, as the header: offsets must be at
+// least VnetHdrLen. Offloaded reports what the kernel took.
+func WithOffload() Option {
+	return func(c *config) { c.offload = true }
 }

@@ -44,3 +44,6 @@ func (d *Linux) Name() string { return "" }
 
 // Close does nothing.
 func (d *Linux) Close() error { return nil }
+
+// Offloaded is false.
+func (d *Linux) Offloaded() bool { return false }

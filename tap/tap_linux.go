@@ -23,10 +23,11 @@ var _ Device = (*Linux)(nil)
 // Read and Write may run concurrently with each other; concurrent calls of the
 // same method are serialised.
 type Linux struct {
-	name  string
-	batch int
-	file  *os.File
-	rc    syscall.RawConn
+	name     string
+	batch    int
+	offloads int // TUN_F_* flags the kernel took; 0: frames come and go without virtio-net headers
+	file     *os.File
+	rc       syscall.RawConn
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -51,12 +52,23 @@ func Open(name string, opts ...Option) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tap %s: open %s: %w", name, tunPath, err)
 	}
-	kname, err := setIff(fd, name, cfg.multiQueue)
+	kname, err := setIff(fd, name, cfg.multiQueue, cfg.offload)
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tap %s: TUNSETIFF: %w", name, err)
 	}
-	return newLinux(fd, kname, cfg)
+	var offloads int
+	if cfg.offload {
+		if offloads, err = setOffload(fd); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("tap %s: TUNSETOFFLOAD: %w", kname, err)
+		}
+	}
+	d, err := newLinux(fd, kname, cfg)
+	if d != nil {
+		d.offloads = offloads
+	}
+	return d, err
 }
 
 // OpenQueues opens n queues of the multi-queue TAP interface called name,
@@ -80,6 +92,10 @@ func OpenQueues(name string, n int, opts ...Option) ([]*Linux, error) {
 	return qs, nil
 }
 
+// Offloaded reports whether the device was opened WithOffload: its frames
+// come and go with virtio-net headers before them.
+func (d *Linux) Offloaded() bool { return d.offloads != 0 }
+
 // closeAll closes every device in ds.
 func closeAll(ds []*Linux) {
 	for _, d := range ds {
@@ -87,8 +103,20 @@ func closeAll(ds []*Linux) {
 	}
 }
 
+// setOffload turns on checksum and segmentation offload, with UDP
+// segmentation if the kernel accepts it, and returns the flags it took.
+func setOffload(fd int) (int, error) {
+	tcp := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN
+	for _, flags := range []int{tcp | unix.TUN_F_USO4 | unix.TUN_F_USO6, tcp} {
+		if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags); err == nil {
+			return flags, nil
+		}
+	}
+	return 0, unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tcp)
+}
+
 // setIff binds fd to the TAP interface name and returns the kernel's name.
-func setIff(fd int, name string, multiQueue bool) (string, error) {
+func setIff(fd int, name string, multiQueue, vnetHdr bool) (string, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return "", err
@@ -96,6 +124,9 @@ func setIff(fd int, name string, multiQueue bool) (string, error) {
 	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
 	if multiQueue {
 		flags |= unix.IFF_MULTI_QUEUE
+	}
+	if vnetHdr {
+		flags |= unix.IFF_VNET_HDR
 	}
 	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {

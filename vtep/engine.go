@@ -180,7 +180,11 @@ func (e *Engine) Announce(vni uint32, ip netip.Addr, mac fdb.MAC) error {
 	if !ok {
 		return fmt.Errorf("vtep: no network with VNI %d", vni)
 	}
-	_, err := n.dev.Write([][]byte{gratuitousARP(ip, mac)}, 0)
+	// Written after room for a virtio-net header, as an offloaded TAP wants.
+	frame := gratuitousARP(ip, mac)
+	buf := make([]byte, tap.VnetHdrLen+len(frame))
+	copy(buf[tap.VnetHdrLen:], frame)
+	_, err := n.dev.Write([][]byte{buf}, tap.VnetHdrLen)
 	return err
 }
 

@@ -72,6 +72,8 @@ type network struct {
 	removed  atomic.Bool   // set by RemoveNetwork, so a receive batch in flight stops learning
 	done     chan struct{} // closed when the network's transmit loop returns
 
+	offload bool // dev hands over super-frames with virtio-net headers (tap.WithOffload)
+
 	out atomic.Pointer[map[netip.AddrPort]*wcrypto.Outbound] // encrypted: the SA of each peer
 	in  []*wcrypto.Inbound                                   // encrypted: under the engine's mu
 
@@ -82,6 +84,9 @@ type network struct {
 
 func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *network {
 	n := &network{cfg: nc, dev: dev, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
+	if o, ok := dev.(interface{ Offloaded() bool }); ok {
+		n.offload = o.Offloaded()
+	}
 	n.setPeers(nc.Peers)
 	noSAs := map[netip.AddrPort]*wcrypto.Outbound{}
 	n.out.Store(&noSAs)

@@ -14,18 +14,29 @@ import (
 	"github.com/weftnet/weft/metrics"
 )
 
+// rxHeadroom is room the receive buffers keep in front of every datagram,
+// so that a frame delivered to a TAP has room in front of it for a
+// virtio-net header (see deliver).
+const rxHeadroom = 16
+
+// rxFrameOffset is where a frame starts in the slices deliver writes: the
+// headroom and the VXLAN header.
+const rxFrameOffset = rxHeadroom + encap.HeaderLen
+
 // rxBatch is the receive loop's working set, allocated once.
 type rxBatch struct {
-	bufs    [][]byte
+	bufs    [][]byte // where datagrams are read: full[i][rxHeadroom:]
+	full    [][]byte
 	sizes   []int
 	from    []netip.AddrPort
 	touched []*network // networks with frames pending in this batch
 }
 
 func newRxBatch(size, datagramLen int) *rxBatch {
-	b := &rxBatch{bufs: make([][]byte, size), sizes: make([]int, size), from: make([]netip.AddrPort, size)}
+	b := &rxBatch{bufs: make([][]byte, size), full: make([][]byte, size), sizes: make([]int, size), from: make([]netip.AddrPort, size)}
 	for i := range b.bufs {
-		b.bufs[i] = make([]byte, datagramLen)
+		b.full[i] = make([]byte, rxHeadroom+datagramLen)
+		b.bufs[i] = b.full[i][rxHeadroom:]
 	}
 	return b
 }
@@ -54,14 +65,18 @@ func (e *Engine) rxLoop() {
 func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 	nets := *e.nets.Load()
 	for i := range count {
-		n, frame := e.decap(nets, b.bufs[i][:b.sizes[i]], b.from[i], now)
+		n, vx := e.decap(nets, b.bufs[i][:b.sizes[i]], b.from[i], now)
 		if n == nil {
 			continue
 		}
 		if len(n.rxPending) == 0 {
 			b.touched = append(b.touched, n)
 		}
-		n.rxPending = append(n.rxPending, frame)
+		// vx (VXLAN header and frame) lies in b.bufs[i], which ends where
+		// b.full[i] does: their capacities tell where. Hand deliver a slice
+		// of full that starts rxHeadroom before vx.
+		start := cap(b.full[i]) - cap(vx) - rxHeadroom
+		n.rxPending = append(n.rxPending, b.full[i][start:start+rxHeadroom+len(vx)])
 	}
 	for i, n := range b.touched {
 		e.deliver(n)
@@ -136,10 +151,10 @@ func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time)
 
 // deliver writes a network's pending frames to its TAP device and counts them.
 func (e *Engine) deliver(n *network) {
-	written, err := n.dev.Write(n.rxPending, encap.HeaderLen)
+	written, err := n.dev.Write(n.rxPending, rxFrameOffset)
 	var bytes uint64
 	for _, f := range n.rxPending[:written] {
-		bytes += uint64(len(f) - encap.HeaderLen)
+		bytes += uint64(len(f) - rxFrameOffset)
 	}
 	n.ctr.RxPackets.Add(uint64(written))
 	n.ctr.RxBytes.Add(bytes)

@@ -9,6 +9,7 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
 )
 
 // txBatch is the transmit loop's working set, allocated once per network.
@@ -26,6 +27,14 @@ type txBatch struct {
 	spares   [][]byte
 	used     int // spares taken in this batch
 	frameLen int
+
+	// An offloaded network's super-frames are split into segments, in
+	// buffers of their own; like spares, at most as many as bufs.
+	segs     [][]byte
+	segSizes []int
+	segUsed  int
+	segLen   int
+	one      [1][]byte // a frame checksummed in place, as Split's destination
 }
 
 func newTxBatch(size, frameLen int) *txBatch {
@@ -52,8 +61,16 @@ func (e *Engine) txLoop(n *network) {
 	defer e.wg.Done()
 	defer close(n.done)
 	// One byte more than the largest frame carried, so that a longer frame is
-	// seen as oversize rather than silently truncated to fit.
-	b := newTxBatch(max(e.cfg.BatchSize, n.dev.BatchSize()), n.maxFrame+1)
+	// seen as oversize rather than silently truncated to fit. An offloaded
+	// device hands over super-frames of up to 64 KB.
+	size := max(e.cfg.BatchSize, n.dev.BatchSize())
+	var b *txBatch
+	if n.offload {
+		b = newTxBatch(size, maxSuperFrame)
+		b.segLen, b.segSizes = n.maxFrame+1, make([]int, size)
+	} else {
+		b = newTxBatch(size, n.maxFrame+1)
+	}
 	var backoff time.Duration
 	for {
 		count, err := n.dev.Read(b.bufs, b.sizes, Headroom)
@@ -71,9 +88,74 @@ func (e *Engine) txLoop(n *network) {
 // transmit classifies and forwards count frames of b, then flushes.
 func (e *Engine) transmit(n *network, b *txBatch, count int) {
 	for i := range count {
-		e.classify(n, b, b.bufs[i][:Headroom+b.sizes[i]])
+		buf := b.bufs[i][:Headroom+b.sizes[i]]
+		if n.offload {
+			e.transmitOffloaded(n, b, buf)
+		} else {
+			e.classify(n, b, buf)
+		}
 	}
 	e.flush(n, b)
+}
+
+// maxSuperFrame is the largest frame an offloaded TAP hands over: an IP
+// packet of 64 KB and its Ethernet header, with a VLAN tag.
+const maxSuperFrame = 65535 + maxFrameOverhead
+
+// transmitOffloaded reads the virtio-net header in front of a frame from an
+// offloaded TAP, completes its checksum or splits it into segments, and
+// classifies each.
+func (e *Engine) transmitOffloaded(n *network, b *txBatch, buf []byte) {
+	frame := buf[Headroom:]
+	h, err := tap.ParseVnetHdr(buf[Headroom-tap.VnetHdrLen:Headroom], len(frame))
+	if err != nil {
+		n.ctr.Drop(metrics.DropMalformed, 1)
+		return
+	}
+	g := encap.GSO{
+		Type: encap.GSOType(h.GSOType), Size: int(h.GSOSize),
+		CsumStart: int(h.CsumStart), CsumOffset: int(h.CsumOffset), NeedsCsum: h.Flags&tap.VnetNeedsCsum != 0,
+	}
+	if g.Type == encap.GSONone {
+		if g.NeedsCsum {
+			// In place: Split copies the frame onto itself and completes the sum.
+			b.one[0] = buf
+			_, err := encap.Split(frame, g, b.one[:], b.segSizes[:1], Headroom)
+			b.one[0] = nil
+			if err != nil {
+				n.ctr.Drop(metrics.DropMalformed, 1)
+				return
+			}
+		}
+		e.classify(n, b, buf)
+		return
+	}
+	most := (len(frame) + g.Size - 1) / g.Size
+	if b.segUsed > 0 && b.segUsed+most > max(len(b.segs), len(b.bufs)) {
+		e.flush(n, b) // the segments already split go out first
+	}
+	b.growSegs(b.segUsed + most)
+	k, err := encap.Split(frame, g, b.segs[b.segUsed:], b.segSizes, Headroom)
+	if err != nil {
+		n.ctr.Drop(metrics.DropMalformed, 1)
+		return
+	}
+	for j := range k {
+		e.classify(n, b, b.segs[b.segUsed+j][:Headroom+b.segSizes[j]])
+	}
+	b.segUsed += k
+}
+
+// growSegs makes sure there are n segment buffers, and sizes for them.
+// They grow to the most a batch needed: a batch's worth, or one super-frame
+// cut into many small segments.
+func (b *txBatch) growSegs(n int) {
+	for len(b.segs) < n {
+		b.segs = append(b.segs, make([]byte, Headroom+b.segLen+Tailroom))
+	}
+	if len(b.segSizes) < n {
+		b.segSizes = make([]int, len(b.segs))
+	}
 }
 
 // classify decides where one frame goes: buf holds it at Headroom.
@@ -186,5 +268,5 @@ func (e *Engine) flush(n *network, b *txBatch) {
 	}
 	clear(b.out)
 	b.out, b.to, b.replies = b.out[:0], b.to[:0], b.replies[:0]
-	b.bytes, b.used = 0, 0
+	b.bytes, b.used, b.segUsed = 0, 0, 0
 }

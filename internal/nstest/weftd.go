@@ -33,9 +33,9 @@ func (h *Host) StartWeftd(extra ...string) (*Weftd, error) {
 	args := []string{h.Lab.Bin("weftd"),
 		"--state-dir", base + ".state", "--api-socket", w.Socket,
 		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug"}
-	if driver := os.Getenv("WEFT_E2E_TAP_DRIVER"); driver != "" {
-		args = append(args, "--tap-driver", driver) // the integration tests on another data path
-	}
+	// WEFT_E2E_WEFTD_ARGS runs the integration tests on another data path,
+	// e.g. "--tap-driver water".
+	args = append(args, strings.Fields(os.Getenv("WEFT_E2E_WEFTD_ARGS"))...)
 	args = append(args, extra...)
 	cmd, err := h.Lab.Start(h.NS, w.Log, args...)
 	if err != nil {
