@@ -9,7 +9,7 @@ GOLANGCI  := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 ROOT_ENV  := $(if $(filter 0,$(shell id -u)),WEFT_REQUIRE_ROOT_TESTS=1,)
 PREFIX    ?= /usr/local
 
-.PHONY: all build test unit race lint bench demo install deps fmt-check vet clean
+.PHONY: all build test unit race lint bench bench-quick demo install deps fmt-check vet clean
 
 all: build
 
@@ -44,9 +44,16 @@ lint:
 
 # bench: micro-benchmarks of the per-packet path, then (as root) the harness
 # that measures weft against the kernel's VXLAN.
+# bench: Go micro-benchmarks, then the harness against kernel VXLAN (full
+# run, under ten minutes; BENCH_ARGS=-quick for about a minute).
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./encap ./fdb ./vtep
-	$(GO) run ./bench -bin $(BIN)
+	$(GO) test -run '^$$' -bench . -benchmem ./encap ./fdb ./vtep ./crypto
+	$(GO) run ./bench -bin $(BIN) $(BENCH_ARGS)
+
+# bench-quick: the harness in quick mode; CI runs it and prints its figures
+# (never asserted).
+bench-quick: deps build
+	$(GO) run ./bench -bin $(BIN) -quick
 
 demo: deps build
 	$(GO) run ./internal/demo -bin $(BIN)

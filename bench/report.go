@@ -4,28 +4,29 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// report is the JSON written to -out, and the source of the Markdown table.
+// report is results.json, and the source of results.md and chart.png.
 type report struct {
-	Date    string    `json:"date"` // RFC 3339, UTC, when the run ended
-	Elapsed float64   `json:"elapsed_seconds"`
-	Machine machine   `json:"machine"`
-	Commit  string    `json:"commit,omitempty"` // git describe of the working tree
-	Config  config    `json:"config"`
-	Notes   []string  `json:"notes"`
-	Summary []summary `json:"summary"` // one per stream count
-	Samples []sample  `json:"samples"`
+	Date       string          `json:"date"` // RFC 3339, UTC, when the run ended
+	Elapsed    float64         `json:"elapsed_seconds"`
+	Machine    machine         `json:"machine"`
+	Commit     string          `json:"commit,omitempty"` // git describe of the working tree
+	Config     config          `json:"config"`
+	Notes      []string        `json:"notes"`
+	Metrics    []metricSummary `json:"metrics"`
+	Topologies []topoInfo      `json:"topologies"`
+	Samples    []sample        `json:"samples"`
 }
 
 // machine says where the numbers come from.
@@ -34,142 +35,47 @@ type machine struct {
 	Kernel    string `json:"kernel"` // uname -r
 	CPUModel  string `json:"cpu_model"`
 	GoVersion string `json:"go_version"`
+	Iperf3    string `json:"iperf3,omitempty"` // iperf3 --version, first line
 }
 
-// summary is the medians over rounds for one stream count.
-type summary struct {
-	Streams             int       `json:"streams"`
-	KernelMedianBps     float64   `json:"kernel_median_bits_per_second"`
-	WeftMedianBps       float64   `json:"weft_median_bits_per_second"`
-	Ratios              []float64 `json:"weft_over_kernel"` // per round with both samples
-	RatioMedian         float64   `json:"weft_over_kernel_median"`
-	WeftdCPUPerGBMedian float64   `json:"weftd_cpu_seconds_per_gb_median"`
-}
-
-var notes = []string{
-	"iperf3 TCP container to container across two namespaced hosts; Gbit/s is end.sum_received.bits_per_second",
-	"both modes: the veths' default offloads, overlay MTU 1450",
-	"each round builds a fresh topology per mode; rounds interleave kernel, weft",
-	"weftd runs with --log-level info",
-	"weftd CPU: utime+stime of both hosts' weftd over the iperf3 client's lifetime, per 1e9 bytes received",
-}
-
-func newReport(cfg config, samples []sample, elapsed time.Duration) *report {
+func newReport(cfg config, topos []topoInfo, samples []sample, elapsed time.Duration) *report {
 	rep := &report{
 		Date: time.Now().UTC().Format(time.RFC3339), Elapsed: elapsed.Round(time.Second).Seconds(),
-		Machine: describeMachine(), Commit: gitDescribe(), Config: cfg, Notes: notes, Samples: samples,
+		Machine: describeMachine(), Commit: gitDescribe(), Config: cfg, Notes: notes(cfg),
+		Topologies: topos, Samples: samples,
 	}
-	for _, p := range cfg.Streams {
-		rep.Summary = append(rep.Summary, summarize(samples, p, cfg.Rounds))
+	for _, m := range metrics(cfg.Streams) {
+		rep.Metrics = append(rep.Metrics, summarize(m, cfg.Modes, cfg.Rounds, samples))
 	}
 	return rep
 }
 
-// summarize takes the medians of the good samples with p streams.
-func summarize(samples []sample, p, rounds int) summary {
-	s := summary{Streams: p}
-	var k, w, cpu []float64
-	for round := 1; round <= rounds; round++ {
-		ks, kok := find(samples, round, modeKernel, p)
-		ws, wok := find(samples, round, modeWeft, p)
-		if kok {
-			k = append(k, ks.BitsPerSecond)
-		}
-		if wok {
-			w = append(w, ws.BitsPerSecond)
-			if ws.WeftdCPUPerGB > 0 {
-				cpu = append(cpu, ws.WeftdCPUPerGB)
-			}
-		}
-		if r, ok := ratio(ws.BitsPerSecond, ks.BitsPerSecond); kok && wok && ok {
-			s.Ratios = append(s.Ratios, r)
-		}
+// notes say how the numbers were taken.
+func notes(cfg config) []string {
+	return []string{
+		"c1 on host h1 sends to c2 on host h2; hosts are namespaces on one underlay bridge; every mode keeps the veths' default offloads",
+		"veth: no tunnel; each host routes the other container's address to the other host (IP forwarding, proxy ARP on the container's veth), container MTU 1500",
+		"kernel: kernel VXLAN, static peers, bridged with the container's veth; weft: weftd static-peer network; weft-encrypted: weftd two-node cluster, attachable --encrypted network (ESP, AES-GCM); weft-portable: weft with --tap-driver water; weft-offload: weft with --tap-offload; weftd at --log-level info",
+		"rounds interleave the modes in the order of the columns, each with a fresh topology; a ratio is value / kernel VXLAN's value in the same round, and the table shows the median of the ratios",
+		"TCP: iperf3 -P n, Gbit/s received (end.sum_received)",
+		fmt.Sprintf("UDP 1350 B: iperf3 -u -l 1350 -w %s at offered rates %s Gbit/s for %d s each, ascending, up to the first with more than %g%% lost (the receiver's count); the value is the most Gbit/s received at any rate with at most %g%% lost (0: none); where one iperf3 sender cannot reach the offered rate it is the sender's limit, and a mode that carries the top rate is limited by the sweep",
+			udpBuffer, rateList(cfg.Rates), cfg.SweepDuration, maxLoss, maxLoss),
+		fmt.Sprintf("UDP 64 B: iperf3 -u -l 64 -w %s -b 0 (one sender as fast as it can), datagrams received per second", udpBuffer),
+		fmt.Sprintf("RTT: %d pings %s apart on the idle topology; nearest-rank percentiles of every reply", cfg.Pings, pingInterval),
+		"weftd CPU: user+system time of both hosts' weftd over the iperf3 client's lifetime per 1e9 bytes received; the kernel's own tunnel work is not attributed to any process, so modes veth and kernel have none (results.json has every test's machine-wide busy CPU seconds)",
+		"lower is better for RTT and CPU, higher for the rest",
 	}
-	s.KernelMedianBps, s.WeftMedianBps = median(k), median(w)
-	s.RatioMedian, s.WeftdCPUPerGBMedian = median(s.Ratios), median(cpu)
-	return s
 }
 
-// find returns the good sample of one round, mode and stream count.
-func find(samples []sample, round int, mode string, p int) (sample, bool) {
-	for _, s := range samples {
-		if s.Round == round && s.Mode == mode && s.Streams == p && s.Error == "" {
-			return s, true
-		}
+func rateList(rates []float64) string {
+	var s []string
+	for _, r := range rates {
+		s = append(s, fmt.Sprintf("%g", r/1e9))
 	}
-	return sample{}, false
+	return strings.Join(s, ", ")
 }
 
-// median returns the median of xs, the mean of the middle two for an even
-// count, and 0 for none. xs is not changed.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// ratio returns a/b, and false when b is not positive.
-func ratio(a, b float64) (float64, bool) {
-	if b <= 0 {
-		return 0, false
-	}
-	return a / b, true
-}
-
-// markdown renders the per-round table and medians for each stream count.
-func (rep *report) markdown() string {
-	var b strings.Builder
-	m := rep.Machine
-	fmt.Fprintf(&b, "## weft vs kernel VXLAN: iperf3 TCP, %d round(s) of %d s\n\n", rep.Config.Rounds, rep.Config.Duration)
-	fmt.Fprintf(&b, "%s, %s, %d CPUs (%s), Linux %s\n\n", rep.Date, rep.Commit, m.NProc, m.CPUModel, m.Kernel)
-	for _, n := range rep.Notes {
-		fmt.Fprintf(&b, "- %s\n", n)
-	}
-	for _, s := range rep.Summary {
-		fmt.Fprintf(&b, "\n| P=%d round | kernel Gbit/s | weft Gbit/s | weft/kernel | weftd CPU s/GB |\n|---|---:|---:|---:|---:|\n", s.Streams)
-		for round := 1; round <= rep.Config.Rounds; round++ {
-			ks, kok := find(rep.Samples, round, modeKernel, s.Streams)
-			ws, wok := find(rep.Samples, round, modeWeft, s.Streams)
-			r, rok := ratio(ws.BitsPerSecond, ks.BitsPerSecond)
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", round,
-				cell(ks.BitsPerSecond/1e9, kok), cell(ws.BitsPerSecond/1e9, wok),
-				cell(r, kok && wok && rok), cell(ws.WeftdCPUPerGB, ws.WeftdCPUPerGB > 0))
-		}
-		fmt.Fprintf(&b, "| **median** | **%s** | **%s** | **%s** | **%s** |\n",
-			cell(s.KernelMedianBps/1e9, s.KernelMedianBps > 0), cell(s.WeftMedianBps/1e9, s.WeftMedianBps > 0),
-			cell(s.RatioMedian, len(s.Ratios) > 0), cell(s.WeftdCPUPerGBMedian, s.WeftdCPUPerGBMedian > 0))
-	}
-	for _, s := range rep.Samples {
-		if s.BusyBefore > busyWarn {
-			fmt.Fprintf(&b, "\nwarning: round %d %s P=%d: the CPUs were %.0f%% busy just before the test; something else is loading the machine\n",
-				s.Round, s.Mode, s.Streams, 100*s.BusyBefore)
-		}
-		if s.Error != "" {
-			fmt.Fprintf(&b, "\nround %d %s P=%d failed: %s\n", s.Round, s.Mode, s.Streams, s.Error)
-		}
-	}
-	return b.String()
-}
-
-// busyWarn is the share of CPU time busy before a test, with the topology
-// idle, above which the report warns of other load.
-const busyWarn = 0.15
-
-func cell(v float64, ok bool) string {
-	if !ok {
-		return "—"
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-// write saves the report as DIR/bench-<date>.json.
+// write saves results.json, results.md and chart.png in dir.
 func (rep *report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -178,11 +84,15 @@ func (rep *report) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	name := filepath.Join(dir, "bench-"+strings.ReplaceAll(rep.Date, ":", "")+".json")
-	if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
-		return err
+	errs := []error{
+		os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644),
+		os.WriteFile(filepath.Join(dir, "results.md"), []byte(rep.markdown()), 0o644),
+		rep.chart(filepath.Join(dir, "chart.png")),
 	}
-	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", name)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write reports to %s: %w", dir, err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote results.json, results.md and chart.png to %s\n", dir)
 	return nil
 }
 
@@ -194,6 +104,9 @@ func describeMachine() machine {
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		m.CPUModel = cpuModel(string(b))
+	}
+	if out, err := exec.Command("iperf3", "--version").Output(); err == nil {
+		m.Iperf3, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
 	}
 	return m
 }

@@ -17,27 +17,22 @@ type runner struct {
 	cfg     config
 	scratch string // logs, sockets and state of the labs
 	bin     string // weftd and weft
+	topos   []topoInfo
 	samples []sample
 }
 
-// sample is one iperf3 test.
-type sample struct {
-	Round         int     `json:"round"`
-	Mode          string  `json:"mode"`
-	Streams       int     `json:"streams"`
-	MTU           int     `json:"overlay_mtu,omitempty"`
-	BitsPerSecond float64 `json:"bits_per_second"`
-	Bytes         int64   `json:"bytes"`
-	Seconds       float64 `json:"seconds"`
-	Retransmits   int     `json:"retransmits"`
-	BusyBefore    float64 `json:"busy_before"`                        // share of all CPUs busy in the half second before the test
-	WeftdCPU      float64 `json:"weftd_cpu_seconds,omitempty"`        // both hosts' weftd, user+system
-	WeftdCPUPerGB float64 `json:"weftd_cpu_seconds_per_gb,omitempty"` // per 1e9 bytes received
-	Error         string  `json:"error,omitempty"`
+// topoInfo describes one topology: one mode in one round.
+type topoInfo struct {
+	Round      int     `json:"round"`
+	Mode       string  `json:"mode"`
+	MTU        int     `json:"container_mtu,omitempty"`
+	Setup      float64 `json:"setup_seconds"` // to build it and see the first ping answered
+	BusyBefore float64 `json:"busy_before"`   // share of all CPUs busy in the half second before its tests
+	Error      string  `json:"error,omitempty"`
 }
 
-// all runs every round, prints the table and writes the JSON report, even
-// when interrupted part way.
+// all runs every round, prints the table and writes the reports, even when
+// interrupted part way.
 func (r *runner) all(ctx context.Context) error {
 	if r.bin == "" {
 		if err := r.build(ctx); err != nil {
@@ -48,7 +43,7 @@ func (r *runner) all(ctx context.Context) error {
 	var errs []error
 rounds:
 	for round := 1; round <= r.cfg.Rounds; round++ {
-		for _, mode := range modes {
+		for _, mode := range r.cfg.Modes {
 			if ctx.Err() != nil {
 				break rounds
 			}
@@ -61,7 +56,7 @@ rounds:
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("stopped early: %w", context.Cause(ctx)))
 	}
-	rep := newReport(r.cfg, r.samples, time.Since(start))
+	rep := newReport(r.cfg, r.topos, r.samples, time.Since(start))
 	fmt.Print(rep.markdown())
 	if err := rep.write(r.cfg.Out); err != nil {
 		errs = append(errs, err)
@@ -69,50 +64,113 @@ rounds:
 	return errors.Join(errs...)
 }
 
-// round builds mode's topology, runs a test per stream count and tears the
-// topology down.
+// round builds mode's topology, runs its tests and tears it down.
 func (r *runner) round(ctx context.Context, mode string, round int) (err error) {
 	dir := filepath.Join(r.scratch, fmt.Sprintf("r%d-%s", round, mode))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	start := time.Now()
 	t, err := build(mode, r.bin, dir)
 	if t != nil {
 		defer func() { err = errors.Join(err, t.lab.Close()) }()
 	}
+	info := topoInfo{Round: round, Mode: mode, Setup: time.Since(start).Seconds()}
 	if err != nil {
+		info.Error = err.Error()
+		r.topos = append(r.topos, info)
 		return err
 	}
-	for i, streams := range r.cfg.Streams {
-		if ctx.Err() != nil {
-			return nil
-		}
-		s := r.test(ctx, t, mode, round, streams, 5201+i)
-		r.samples = append(r.samples, s)
-		if s.Error != "" {
-			err = errors.Join(err, errors.New(s.Error))
-			continue
-		}
-		fmt.Fprintf(os.Stderr, "bench: round %d %-6s P=%d  %6.2f Gbit/s\n", round, mode, streams, s.BitsPerSecond/1e9)
-	}
-	return err
+	info.MTU = t.mtu
+	info.BusyBefore, _ = busyFraction(500 * time.Millisecond)
+	r.topos = append(r.topos, info)
+	fmt.Fprintf(os.Stderr, "bench: round %d %-14s up in %.1f s, MTU %d\n", round, mode, info.Setup, t.mtu)
+	return r.tests(ctx, t, mode, round)
 }
 
-// test runs one iperf3 test and, in mode weft, counts weftd's CPU time.
-func (r *runner) test(ctx context.Context, t *topology, mode string, round, streams, port int) sample {
-	s := sample{Round: round, Mode: mode, Streams: streams, MTU: t.mtu}
-	s.BusyBefore, _ = busyFraction(500 * time.Millisecond)
-	cpu0, cpuErr := cpuSeconds(t.weftd)
-	res, err := iperf(ctx, t, port, streams, r.cfg.Duration)
-	cpu1, cpuErr1 := cpuSeconds(t.weftd)
+// maxLoss is the highest share of datagrams lost, in percent, at which a
+// rate of the UDP sweep counts as carried.
+const maxLoss = 1.0
+
+// Lengths of the UDP datagrams' payloads.
+const (
+	sweepLength = 1350 // fits every mode's MTU, the encrypted one too
+	ppsLength   = 64
+)
+
+// tests runs one topology's tests in order: ping, TCP, the UDP sweep up to
+// its first rate with more than maxLoss, and 64-byte UDP. It stops early when
+// ctx ends, and returns the errors of the tests that failed.
+func (r *runner) tests(ctx context.Context, t *topology, mode string, round int) error {
+	var errs []error
+	add := func(s sample) sample {
+		s.Round, s.Mode = round, mode
+		r.samples = append(r.samples, s)
+		fmt.Fprintf(os.Stderr, "bench: round %d %-14s %s\n", round, mode, s.brief())
+		if s.Error != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", s.Test, s.Error))
+		}
+		return s
+	}
+	port := 5200
+	next := func() int { port++; return port }
+	if ctx.Err() == nil {
+		add(r.ping(ctx, t))
+	}
+	for _, p := range r.cfg.Streams {
+		if ctx.Err() == nil {
+			add(r.measure(ctx, t, next(), testTCP, iperfTest{Streams: p, Seconds: r.cfg.Duration}))
+		}
+	}
+	for _, rate := range r.cfg.Rates {
+		if ctx.Err() != nil {
+			break
+		}
+		it := iperfTest{UDP: true, Length: sweepLength, Rate: rate, Seconds: r.cfg.SweepDuration}
+		if s := add(r.measure(ctx, t, next(), testUDP, it)); s.Error != "" || s.LostPercent > maxLoss {
+			break // higher rates lose more
+		}
+	}
+	if ctx.Err() == nil {
+		add(r.measure(ctx, t, next(), testPPS, iperfTest{UDP: true, Length: ppsLength, Seconds: r.cfg.Duration}))
+	}
+	return errors.Join(errs...)
+}
+
+// ping runs the RTT test.
+func (r *runner) ping(ctx context.Context, t *topology) sample {
+	s := sample{Test: testPing}
+	st, err := pingRTT(ctx, t, r.cfg.Pings)
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
-	s.BitsPerSecond, s.Bytes, s.Seconds, s.Retransmits = res.BitsPerSecond, res.Bytes, res.Seconds, res.Retransmits
-	if len(t.weftd) > 0 && cpuErr == nil && cpuErr1 == nil && res.Bytes > 0 {
+	s.RTT = &st
+	return s
+}
+
+// measure runs one iperf3 test, counting the machine's busy CPU time and,
+// in the weft modes, weftd's.
+func (r *runner) measure(ctx context.Context, t *topology, port int, test string, it iperfTest) sample {
+	s := sample{Test: test, Streams: it.Streams, Length: it.Length, OfferedBps: it.Rate}
+	busy0, _, busyErr := procStatCPU()
+	cpu0, cpuErr := cpuSeconds(t.weftd)
+	out, err := iperf(ctx, t, port, it)
+	cpu1, cpuErr1 := cpuSeconds(t.weftd)
+	busy1, _, busyErr1 := procStatCPU()
+	if err == nil {
+		err = s.fill(it.UDP, out)
+	}
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	if busyErr == nil && busyErr1 == nil {
+		s.BusySeconds = float64(busy1-busy0) / userHZ
+	}
+	if len(t.weftd) > 0 && cpuErr == nil && cpuErr1 == nil && s.Bytes > 0 {
 		s.WeftdCPU = cpu1 - cpu0
-		s.WeftdCPUPerGB = s.WeftdCPU / (float64(res.Bytes) / 1e9)
+		s.WeftdCPUPerGB = s.WeftdCPU / (float64(s.Bytes) / 1e9)
 	}
 	return s
 }

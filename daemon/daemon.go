@@ -11,6 +11,7 @@ import (
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -66,6 +67,9 @@ type Config struct {
 	// TCP segmentation and checksum offload: containers hand weftd TCP
 	// super-frames of up to 64 KB, which weftd splits into segments.
 	TapOffload bool
+	// Pprof serves Go's CPU and heap profiles under /debug/pprof/ on the
+	// metrics address, for finding what the data plane spends its time on.
+	Pprof bool
 	// DNS configures the embedded resolver containers find at 127.0.0.11:
 	// where it forwards names that are not containers'.
 	DNS resolver.Config
@@ -302,6 +306,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(d.reg))
+		if d.cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, mln)
 	}
