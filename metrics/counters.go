@@ -39,7 +39,10 @@ const (
 	DropReplay
 	// DropBadTag: an ESP datagram whose integrity check failed.
 	DropBadTag
-	// DropMalformed: an ESP datagram cut short or with a bad trailer.
+	// DropMalformed: a datagram or frame that does not parse: an ESP
+	// datagram shorter than a header, trailer and ICV or with a bad trailer,
+	// one sealed for one network that claims another, or a frame from an
+	// offloaded TAP whose virtio-net header does not match it.
 	DropMalformed
 	numReasons
 )

@@ -29,7 +29,8 @@ type txBatch struct {
 	frameLen int
 
 	// An offloaded network's super-frames are split into segments, in
-	// buffers of their own; like spares, at most as many as bufs.
+	// buffers of their own, grown to the most a batch or one super-frame
+	// needed; a batch that runs out is flushed early.
 	segs     [][]byte
 	segSizes []int
 	segUsed  int
