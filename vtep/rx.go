@@ -69,13 +69,17 @@ func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 		if n == nil {
 			continue
 		}
-		if len(n.rxPending) == 0 {
-			b.touched = append(b.touched, n)
-		}
 		// vx (VXLAN header and frame) lies in b.bufs[i], which ends where
 		// b.full[i] does: their capacities tell where. Hand deliver a slice
 		// of full that starts rxHeadroom before vx.
 		start := cap(b.full[i]) - cap(vx) - rxHeadroom
+		if start < 0 || &b.full[i][start+rxHeadroom] != &vx[0] {
+			n.ctr.Drop(metrics.DropMalformed, 1) // cannot happen: decap returns a tail of bufs[i]
+			continue
+		}
+		if len(n.rxPending) == 0 {
+			b.touched = append(b.touched, n)
+		}
 		n.rxPending = append(n.rxPending, b.full[i][start:start+rxHeadroom+len(vx)])
 	}
 	for i, n := range b.touched {
