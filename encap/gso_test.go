@@ -224,24 +224,25 @@ func TestSplitRejects(t *testing.T) {
 func TestSplitAllocs(t *testing.T) {
 	frame, g := superFrame(t, false, false, make([]byte, 60000), nil)
 	g.Size = 1448
-	dst := make([][]byte, 64)
-	for i := range dst {
-		dst[i] = make([]byte, 1600)
-	}
-	sizes := make([]int, 64)
+	dst, sizes := segmentBuffers()
 	if n := testing.AllocsPerRun(100, func() { _, _ = Split(frame, g, dst, sizes, 0) }); n != 0 {
 		t.Errorf("Split allocates %v times per call; want 0", n)
 	}
 }
 
-func BenchmarkSplit(b *testing.B) {
-	frame, g := superFrame(b, false, false, make([]byte, 64000), nil)
-	g.Size = 1448
+// segmentBuffers returns room for the segments of a 64 KB super-frame.
+func segmentBuffers() ([][]byte, []int) {
 	dst := make([][]byte, 64)
 	for i := range dst {
 		dst[i] = make([]byte, 1600)
 	}
-	sizes := make([]int, 64)
+	return dst, make([]int, 64)
+}
+
+func BenchmarkSplit(b *testing.B) {
+	frame, g := superFrame(b, false, false, make([]byte, 64000), nil)
+	g.Size = 1448
+	dst, sizes := segmentBuffers()
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {

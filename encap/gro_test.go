@@ -1,0 +1,140 @@
+package encap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// finish completes a coalesced super-frame's TCP checksum, as the kernel
+// would, so that gopacket can check the whole.
+func finish(t *testing.T, frame []byte, g GSO) []byte {
+	t.Helper()
+	out := [][]byte{make([]byte, len(frame))}
+	if _, err := Split(frame, GSO{CsumStart: g.CsumStart, CsumOffset: g.CsumOffset, NeedsCsum: true}, out, make([]int, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+// TestCoalesceUndoesSplit: segments split from a super-frame coalesce back
+// into one super-frame with the same payload, headers and PSH, and a GSO
+// description for the kernel.
+func TestCoalesceUndoesSplit(t *testing.T) {
+	payload := make([]byte, 20000)
+	for i := range payload {
+		payload[i] = byte(i * 13)
+	}
+	for _, tt := range []struct {
+		name string
+		v6   bool
+		mss  int
+		n    int
+	}{
+		{"IPv4, last short", false, 1448, 20000},
+		{"IPv4, odd MSS", false, 1001, 9001},
+		{"IPv6", true, 1428, 20000},
+		{"IPv4, exact multiple", false, 1000, 10000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			frame, g := superFrame(t, tt.v6, false, payload[:tt.n], func(l *layers.TCP) { l.PSH = true })
+			g.Size = tt.mss
+			segs := splitAll(t, frame, g)
+			dst := make([]byte, 70000)
+			taken, size, cg := Coalesce(segs, dst)
+			if taken != len(segs) {
+				t.Fatalf("took %d of %d segments", taken, len(segs))
+			}
+			if cg.Size != tt.mss || cg.Type != g.Type || !cg.NeedsCsum || cg.CsumStart != g.CsumStart || cg.CsumOffset != 16 {
+				t.Errorf("GSO = %+v; want size %d, type %d, checksum at %d+16", cg, tt.mss, g.Type, g.CsumStart)
+			}
+			whole := checkSegment(t, finish(t, dst[:size], cg))
+			tcp := whole.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			orig := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if !bytes.Equal(tcp.Payload, payload[:tt.n]) || tcp.Seq != orig.Seq || !tcp.PSH || !tcp.ACK {
+				t.Errorf("coalesced: %d payload bytes, seq %d, PSH %v; want %d, %d, true", len(tcp.Payload), tcp.Seq, tcp.PSH, tt.n, orig.Seq)
+			}
+		})
+	}
+}
+
+func TestCoalesceStops(t *testing.T) {
+	frame, g := superFrame(t, false, false, make([]byte, 5000), nil)
+	g.Size = 1000
+	tests := []struct {
+		name   string
+		change func(segs [][]byte)
+		want   int // segments taken
+	}{
+		{"all five", func([][]byte) {}, 5},
+		{"a gap in the sequence", func(s [][]byte) { bumpSeq(s[2], 1) }, 2},
+		{"another flow", func(s [][]byte) { s[3][EthernetHeaderLen+20+1]++ }, 3},
+		{"PSH in the middle", func(s [][]byte) { s[1][EthernetHeaderLen+20+tcpFlagsOff] |= tcpPSH }, 2},
+		{"FIN", func(s [][]byte) { s[2][EthernetHeaderLen+20+tcpFlagsOff] |= tcpFIN }, 2},
+		{"another TTL", func(s [][]byte) { s[4][EthernetHeaderLen+8]-- }, 4},
+		{"a first segment alone", func(s [][]byte) { bumpSeq(s[1], 7) }, 1},
+	}
+	for _, tt := range tests {
+		segs := splitAll(t, frame, g)
+		tt.change(segs)
+		taken, _, cg := Coalesce(segs, make([]byte, 70000))
+		if taken != tt.want {
+			t.Errorf("%s: took %d; want %d", tt.name, taken, tt.want)
+		}
+		if tt.want == 1 && cg.Type != GSONone {
+			t.Errorf("%s: a lone frame got GSO %+v; want none", tt.name, cg)
+		}
+	}
+}
+
+func bumpSeq(seg []byte, by uint32) {
+	off := EthernetHeaderLen + 20 + tcpSeqOff
+	binary.BigEndian.PutUint32(seg[off:], binary.BigEndian.Uint32(seg[off:])+by)
+}
+
+func TestCoalesceAllocs(t *testing.T) {
+	frame, g := superFrame(t, false, false, make([]byte, 30000), nil)
+	g.Size = 1448
+	segs := splitAll(t, frame, g)
+	dst := make([]byte, 70000)
+	if n := testing.AllocsPerRun(100, func() { Coalesce(segs, dst) }); n != 0 {
+		t.Errorf("Coalesce allocates %v times per call; want 0", n)
+	}
+}
+
+func BenchmarkCoalesce(b *testing.B) {
+	frame, g := superFrame(b, false, false, make([]byte, 64000), nil)
+	g.Size = 1448
+	dst, sizes := segmentBuffers()
+	n, _ := Split(frame, g, dst, sizes, 0)
+	segs := make([][]byte, n)
+	for i := range n {
+		segs[i] = dst[i][:sizes[i]]
+	}
+	out := make([]byte, 70000)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Coalesce(segs, out)
+	}
+}
+
+// FuzzCoalesce: arbitrary frames never make Coalesce panic, and what it
+// builds fits dst.
+func FuzzCoalesce(f *testing.F) {
+	frame, _ := superFrame(f, false, false, make([]byte, 100), nil)
+	f.Add(frame, frame)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if len(a) == 0 {
+			return
+		}
+		dst := make([]byte, 4096)
+		taken, size, _ := Coalesce([][]byte{a, b}, dst)
+		if taken < 1 || taken > 2 || size > len(dst) {
+			t.Fatalf("Coalesce = %d, %d", taken, size)
+		}
+	})
+}
