@@ -113,8 +113,7 @@ func (d *Linux) writeBatch(fd uintptr) bool {
 			s.err = ErrBadOffset
 			return true
 		}
-		clear(b[s.offset-hdr : s.offset]) // no offload asked of the kernel
-		m, err := unix.Write(int(fd), b[s.offset-hdr:])
+		m, err := unix.Write(int(fd), b[s.offset-hdr:]) // with the caller's virtio-net header
 		switch {
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:

@@ -48,9 +48,11 @@ func WithMultiQueue() Option {
 // kernel hands over TCP super-frames of up to 64 KB with their checksum
 // left to do, each preceded by a virtio-net header (see VnetHdr), and
 // expects one in front of every frame written. Read puts the header in the
-// VnetHdrLen bytes before offset and the frame at offset; Write writes the
-// VnetHdrLen bytes before offset, zeroed, as the header: offsets must be at
-// least VnetHdrLen. Offloaded reports what the kernel took.
+// VnetHdrLen bytes before offset and the frame at offset; Write sends the
+// VnetHdrLen bytes before offset as the header, which the caller fills
+// (zero for a plain frame; a GSO header for a coalesced super-frame):
+// offsets must be at least VnetHdrLen. Offloaded reports what the kernel
+// took.
 func WithOffload() Option {
 	return func(c *config) { c.offload = true }
 }

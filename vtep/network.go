@@ -80,6 +80,9 @@ type network struct {
 	// rxPending holds the frames of one receive batch bound for dev; only the
 	// receive loop touches it.
 	rxPending [][]byte
+	rxMerged  [][]byte // the other half of rxPending, for coalescing
+	rxFrames  [][]byte // scratch: the pending frames, without their prefix
+	groBufs   [][]byte // super-frames coalesced from received segments
 }
 
 func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *network {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -99,5 +100,71 @@ func TestOffloadedSuperFrameIsSplit(t *testing.T) {
 	}
 	if d := n.ctr.Drops(metrics.DropMalformed); d != 0 {
 		t.Errorf("malformed drops: %d; want 0", d)
+	}
+}
+
+// recordingOffloadTAP keeps every frame written with its virtio-net header.
+type recordingOffloadTAP struct {
+	offloadTAP
+	got [][]byte
+}
+
+func (d *recordingOffloadTAP) Write(bufs [][]byte, off int) (int, error) {
+	for _, b := range bufs {
+		d.got = append(d.got, bytes.Clone(b[off-tap.VnetHdrLen:]))
+	}
+	return len(bufs), nil
+}
+
+// TestOffloadedReceiveCoalesces: consecutive TCP segments received in one
+// batch reach an offloaded TAP as one super-frame with a GSO header; a
+// frame that is not part of a run gets a zero header.
+func TestOffloadedReceiveCoalesces(t *testing.T) {
+	e := New(DefaultConfig(), &discardConn{}, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	dev := &recordingOffloadTAP{}
+	if err := e.AddNetwork(netConfig("blue", 1), dev); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+
+	payload := bytes.Repeat([]byte("abcdefghij"), 400) // 4000 bytes: 1400+1400+1200
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(macB[:]), DstMAC: net.HardwareAddr(macA[:]), EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{198, 19, 0, 2}, DstIP: net.IP{198, 19, 0, 1}}
+	tcp := &layers.TCP{SrcPort: 2, DstPort: 1, Seq: 100, ACK: true, Window: 1000}
+	_ = tcp.SetNetworkLayerForChecksum(ip)
+	sb := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	segs := make([][]byte, 4)
+	for i := range segs {
+		segs[i] = make([]byte, 1600)
+	}
+	sizes := make([]int, 4)
+	k, err := encap.Split(sb.Bytes(), encap.GSO{Type: encap.GSOTCPv4, Size: 1400, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}, segs, sizes, 0)
+	if err != nil || k != 3 {
+		t.Fatalf("Split = %d, %v", k, err)
+	}
+	lone := ether(bcast, macB, 1, 60)
+	b := newRxBatch(4, 2048)
+	for i := range k {
+		b.sizes[i] = copy(b.bufs[i], vxlan(1, segs[i][:sizes[i]]))
+	}
+	b.sizes[3] = copy(b.bufs[3], vxlan(1, lone))
+	e.receive(b, 4, time.Now())
+
+	if len(dev.got) != 2 {
+		t.Fatalf("TAP writes: %d; want 2 (one super-frame, one lone frame)", len(dev.got))
+	}
+	h, err := tap.ParseVnetHdr(dev.got[0], len(dev.got[0])-tap.VnetHdrLen)
+	if err != nil || h.GSOType != tap.VnetGSOTCPv4 || h.GSOSize != 1400 || h.CsumStart != 34 || h.HdrLen != 54 {
+		t.Fatalf("super-frame header %+v, %v; want TCPv4, 1400, checksum at 34, headers 54", h, err)
+	}
+	p := gopacket.NewPacket(dev.got[0][tap.VnetHdrLen:], layers.LayerTypeEthernet, gopacket.Default)
+	if got := p.Layer(layers.LayerTypeTCP).(*layers.TCP); !bytes.Equal(got.Payload, payload) || got.Seq != 100 {
+		t.Errorf("super-frame carries %d bytes from seq %d; want %d from 100", len(got.Payload), got.Seq, len(payload))
+	}
+	if !bytes.Equal(dev.got[1][:tap.VnetHdrLen], make([]byte, tap.VnetHdrLen)) || !bytes.Equal(dev.got[1][tap.VnetHdrLen:], lone) {
+		t.Errorf("lone frame written as %x; want a zero header and the frame", dev.got[1][:20])
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
 )
 
 // rxHeadroom is room the receive buffers keep in front of every datagram,
@@ -154,7 +155,11 @@ func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time)
 }
 
 // deliver writes a network's pending frames to its TAP device and counts them.
+// On an offloaded TAP, runs of consecutive TCP segments are coalesced first.
 func (e *Engine) deliver(n *network) {
+	if n.offload {
+		e.coalescePending(n)
+	}
 	written, err := n.dev.Write(n.rxPending, rxFrameOffset)
 	var bytes uint64
 	for _, f := range n.rxPending[:written] {
@@ -176,4 +181,58 @@ func (e *Engine) debugErr(msg string, n *network, err error) {
 	if err != nil && e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug(msg, "network", n.cfg.Name, "vni", n.cfg.VNI, "err", err)
 	}
+}
+
+// coalescePending replaces runs of a network's pending frames that are
+// consecutive TCP segments of one flow by one super-frame each, with a
+// virtio-net GSO header, in the network's coalesce buffers; every other
+// frame gets a zero virtio-net header. The TAP then takes a run with one
+// write, and the kernel one pass.
+func (e *Engine) coalescePending(n *network) {
+	frames := n.rxFrames[:0]
+	for _, f := range n.rxPending {
+		frames = append(frames, f[rxFrameOffset:])
+	}
+	out := n.rxMerged[:0]
+	used := 0
+	for i := 0; i < len(frames); {
+		if len(frames)-i >= 2 {
+			buf := n.groBuffer(used)
+			taken, size, g := encap.Coalesce(frames[i:], buf[rxFrameOffset:])
+			if g.Type != encap.GSONone {
+				putGSOHeader(buf[rxFrameOffset-tap.VnetHdrLen:], buf[rxFrameOffset:], g)
+				out = append(out, buf[:rxFrameOffset+size])
+				used++
+				i += taken
+				continue
+			}
+		}
+		clear(n.rxPending[i][rxFrameOffset-tap.VnetHdrLen : rxFrameOffset])
+		out = append(out, n.rxPending[i])
+		i++
+	}
+	clear(frames)
+	n.rxFrames = frames[:0]
+	n.rxMerged, n.rxPending = n.rxPending[:0], out
+}
+
+// putGSOHeader writes the virtio-net header of a coalesced super-frame.
+func putGSOHeader(hdr, frame []byte, g encap.GSO) {
+	typ := uint8(tap.VnetGSOTCPv4)
+	if g.Type == encap.GSOTCPv6 {
+		typ = tap.VnetGSOTCPv6
+	}
+	hdrLen := g.CsumStart + int(frame[g.CsumStart+12]>>4)*4
+	tap.VnetHdr{
+		Flags: tap.VnetNeedsCsum, GSOType: typ, HdrLen: uint16(hdrLen), GSOSize: uint16(g.Size),
+		CsumStart: uint16(g.CsumStart), CsumOffset: uint16(g.CsumOffset),
+	}.Put(hdr)
+}
+
+// groBuffer returns coalesce buffer i, allocating it on first use.
+func (n *network) groBuffer(i int) []byte {
+	for len(n.groBufs) <= i {
+		n.groBufs = append(n.groBufs, make([]byte, rxFrameOffset+maxSuperFrame))
+	}
+	return n.groBufs[i]
 }

@@ -262,6 +262,11 @@ func (e *Engine) flush(n *network, b *txBatch) {
 		n.ctr.TxBytes.Add(b.bytes)
 	}
 	if len(b.replies) > 0 {
+		if n.offload {
+			for _, r := range b.replies {
+				clear(r[Headroom-tap.VnetHdrLen : Headroom]) // no offload asked of the kernel
+			}
+		}
 		if written, err := n.dev.Write(b.replies, Headroom); written < len(b.replies) && !errors.Is(err, net.ErrClosed) {
 			n.ctr.Drop(metrics.DropTapError, uint64(len(b.replies)-written))
 			e.debugErr("tap write of ARP reply failed", n, err)
