@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"slices"
 	"time"
 
 	"github.com/weftnet/weft/control/store"
@@ -46,17 +47,7 @@ func orderKeys(keys []store.Key, now time.Time) [][]byte {
 	return out
 }
 
-func sameKeys(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
+func sameKeys(a, b [][]byte) bool { return slices.EqualFunc(a, b, bytes.Equal) }
 
 // syncKeys installs the managers' gossip keys on this node in the order
 // orderKeys gives, and remembers them for a restart.

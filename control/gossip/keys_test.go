@@ -3,6 +3,7 @@ package gossip
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -112,17 +113,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
-func keysEqual(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
+func keysEqual(a, b [][]byte) bool { return slices.EqualFunc(a, b, bytes.Equal) }
 
 func TestSetKeysErrors(t *testing.T) {
 	c := newTestCluster(t, nil)
