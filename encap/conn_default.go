@@ -85,3 +85,10 @@ func (c *UDPConn) BatchSize() int { return 1 }
 
 // Close implements Conn.
 func (c *UDPConn) Close() error { return c.closer.close(c.conn) }
+
+// Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO: never,
+// on this platform.
+func (c *UDPConn) Offload() (gso, gro bool) { return false, false }
+
+// DisableOffload does nothing: this platform has no UDP offloads.
+func (c *UDPConn) DisableOffload() error { return nil }

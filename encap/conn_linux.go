@@ -12,26 +12,43 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // UDPConn is a Conn on a UDP socket that moves up to BatchSize datagrams per
-// system call with recvmmsg and sendmmsg.
+// system call with recvmmsg and sendmmsg. Where the kernel allows, it also
+// sends runs of datagrams of one size to one destination as one UDP_SEGMENT
+// message, and reads runs coalesced by UDP_GRO (see offload_linux.go).
 //
 // Known allocation: x/net's ReadBatch allocates a *net.UDPAddr and its IP for
-// every datagram received, to report the sender. Removing it needs our own
+// every message received, to report the sender. Removing it needs our own
 // recvmmsg that parses the sockaddrs in place.
 type UDPConn struct {
 	conn   *net.UDPConn
 	pc     batchConn
 	local  netip.AddrPort
+	batch  int
 	closer closer
 
 	rmu   sync.Mutex
 	rmsgs []ipv4.Message
+	gro   bool
+	// With UDP_GRO, messages are read into the conn's own buffers, where a
+	// coalesced run fills one, and handed out one datagram per caller
+	// buffer: message next, from byte roff, is the next datagram.
+	runs  [][]byte
+	roobs [][]byte
+	rlen  []int // bytes in runs[i]
+	rseg  []int // datagram size in runs[i]; 0 for a single datagram
+	rfrom []netip.AddrPort
+	next  int
+	count int
+	roff  int
 
-	wmu    sync.Mutex
-	wmsgs  []ipv4.Message
-	waddrs []net.UDPAddr // wmsgs[i].Addr is &waddrs[i]
+	wmu   sync.Mutex
+	gso   bool
+	wsend *sender // messages of WriteBatch
+	wsolo *sender // a refused UDP_SEGMENT run, resent one by one
 }
 
 // batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common;
@@ -44,30 +61,75 @@ type batchConn interface {
 // Listen binds a UDP socket to addr (port 0 picks a free port) for batches of
 // up to batch datagrams per system call. An IPv4 addr gives an IPv4 socket;
 // an IPv6 one an IPv6 socket, dual-stack for [::]. It asks for 4 MiB socket
-// buffers, which the kernel caps at net.core.rmem_max and wmem_max.
+// buffers, which the kernel caps at net.core.rmem_max and wmem_max, and
+// turns on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them.
 func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
 	conn, local, err := listenUDP(addr, batch)
 	if err != nil {
 		return nil, err
 	}
 	c := &UDPConn{
-		conn:   conn,
-		local:  local,
-		rmsgs:  newMessages(batch),
-		wmsgs:  newMessages(batch),
-		waddrs: make([]net.UDPAddr, batch),
+		conn:  conn,
+		local: local,
+		batch: batch,
+		rmsgs: newMessages(batch),
+		wsend: newSender(batch),
+		wsolo: newSender(batch),
 	}
 	if local.Addr().Is4() {
 		c.pc = ipv4.NewPacketConn(conn)
 	} else {
 		c.pc = ipv6.NewPacketConn(conn)
 	}
-	ips := make([][16]byte, batch)
-	for i := range c.waddrs {
-		c.waddrs[i].IP = ips[i][:]
-		c.wmsgs[i].Addr = &c.waddrs[i]
+	c.gso, c.gro = enableOffload(conn)
+	if c.gro {
+		c.runs, c.roobs = make([][]byte, batch), make([][]byte, batch)
+		c.rlen, c.rseg, c.rfrom = make([]int, batch), make([]int, batch), make([]netip.AddrPort, batch)
+		for i := range c.runs {
+			c.runs[i] = make([]byte, groBufferLen)
+			c.roobs[i] = make([]byte, groCmsgSpace)
+		}
 	}
 	return c, nil
+}
+
+// Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO. A send
+// that the kernel refuses with EIO turns UDP_SEGMENT off for good.
+func (c *UDPConn) Offload() (gso, gro bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.gso, c.gro
+}
+
+// DisableOffload turns UDP_SEGMENT and UDP_GRO off: every datagram is then
+// sent and read on its own, as for benchmarking without them. Call it
+// before the first read.
+func (c *UDPConn) DisableOffload() error {
+	c.wmu.Lock()
+	c.gso = false
+	c.wmu.Unlock()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if !c.gro {
+		return nil
+	}
+	raw, err := c.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 0)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("encap: turn off UDP_GRO: %w", serr)
+	}
+	c.gro = false
+	return nil
 }
 
 // newMessages returns n messages, each with room for one buffer.
@@ -89,18 +151,29 @@ func newMessages(n int) []ipv4.Message {
 func (c *UDPConn) ReadBatch(bufs [][]byte, sizes []int, from []netip.AddrPort, offset int) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	ms := c.rmsgs[:min(len(bufs), len(c.rmsgs))]
-	if len(ms) == 0 {
+	bufs = bufs[:min(len(bufs), c.batch)]
+	if len(bufs) == 0 {
 		return 0, nil
 	}
+	if !c.gro {
+		return c.readDirect(bufs, sizes, from, offset)
+	}
+	if c.next == c.count {
+		if err := c.readRuns(); err != nil {
+			return 0, err
+		}
+	}
+	return c.handOut(bufs, sizes, from, offset), nil
+}
+
+// readDirect reads datagrams straight into the caller's buffers.
+func (c *UDPConn) readDirect(bufs [][]byte, sizes []int, from []netip.AddrPort, offset int) (int, error) {
+	ms := c.rmsgs[:len(bufs)]
 	for i := range ms {
 		ms[i].Buffers[0] = bufs[i][offset:]
 	}
 	defer clearMessages(ms)
-	n, err := c.pc.ReadBatch(ms, 0)
-	for err != nil && isAsyncICMPError(err) {
-		n, err = c.pc.ReadBatch(ms, 0)
-	}
+	n, err := c.read(ms)
 	if err != nil {
 		return 0, err
 	}
@@ -112,20 +185,73 @@ func (c *UDPConn) ReadBatch(bufs [][]byte, sizes []int, from []netip.AddrPort, o
 	return n, nil
 }
 
+// read calls recvmmsg until it reads something or fails for real.
+func (c *UDPConn) read(ms []ipv4.Message) (int, error) {
+	n, err := c.pc.ReadBatch(ms, 0)
+	for err != nil && isAsyncICMPError(err) {
+		n, err = c.pc.ReadBatch(ms, 0)
+	}
+	return n, err
+}
+
+// readRuns reads messages, coalesced runs or single datagrams, into the
+// conn's own buffers.
+func (c *UDPConn) readRuns() error {
+	ms := c.rmsgs[:len(c.runs)]
+	for i := range ms {
+		ms[i].Buffers[0], ms[i].OOB = c.runs[i], c.roobs[i]
+	}
+	n, err := c.read(ms)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		c.rlen[i], c.rseg[i] = ms[i].N, groSize(ms[i].OOB[:ms[i].NN])
+		if seg := c.rseg[i]; seg > 0 && ms[i].Flags&unix.MSG_TRUNC != 0 {
+			c.rlen[i] -= c.rlen[i] % seg // keep only whole datagrams
+		}
+		c.rfrom[i] = addrPortOf(ms[i].Addr)
+		ms[i].Addr = nil
+	}
+	c.next, c.count, c.roff = 0, n, 0
+	return nil
+}
+
+// handOut copies the datagrams read but not yet returned into bufs, one
+// each, and returns how many.
+func (c *UDPConn) handOut(bufs [][]byte, sizes []int, from []netip.AddrPort, offset int) int {
+	n := 0
+	for n < len(bufs) && c.next < c.count {
+		run := c.runs[c.next][c.roff:c.rlen[c.next]]
+		d := run
+		if seg := c.rseg[c.next]; seg > 0 && seg < len(run) {
+			d = run[:seg]
+		}
+		sizes[n] = copy(bufs[n][offset:], d)
+		from[n] = c.rfrom[c.next]
+		n++
+		if c.roff += len(d); c.roff >= c.rlen[c.next] {
+			c.next, c.roff = c.next+1, 0
+		}
+	}
+	return n
+}
+
 // WriteBatch implements Conn. sendmmsg may send part of a batch; WriteBatch
-// calls it again for the rest. When it fails on the first datagram left, that
-// datagram is skipped and the rest sent, as Conn describes. An error an
+// calls it again for the rest. When it fails on the first message left, that
+// message is skipped and the rest sent, as Conn describes. An error an
 // earlier ICMP message left on the socket is reported by the next send,
-// whatever its destination, so a datagram failing with one of those errors
-// is retried once before it is skipped.
+// whatever its destination, so a message failing with one of those errors
+// is retried once before it is skipped. A UDP_SEGMENT run the kernel
+// refuses is sent again one datagram at a time.
 func (c *UDPConn) WriteBatch(bufs [][]byte, to []netip.AddrPort, offset int) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	sent := 0
 	var first error
-	for start := 0; start < len(bufs); start += len(c.wmsgs) {
-		chunk := bufs[start:min(len(bufs), start+len(c.wmsgs))]
-		n, err := c.writeChunk(chunk, to[start:], offset)
+	for start := 0; start < len(bufs); start += c.batch {
+		end := min(len(bufs), start+c.batch)
+		n, err := c.writeChunk(c.wsend, bufs[start:end], to[start:], offset, c.gso)
 		sent += n
 		if errors.Is(err, net.ErrClosed) {
 			return sent, err
@@ -137,39 +263,52 @@ func (c *UDPConn) WriteBatch(bufs [][]byte, to []netip.AddrPort, offset int) (in
 	return sent, first
 }
 
-// writeChunk sends up to len(c.wmsgs) datagrams and returns how many were
-// sent and the first error.
-func (c *UDPConn) writeChunk(bufs [][]byte, to []netip.AddrPort, offset int) (int, error) {
-	ms := c.wmsgs[:len(bufs)]
-	for i := range ms {
-		ms[i].Buffers[0] = bufs[i][offset:]
-		setUDPAddr(&c.waddrs[i], to[i])
-	}
-	defer clearMessages(ms)
+// writeChunk sends up to c.batch datagrams with s's messages and returns how
+// many were sent and the first error.
+func (c *UDPConn) writeChunk(s *sender, bufs [][]byte, to []netip.AddrPort, offset int, gso bool) (int, error) {
+	m := s.pack(bufs, to, offset, gso)
+	defer s.clear(m)
+	ms := s.msgs[:m]
 	sent, retried := 0, -1
 	var first error
-	for i := 0; i < len(ms); {
-		n, err := c.pc.WriteBatch(ms[i:], 0)
+	for j := 0; j < m; {
+		n, err := c.pc.WriteBatch(ms[j:], 0)
 		n = max(n, 0) // -1 on error
-		sent += n
-		i += n
-		if (err == nil && n > 0) || i == len(ms) {
+		for _, k := range s.counts[j : j+n] {
+			sent += k
+		}
+		j += n
+		if (err == nil && n > 0) || j == m {
 			continue
 		}
 		if err == nil {
-			err = errors.New("sendmmsg sent nothing")
+			err = errSentNothing
 		}
 		if errors.Is(err, net.ErrClosed) {
 			return sent, err
 		}
-		if isAsyncICMPError(err) && retried != i {
-			retried = i // possibly stale: reporting it cleared it
+		if isAsyncICMPError(err) && retried != j {
+			retried = j // possibly stale: reporting it cleared it
 			continue
 		}
-		if first == nil {
-			first = fmt.Errorf("encap: send %d bytes to %v: %w", len(ms[i].Buffers[0]), to[i], err)
+		i, k := s.first[j], s.counts[j]
+		if disable, retry := gsoRefused(err); retry && k > 1 {
+			if disable {
+				c.gso = false
+			}
+			solo, serr := c.writeChunk(c.wsolo, bufs[i:i+k], to[i:i+k], offset, false)
+			sent += solo
+			if errors.Is(serr, net.ErrClosed) {
+				return sent, serr
+			}
+			err = serr
+		} else {
+			err = fmt.Errorf("encap: send %d datagrams of %d bytes to %v: %w", k, len(bufs[i])-offset, to[i], err)
 		}
-		i++ // skip the datagram the error concerns
+		if first == nil {
+			first = err
+		}
+		j++ // skip the message the error concerns
 	}
 	return sent, first
 }
@@ -231,7 +370,7 @@ func isAsyncICMPError(err error) bool {
 func (c *UDPConn) LocalAddr() netip.AddrPort { return c.local }
 
 // BatchSize implements Conn.
-func (c *UDPConn) BatchSize() int { return len(c.rmsgs) }
+func (c *UDPConn) BatchSize() int { return c.batch }
 
 // Close implements Conn.
 func (c *UDPConn) Close() error { return c.closer.close(c.conn) }

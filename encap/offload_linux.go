@@ -1,0 +1,186 @@
+//go:build linux
+
+package encap
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// UDP segmentation offload (UDP_SEGMENT, "GSO") and receive coalescing
+// (UDP_GRO), as described in the kernel's udp(7) and
+// Documentation/networking/segmentation-offloads.rst.
+//
+// A send carrying a UDP_SEGMENT control message hands the kernel several
+// datagrams of one size (the last may be shorter) to one destination as one
+// buffer; they travel through the stack, and over veth and loopback all the
+// way to the receiving socket, as one packet. A socket with UDP_GRO set
+// receives such runs as one buffer with a UDP_GRO control message giving the
+// size of its datagrams. Both cut the per-datagram cost of the system calls
+// and the stack; Conn's contract, one datagram per buffer, is unchanged.
+const (
+	// maxGSOSegments is the most datagrams one UDP_SEGMENT send may carry:
+	// the kernel's UDP_MAX_SEGMENTS, 64 before Linux 6.11.
+	maxGSOSegments = 64
+	// maxGSOBytes is the most payload one send may carry: an IPv4 packet
+	// of 64 KB less its IP and UDP headers.
+	maxGSOBytes = 65535 - 20 - 8
+	// groBufferLen is the size of a buffer a coalesced run is read into.
+	groBufferLen = 65535
+)
+
+var (
+	segmentCmsgLen = unix.CmsgSpace(2) // UDP_SEGMENT carries a uint16
+	groCmsgSpace   = unix.CmsgSpace(4) // UDP_GRO carries an int
+	errSentNothing = errors.New("sendmmsg sent nothing")
+)
+
+// enableOffload turns on UDP_GRO and probes UDP_SEGMENT; each is left off
+// where the kernel does not know it.
+func enableOffload(conn *net.UDPConn) (gso, gro bool) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return false, false
+	}
+	if err := raw.Control(func(fd uintptr) {
+		_, err := unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT)
+		gso = err == nil
+		gro = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+	}); err != nil {
+		return false, false
+	}
+	return gso, gro
+}
+
+// putSegmentCmsg writes a UDP_SEGMENT control message for datagrams of size
+// bytes into b, which is segmentCmsgLen long.
+func putSegmentCmsg(b []byte, size int) {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
+}
+
+// groSize returns the datagram size of a UDP_GRO control message in oob, or
+// 0 when there is none (the buffer holds one datagram).
+func groSize(oob []byte) int {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0
+		}
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4 {
+			return int(binary.NativeEndian.Uint32(data))
+		}
+		oob = rest
+	}
+	return 0
+}
+
+// gsoGroup returns how many datagrams from the start of bufs (each at
+// offset) one UDP_SEGMENT send can carry: the same destination, the same
+// size except a shorter last one, within the kernel's limits. It returns 1
+// when the first cannot go with any other.
+func gsoGroup(bufs [][]byte, to []netip.AddrPort, offset int) int {
+	size := len(bufs[0]) - offset
+	if size == 0 {
+		return 1
+	}
+	n, total := 1, size
+	for n < len(bufs) && n < maxGSOSegments && to[n] == to[0] {
+		l := len(bufs[n]) - offset
+		if l == 0 || l > size || total+l > maxGSOBytes {
+			break
+		}
+		n, total = n+1, total+l
+		if l < size {
+			break // a shorter datagram ends a run
+		}
+	}
+	return n
+}
+
+// sender is one set of preallocated messages for sendmmsg.
+type sender struct {
+	msgs   []ipv4.Message
+	addrs  []net.UDPAddr // msgs[i].Addr is &addrs[i]
+	iovs   [][]byte      // msgs[i].Buffers are windows on it
+	oobs   [][]byte      // a UDP_SEGMENT control message per message
+	counts []int         // datagrams in msgs[i]
+	first  []int         // index in the caller's batch of msgs[i]'s first datagram
+}
+
+func newSender(n int) *sender {
+	s := &sender{
+		msgs: make([]ipv4.Message, n), addrs: make([]net.UDPAddr, n), iovs: make([][]byte, n),
+		oobs: make([][]byte, n), counts: make([]int, n), first: make([]int, n),
+	}
+	ips := make([][16]byte, n)
+	oob := make([]byte, n*segmentCmsgLen)
+	for i := range s.msgs {
+		s.addrs[i].IP = ips[i][:]
+		s.msgs[i].Addr = &s.addrs[i]
+		s.oobs[i] = oob[i*segmentCmsgLen : (i+1)*segmentCmsgLen : (i+1)*segmentCmsgLen]
+	}
+	return s
+}
+
+// pack fills s's messages with bufs, one datagram each, or runs of them
+// with UDP_SEGMENT when gso is set, and returns how many messages it used.
+func (s *sender) pack(bufs [][]byte, to []netip.AddrPort, offset int, gso bool) int {
+	m := 0
+	for i := 0; i < len(bufs); m++ {
+		k := 1
+		if gso {
+			k = gsoGroup(bufs[i:], to[i:], offset)
+		}
+		iov := s.iovs[i : i+k]
+		for j := range iov {
+			iov[j] = bufs[i+j][offset:]
+		}
+		msg := &s.msgs[m]
+		msg.Buffers, msg.OOB = iov, nil
+		if k > 1 {
+			putSegmentCmsg(s.oobs[m], len(iov[0]))
+			msg.OOB = s.oobs[m]
+		}
+		setUDPAddr(&s.addrs[m], to[i])
+		s.counts[m], s.first[m] = k, i
+		i += k
+	}
+	return m
+}
+
+// clear drops the references to the caller's buffers, since a Conn never
+// retains them.
+func (s *sender) clear(m int) {
+	clear(s.iovs)
+	for i := range s.msgs[:m] {
+		s.msgs[i].Buffers, s.msgs[i].OOB = nil, nil
+	}
+}
+
+// gsoRefused reports whether a send failed because of its UDP_SEGMENT
+// request, so that its datagrams should be sent one by one: EIO where the
+// route's device cannot checksum for it, EINVAL where a datagram would not
+// fit the path MTU, EMSGSIZE where the run is too long for this kernel.
+func gsoRefused(err error) (disable, retry bool) {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false, false
+	}
+	switch errno {
+	case syscall.EIO:
+		return true, true
+	case syscall.EINVAL, syscall.EMSGSIZE:
+		return false, true
+	}
+	return false, false
+}

@@ -1,0 +1,277 @@
+//go:build linux
+
+package encap
+
+import (
+	"bytes"
+	"net/netip"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/ipv4"
+)
+
+// countingConn counts the messages and datagrams that pass through a
+// batchConn, and can refuse UDP_SEGMENT messages with an error.
+type countingConn struct {
+	batchConn
+	readMsgs, coalesced int   // messages read, and of those runs of several datagrams
+	wrote, segmented    int   // messages sent, and of those UDP_SEGMENT ones
+	refuse              error // returned for a UDP_SEGMENT message
+}
+
+func (c *countingConn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	n, err := c.batchConn.ReadBatch(ms, flags)
+	for i := range max(n, 0) {
+		c.readMsgs++
+		if ms[i].OOB != nil && groSize(ms[i].OOB[:ms[i].NN]) > 0 {
+			c.coalesced++
+		}
+	}
+	return n, err
+}
+
+func (c *countingConn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+	for i := range ms {
+		if ms[i].OOB != nil && c.refuse != nil {
+			if i == 0 {
+				return 0, c.refuse
+			}
+			ms = ms[:i]
+			break
+		}
+	}
+	n, err := c.batchConn.WriteBatch(ms, flags)
+	for i := range max(n, 0) {
+		c.wrote++
+		if ms[i].OOB != nil {
+			c.segmented++
+		}
+	}
+	return n, err
+}
+
+func counting(c *UDPConn) *countingConn {
+	cc := &countingConn{batchConn: c.pc}
+	c.pc = cc
+	return cc
+}
+
+func TestGSOGroup(t *testing.T) {
+	a, b := netip.MustParseAddrPort("198.18.0.1:4789"), netip.MustParseAddrPort("198.18.0.2:4789")
+	mk := func(sizes ...int) [][]byte {
+		bufs := make([][]byte, len(sizes))
+		for i, s := range sizes {
+			bufs[i] = make([]byte, testOffset+s)
+		}
+		return bufs
+	}
+	same := func(n int, ap netip.AddrPort) []netip.AddrPort {
+		to := make([]netip.AddrPort, n)
+		for i := range to {
+			to[i] = ap
+		}
+		return to
+	}
+	many := make([]int, 100)
+	for i := range many {
+		many[i] = 1000
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		to    []netip.AddrPort
+		want  int
+	}{
+		{"one", []int{1400}, same(1, a), 1},
+		{"equal sizes", []int{1400, 1400, 1400}, same(3, a), 3},
+		{"shorter last ends the run", []int{1400, 1400, 900, 1400}, same(4, a), 3},
+		{"longer one ends the run", []int{900, 1400}, same(2, a), 1},
+		{"another destination ends the run", []int{1400, 1400, 1400}, []netip.AddrPort{a, a, b}, 2},
+		{"an empty datagram goes alone", []int{0, 0}, same(2, a), 1},
+		{"an empty datagram ends the run", []int{1400, 0}, same(2, a), 1},
+		{"at most maxGSOSegments", many, same(len(many), a), maxGSOSegments},
+		{"at most maxGSOBytes", []int{30000, 30000, 30000}, same(3, a), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := gsoGroup(mk(tc.sizes...), tc.to, testOffset); got != tc.want {
+				t.Errorf("gsoGroup = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// offloadBatch returns datagrams to dst with runs of equal sizes, shorter
+// tails, single datagrams and an empty one, interleaved with datagrams to
+// other.
+func offloadBatch(dst, other netip.AddrPort) (bufs [][]byte, to []netip.AddrPort) {
+	add := func(size int, ap netip.AddrPort) {
+		bufs = append(bufs, payload(len(bufs), size))
+		to = append(to, ap)
+	}
+	for range 20 {
+		add(1458, dst)
+	}
+	add(700, dst)
+	add(1458, other)
+	for range 5 {
+		add(300, dst)
+	}
+	add(0, dst)
+	for range 70 { // longer than one UDP_SEGMENT message may be
+		add(900, dst)
+	}
+	add(17, dst)
+	return bufs, to
+}
+
+func TestUDPConnSegmentsAndCoalesces(t *testing.T) {
+	a := listen(t, loopback4, 128)
+	b := listen(t, loopback4, 128)
+	other := listen(t, loopback4, 128)
+	if gso, _ := a.Offload(); !gso {
+		t.Skip("the kernel has no UDP_SEGMENT")
+	}
+	if _, gro := b.Offload(); !gro {
+		t.Skip("the kernel has no UDP_GRO")
+	}
+	closeAfter(t, b)
+	closeAfter(t, other)
+	ac, bc := counting(a), counting(b)
+	bufs, to := offloadBatch(b.LocalAddr(), other.LocalAddr())
+	if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+		t.Fatalf("WriteBatch = (%d, %v); want (%d, nil)", n, err, len(bufs))
+	}
+	var want [][]byte
+	for i := range bufs {
+		if to[i] == b.LocalAddr() {
+			want = append(want, bufs[i][testOffset:])
+		}
+	}
+	got, from, _ := readN(t, b, len(want))
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("datagram %d: got %d bytes; want %d bytes, in order", i, len(got[i]), len(want[i]))
+		}
+		if from[i] != a.LocalAddr() {
+			t.Errorf("datagram %d from %v; want %v", i, from[i], a.LocalAddr())
+		}
+	}
+	if o, _, _ := readN(t, other, 1); len(o[0]) != 1458 {
+		t.Errorf("other destination got %d bytes; want 1458", len(o[0]))
+	}
+	if ac.segmented == 0 || ac.wrote >= len(bufs)/2 {
+		t.Errorf("sent %d messages (%d with UDP_SEGMENT) for %d datagrams; want runs sent as one", ac.wrote, ac.segmented, len(bufs))
+	}
+	if bc.coalesced == 0 || bc.readMsgs >= len(want)/2 {
+		t.Errorf("read %d messages (%d coalesced) for %d datagrams; want runs read as one", bc.readMsgs, bc.coalesced, len(want))
+	}
+}
+
+// A run is handed out over as many ReadBatch calls as the caller's buffers
+// need, with nothing lost.
+func TestUDPConnHandsOutARunInParts(t *testing.T) {
+	a := listen(t, loopback4, 64)
+	b := listen(t, loopback4, 64)
+	closeAfter(t, b)
+	bufs, to := make([][]byte, 40), make([]netip.AddrPort, 40)
+	for i := range bufs {
+		bufs[i], to[i] = payload(i, 1200), b.LocalAddr()
+	}
+	if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+		t.Fatalf("WriteBatch = (%d, %v)", n, err)
+	}
+	small := make([][]byte, 3)
+	for i := range small {
+		small[i] = make([]byte, testOffset+1500)
+	}
+	sizes, from := make([]int, 3), make([]netip.AddrPort, 3)
+	for i := 0; i < len(bufs); {
+		n, err := b.ReadBatch(small, sizes, from, testOffset)
+		if err != nil || n == 0 || n > 3 {
+			t.Fatalf("ReadBatch = (%d, %v) after %d datagrams", n, err, i)
+		}
+		for j := range n {
+			if !bytes.Equal(small[j][testOffset:testOffset+sizes[j]], bufs[i][testOffset:]) {
+				t.Fatalf("datagram %d differs", i)
+			}
+			i++
+		}
+	}
+}
+
+// A UDP_SEGMENT message the kernel refuses is sent again one datagram at a
+// time; EIO turns UDP_SEGMENT off, EINVAL does not.
+func TestUDPConnGSOFallback(t *testing.T) {
+	for _, tc := range []struct {
+		err     syscall.Errno
+		stillOn bool
+	}{{syscall.EIO, false}, {syscall.EINVAL, true}} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			a := listen(t, loopback4, 64)
+			b := listen(t, loopback4, 64)
+			closeAfter(t, b)
+			if gso, _ := a.Offload(); !gso {
+				t.Skip("the kernel has no UDP_SEGMENT")
+			}
+			ac := counting(a)
+			ac.refuse = tc.err
+			bufs, to := offloadBatch(b.LocalAddr(), b.LocalAddr())
+			if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+				t.Fatalf("WriteBatch = (%d, %v); want (%d, nil)", n, err, len(bufs))
+			}
+			got, _, _ := readN(t, b, len(bufs))
+			for i := range bufs {
+				if !bytes.Equal(got[i], bufs[i][testOffset:]) {
+					t.Errorf("datagram %d differs", i)
+				}
+			}
+			if ac.segmented != 0 {
+				t.Errorf("%d UDP_SEGMENT messages went through the refusing conn", ac.segmented)
+			}
+			if gso, _ := a.Offload(); gso != tc.stillOn {
+				t.Errorf("after %v: UDP_SEGMENT on = %v; want %v", tc.err, gso, tc.stillOn)
+			}
+		})
+	}
+}
+
+func TestUDPConnDisableOffload(t *testing.T) {
+	a := listen(t, loopback4, 64)
+	b := listen(t, loopback4, 64)
+	closeAfter(t, b)
+	for _, c := range []*UDPConn{a, b} {
+		if err := c.DisableOffload(); err != nil {
+			t.Fatal(err)
+		}
+		if gso, gro := c.Offload(); gso || gro {
+			t.Fatalf("Offload() = (%v, %v) after DisableOffload", gso, gro)
+		}
+	}
+	ac, bc := counting(a), counting(b)
+	bufs, to := offloadBatch(b.LocalAddr(), b.LocalAddr())
+	if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+		t.Fatalf("WriteBatch = (%d, %v)", n, err)
+	}
+	readN(t, b, len(bufs))
+	if ac.segmented != 0 || bc.coalesced != 0 || ac.wrote != len(bufs) {
+		t.Errorf("sent %d messages (%d segmented), read %d coalesced; want one message per datagram", ac.wrote, ac.segmented, bc.coalesced)
+	}
+}
+
+func TestUDPConnSegmentedWriteAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are unreliable under -race")
+	}
+	a := listen(t, loopback4, 128)
+	b := listen(t, loopback4, 128) // never read: the kernel drops what overflows
+	bufs, to := offloadBatch(b.LocalAddr(), b.LocalAddr())
+	allocs := testing.AllocsPerRun(50, func() {
+		if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+			t.Fatalf("WriteBatch = (%d, %v)", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("WriteBatch with UDP_SEGMENT runs: %v allocs per run; want 0", allocs)
+	}
+}
