@@ -16,13 +16,15 @@
 //     1500. The ceiling the tunnels are measured against.
 //   - kernel: a kernel VXLAN device (static peers) bridged with the
 //     container's veth on each host, overlay MTU 1450.
-//   - weft: weftd, a static-peer network on VNI 42 (MTU 1450).
+//   - weft: weftd, a static-peer network on VNI 42 (MTU 1450), on its fast
+//     path: TAP offloads (TCP super-frames split and coalesced in weftd) and
+//     UDP_SEGMENT/UDP_GRO on the underlay socket.
 //   - weft-encrypted: weftd in a two-node cluster (h1 manager, h2 worker), an
 //     attachable encrypted network (ESP, AES-GCM), with its smaller MTU.
 //   - weft-portable: as weft, with weftd's portable TAP driver
 //     (--tap-driver water: one frame per read and write).
-//   - weft-offload: as weft, with --tap-offload (TCP super-frames from the
-//     TAP, split in weftd).
+//   - weft-no-offload: as weft, with --tap-offload=false --udp-offload=false:
+//     batched reads and writes, but one frame and one datagram each.
 //
 // Every mode keeps the veths' default offloads. Each round builds a fresh
 // topology per mode, in the order above, runs the tests and tears it down;

@@ -55,7 +55,7 @@ func notes(cfg config) []string {
 	return []string{
 		"c1 on host h1 sends to c2 on host h2; hosts are namespaces on one underlay bridge; every mode keeps the veths' default offloads",
 		"veth: no tunnel; each host routes the other container's address to the other host (IP forwarding, proxy ARP on the container's veth), container MTU 1500",
-		"kernel: kernel VXLAN, static peers, bridged with the container's veth; weft: weftd static-peer network; weft-encrypted: weftd two-node cluster, attachable --encrypted network (ESP, AES-GCM); weft-portable: weft with --tap-driver water; weft-offload: weft with --tap-offload; weftd at --log-level info",
+		"kernel: kernel VXLAN, static peers, bridged with the container's veth; weft: weftd static-peer network, fast path (TAP offloads, UDP_SEGMENT/UDP_GRO); weft-encrypted: weftd two-node cluster, attachable --encrypted network (ESP, AES-GCM); weft-portable: weft with --tap-driver water; weft-no-offload: weft with --tap-offload=false --udp-offload=false; weftd at --log-level info",
 		"rounds interleave the modes in the order of the columns, each with a fresh topology; a ratio is value / kernel VXLAN's value in the same round, and the table shows the median of the ratios",
 		"TCP: iperf3 -P n, Gbit/s received (end.sum_received)",
 		fmt.Sprintf("UDP 1350 B: iperf3 -u -l 1350 -w %s at offered rates %s Gbit/s for %d s each, ascending, up to the first with more than %g%% lost (the receiver's count); the value is the most Gbit/s received at any rate with at most %g%% lost (0: none); where one iperf3 sender cannot reach the offered rate it is the sender's limit, and a mode that carries the top rate is limited by the sweep",

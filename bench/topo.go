@@ -39,10 +39,10 @@ const (
 	modeWeft      = "weft"
 	modeEncrypted = "weft-encrypted"
 	modePortable  = "weft-portable"
-	modeOffload   = "weft-offload"
+	modeNoOffload = "weft-no-offload"
 )
 
-var allModes = []string{modeVeth, modeKernel, modeWeft, modeEncrypted, modePortable, modeOffload}
+var allModes = []string{modeVeth, modeKernel, modeWeft, modeEncrypted, modePortable, modeNoOffload}
 
 // baseline is the mode every ratio is taken against.
 const baseline = modeKernel
@@ -84,8 +84,8 @@ func build(mode, bin, dir string) (*topology, error) {
 		err = t.weft(sides)
 	case modePortable:
 		err = t.weft(sides, "--tap-driver", "water")
-	case modeOffload:
-		err = t.weft(sides, "--tap-offload")
+	case modeNoOffload:
+		err = t.weft(sides, "--tap-offload=false", "--udp-offload=false")
 	case modeEncrypted:
 		err = t.encrypted(sides)
 	default:

@@ -65,8 +65,15 @@ type Config struct {
 	TapDriver string
 	// TapOffload opens the Linux TAP devices with virtio-net headers and
 	// TCP segmentation and checksum offload: containers hand weftd TCP
-	// super-frames of up to 64 KB, which weftd splits into segments.
+	// super-frames of up to 64 KB, which weftd splits into segments, and
+	// weftd writes them received segments coalesced again. Where the
+	// kernel refuses the offloads, the TAP is opened without them.
 	TapOffload bool
+	// UDPOffload sends runs of underlay datagrams to one peer as one
+	// UDP_SEGMENT message and reads runs coalesced by UDP_GRO, where the
+	// kernel has them; off, every datagram costs its own trip through the
+	// stack (the benchmark's ablation).
+	UDPOffload bool
 	// Pprof serves Go's CPU and heap profiles under /debug/pprof/ on the
 	// metrics address, for finding what the data plane spends its time on.
 	Pprof bool
@@ -87,6 +94,8 @@ func DefaultConfig() Config {
 		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
 		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
 		TapDriver:         "linux",
+		TapOffload:        true,
+		UDPOffload:        true,
 		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
 		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
 	}
@@ -197,6 +206,14 @@ func (d *Daemon) openDataPath() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
 	}
+	if !d.cfg.UDPOffload {
+		if err := conn.DisableOffload(); err != nil {
+			conn.Close()
+			return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+		}
+	}
+	gso, gro := conn.Offload()
+	d.log.Info("underlay socket", "addr", d.dataAddr, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
 	d.engine = vtep.New(d.cfg.Engine, conn, d.fdb, d.reg, d.log)
 	return nil
 }

@@ -220,7 +220,11 @@ func (d *Daemon) openTAP(name string) (tap.Device, error) {
 	case d.cfg.TapDriver == "water":
 		return tap.OpenWater(name)
 	case d.cfg.TapOffload:
-		return tap.Open(name, tap.WithOffload())
+		dev, err := tap.Open(name, tap.WithOffload())
+		if err == nil {
+			return dev, nil
+		}
+		d.log.Warn("TAP offloads refused; opening the TAP without them", "tap", name, "err", err)
 	}
 	return tap.Open(name)
 }

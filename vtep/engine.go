@@ -44,7 +44,7 @@ type Config struct {
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		BatchSize:   64,                // near the kernel's UIO_MAXIOV-friendly sizes; later tuned by the fast path
+		BatchSize:   128,               // frames per TAP read and datagrams per recvmmsg/sendmmsg
 		LearnAge:    300 * time.Second, // as the kernel's VXLAN ageing
 		MaxDatagram: 65535,             // the largest UDP payload
 	}

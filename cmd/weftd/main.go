@@ -45,8 +45,9 @@ func run(args []string) error {
 	})
 	fs.StringVar(&cfg.DNS.ResolvConf, "dns-resolv-conf", cfg.DNS.ResolvConf, "resolv.conf whose nameservers the containers' resolver forwards to, when --dns is not given")
 	fs.StringVar(&cfg.TapDriver, "tap-driver", cfg.TapDriver, "how TAP devices are read: linux (batched) or water (portable, one frame per call)")
+	fs.BoolVar(&cfg.UDPOffload, "udp-offload", cfg.UDPOffload, "send runs of underlay datagrams with UDP_SEGMENT and read them with UDP_GRO, where the kernel has them")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles under /debug/pprof/ on the metrics address")
-	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd")
+	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd, and write received segments coalesced")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {

@@ -68,29 +68,13 @@ type UDPPacket struct {
 
 // ReadUDP returns the UDP datagrams over IPv4 in a pcap file.
 func ReadUDP(path string) ([]UDPPacket, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
 	var out []UDPPacket
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	err := eachPacket(path, func(data []byte, lt layers.LinkType) {
+		p := gopacket.NewPacket(data, lt, gopacket.Default)
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		if ip == nil || udp == nil {
-			continue
+			return
 		}
 		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
 		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
@@ -99,6 +83,30 @@ func ReadUDP(path string) ([]UDPPacket, error) {
 			Dst:     netip.AddrPortFrom(dst, uint16(udp.DstPort)),
 			Payload: append([]byte(nil), udp.Payload...),
 		})
+	})
+	return out, err
+}
+
+// eachPacket calls f with every packet of a pcap file and its link type.
+func eachPacket(path string, f func(data []byte, lt layers.LinkType)) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	r, err := pcapgo.NewReader(file)
+	if err != nil {
+		return err
+	}
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f(data, r.LinkType())
 	}
 }
 
@@ -131,4 +139,17 @@ func WriteUDP(path string, src, dst netip.AddrPort, payloads [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// IPv4Lengths returns the total length, from its header, of every IPv4
+// packet in an Ethernet pcap file, however short the capture was cut.
+func IPv4Lengths(path string) ([]int, error) {
+	var out []int
+	err := eachPacket(path, func(data []byte, _ layers.LinkType) {
+		// Ethernet, no VLAN tag: EtherType at 12, the IPv4 header at 14.
+		if len(data) >= 18 && data[12] == 0x08 && data[13] == 0x00 && data[14]>>4 == 4 {
+			out = append(out, int(data[16])<<8|int(data[17]))
+		}
+	})
+	return out, err
 }
