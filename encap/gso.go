@@ -3,6 +3,7 @@ package encap
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // GSO describes an inner frame handed over with segmentation or checksum
@@ -221,25 +222,44 @@ func (p *segmentable) pseudo(seg []byte, l4Len int) uint32 {
 	return s + uint32(l4Len)
 }
 
-// sum adds b to the ones'-complement sum s, 16 bits at a time, without
-// folding.
+// sum adds the big-endian 16-bit words of b (a trailing odd byte as the
+// high byte of a word) to the ones'-complement sum s, without folding it.
+//
+// It loads 8 bytes at a time in little-endian order and adds them with
+// carries: a ones'-complement sum of byte-swapped words is the byte-swapped
+// sum, so one swap at the end gives the big-endian result.
 func sum(b []byte, s uint32) uint32 {
-	acc := uint64(s)
+	var acc, carry uint64
+	for len(b) >= 32 {
+		acc, carry = bits.Add64(acc, binary.LittleEndian.Uint64(b), carry)
+		acc, carry = bits.Add64(acc, binary.LittleEndian.Uint64(b[8:]), carry)
+		acc, carry = bits.Add64(acc, binary.LittleEndian.Uint64(b[16:]), carry)
+		acc, carry = bits.Add64(acc, binary.LittleEndian.Uint64(b[24:]), carry)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		acc += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
+		acc, carry = bits.Add64(acc, binary.LittleEndian.Uint64(b), carry)
 		b = b[8:]
 	}
+	acc, carry = bits.Add64(acc, carry, 0)
+	acc += carry // at most 1, into an acc that was just wrapped: no overflow
+	var tail uint64
 	for len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
+		tail += uint64(binary.LittleEndian.Uint16(b))
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
+		tail += uint64(b[0])
 	}
-	for acc>>32 != 0 {
-		acc = acc&0xffffffff + acc>>32
-	}
-	return uint32(acc)
+	acc, carry = bits.Add64(acc, tail, 0)
+	acc += carry
+	// Fold 64 bits to 16, then swap back to big-endian order.
+	acc = acc&0xffffffff + acc>>32
+	acc = acc&0xffffffff + acc>>32
+	f := uint32(acc)
+	f = f&0xffff + f>>16
+	f = f&0xffff + f>>16
+	return s + uint32(bits.ReverseBytes16(uint16(f)))
 }
 
 // fold folds a 32-bit ones'-complement sum to 16 bits.
