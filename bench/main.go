@@ -25,6 +25,8 @@
 //     (--tap-driver water: one frame per read and write).
 //   - weft-no-offload: as weft, with --tap-offload=false --udp-offload=false:
 //     batched reads and writes, but one frame and one datagram each.
+//   - weft-2queues: as weft, with --queues 2: two TAP queues and two
+//     underlay sockets, each with its own loop.
 //
 // Every mode keeps the veths' default offloads. Each round builds a fresh
 // topology per mode, in the order above, runs the tests and tears it down;

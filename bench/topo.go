@@ -40,9 +40,10 @@ const (
 	modeEncrypted = "weft-encrypted"
 	modePortable  = "weft-portable"
 	modeNoOffload = "weft-no-offload"
+	modeQueues    = "weft-2queues"
 )
 
-var allModes = []string{modeVeth, modeKernel, modeWeft, modeEncrypted, modePortable, modeNoOffload}
+var allModes = []string{modeVeth, modeKernel, modeWeft, modeEncrypted, modePortable, modeNoOffload, modeQueues}
 
 // baseline is the mode every ratio is taken against.
 const baseline = modeKernel
@@ -84,6 +85,8 @@ func build(mode, bin, dir string) (*topology, error) {
 		err = t.weft(sides)
 	case modePortable:
 		err = t.weft(sides, "--tap-driver", "water")
+	case modeQueues:
+		err = t.weft(sides, "--queues", "2")
 	case modeNoOffload:
 		err = t.weft(sides, "--tap-offload=false", "--udp-offload=false")
 	case modeEncrypted:

@@ -69,6 +69,11 @@ type Config struct {
 	// weftd writes them received segments coalesced again. Where the
 	// kernel refuses the offloads, the TAP is opened without them.
 	TapOffload bool
+	// Queues is how many queues each network's TAP has, and how many
+	// underlay sockets share the data path port (SO_REUSEPORT): each with
+	// a loop of its own, so that flows spread over the cores. The linux
+	// TAP driver only.
+	Queues int
 	// UDPOffload sends runs of underlay datagrams to one peer as one
 	// UDP_SEGMENT message and reads runs coalesced by UDP_GRO, where the
 	// kernel has them; off, every datagram costs its own trip through the
@@ -95,6 +100,7 @@ func DefaultConfig() Config {
 		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
 		TapDriver:         "linux",
 		TapOffload:        true,
+		Queues:            1,
 		UDPOffload:        true,
 		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
 		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
@@ -202,19 +208,30 @@ func (d *Daemon) openDataPath() error {
 		return fmt.Errorf("data path address %s: %w", addr, err)
 	}
 	d.dataAddr, d.underMTU = netip.AddrPortFrom(addr, d.cfg.DataPathPort), mtu
-	conn, err := encap.Listen(d.dataAddr, d.cfg.Engine.BatchSize)
+	queues := max(d.cfg.Queues, 1)
+	if d.cfg.TapDriver == "water" {
+		queues = 1 // one TAP queue: more sockets would only split its traffic
+	}
+	socks, err := encap.ListenQueues(d.dataAddr, d.cfg.Engine.BatchSize, queues)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
 	}
-	if !d.cfg.UDPOffload {
-		if err := conn.DisableOffload(); err != nil {
-			conn.Close()
-			return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+	conns := make([]encap.Conn, len(socks))
+	for i, s := range socks {
+		conns[i] = s
+		if !d.cfg.UDPOffload {
+			err = errors.Join(err, s.DisableOffload())
 		}
 	}
-	gso, gro := conn.Offload()
-	d.log.Info("underlay socket", "addr", d.dataAddr, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
-	d.engine = vtep.New(d.cfg.Engine, conn, d.fdb, d.reg, d.log)
+	if err != nil {
+		for _, s := range socks {
+			s.Close()
+		}
+		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+	}
+	gso, gro := socks[0].Offload()
+	d.log.Info("underlay sockets", "addr", d.dataAddr, "queues", queues, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
+	d.engine = vtep.NewQueues(d.cfg.Engine, conns, d.fdb, d.reg, d.log)
 	return nil
 }
 

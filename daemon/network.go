@@ -214,33 +214,65 @@ func (d *Daemon) startNetwork(n *netState) error {
 	return nil
 }
 
-// openTAP opens a network's TAP device with the configured driver.
-func (d *Daemon) openTAP(name string) (tap.Device, error) {
-	switch {
-	case d.cfg.TapDriver == "water":
-		return tap.OpenWater(name)
-	case d.cfg.TapOffload:
-		dev, err := tap.Open(name, tap.WithOffload())
+// openTAP opens a network's TAP device with the configured driver: with
+// the linux driver, --queues queues of it.
+func (d *Daemon) openTAP(name string) ([]tap.Device, error) {
+	if d.cfg.TapDriver == "water" {
+		dev, err := tap.OpenWater(name)
+		if err != nil {
+			return nil, err
+		}
+		return []tap.Device{dev}, nil
+	}
+	opts := []tap.Option{tap.WithBatchSize(d.cfg.Engine.BatchSize)}
+	if d.cfg.TapOffload {
+		qs, err := d.openQueues(name, append(opts, tap.WithOffload()))
 		if err == nil {
-			return dev, nil
+			return qs, nil
 		}
 		d.log.Warn("TAP offloads refused; opening the TAP without them", "tap", name, "err", err)
 	}
-	return tap.Open(name)
+	return d.openQueues(name, opts)
+}
+
+// openQueues opens the TAP's queues: a multi-queue TAP when there are
+// several.
+func (d *Daemon) openQueues(name string, opts []tap.Option) ([]tap.Device, error) {
+	if d.cfg.Queues <= 1 {
+		dev, err := tap.Open(name, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return []tap.Device{dev}, nil
+	}
+	qs, err := tap.OpenQueues(name, d.cfg.Queues, opts...)
+	if err != nil {
+		return nil, err
+	}
+	devs := make([]tap.Device, len(qs))
+	for i, q := range qs {
+		devs[i] = q
+	}
+	return devs, nil
 }
 
 func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
-	dev, err := d.openTAP(tapName(n.VNI))
+	devs, err := d.openTAP(tapName(n.VNI))
 	if err != nil {
 		return fmt.Errorf("open TAP: %w", err)
 	}
-	if err := enslave(dev.Name(), br, n.MTU); err != nil {
-		dev.Close()
+	closeAll := func() {
+		for _, dev := range devs {
+			dev.Close()
+		}
+	}
+	if err := enslave(devs[0].Name(), br, n.MTU); err != nil {
+		closeAll()
 		return err
 	}
 	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort, Encrypted: n.Encrypted}
-	if err := d.engine.AddNetwork(nc, dev); err != nil {
-		dev.Close()
+	if err := d.engine.AddNetwork(nc, devs[0], devs[1:]...); err != nil {
+		closeAll()
 		return err
 	}
 	n.epoch = d.epochs.Add(1)

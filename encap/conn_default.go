@@ -23,7 +23,7 @@ type UDPConn struct {
 // IPv4 socket; an IPv6 one an IPv6 socket, dual-stack for [::]. It asks for
 // 4 MiB socket buffers, which the kernel may cap.
 func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
-	conn, local, err := listenUDP(addr, batch)
+	conn, local, err := listenUDP(addr, batch, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -92,3 +92,16 @@ func (c *UDPConn) Offload() (gso, gro bool) { return false, false }
 
 // DisableOffload does nothing: this platform has no UDP offloads.
 func (c *UDPConn) DisableOffload() error { return nil }
+
+// ListenQueues binds one socket: this platform has no SO_REUSEPORT group
+// steering, so n must be 1.
+func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
+	if n != 1 {
+		return nil, fmt.Errorf("encap: listen %v: %d queues need Linux", addr, n)
+	}
+	c, err := Listen(addr, batch)
+	if err != nil {
+		return nil, err
+	}
+	return []*UDPConn{c}, nil
+}

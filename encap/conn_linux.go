@@ -64,10 +64,15 @@ type batchConn interface {
 // buffers, which the kernel caps at net.core.rmem_max and wmem_max, and
 // turns on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them.
 func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
-	conn, local, err := listenUDP(addr, batch)
+	conn, local, err := listenUDP(addr, batch, nil)
 	if err != nil {
 		return nil, err
 	}
+	return newUDPConn(conn, local, batch), nil
+}
+
+// newUDPConn wraps a bound socket.
+func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) *UDPConn {
 	c := &UDPConn{
 		conn:  conn,
 		local: local,
@@ -90,7 +95,7 @@ func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
 			c.roobs[i] = make([]byte, groCmsgSpace)
 		}
 	}
-	return c, nil
+	return c
 }
 
 // Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO. A send

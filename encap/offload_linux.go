@@ -86,17 +86,20 @@ func groSize(oob []byte) int {
 
 // gsoGroup returns how many datagrams from the start of bufs (each at
 // offset) one UDP_SEGMENT send can carry: the same destination, the same
-// size except a shorter last one, within the kernel's limits. It returns 1
-// when the first cannot go with any other.
+// size except a shorter last one, within the kernel's limits, and the same
+// steering key, since a receiver with several queues (ListenQueues) takes a
+// run whole on the queue its first datagram's inner flow picks. It returns
+// 1 when the first cannot go with any other.
 func gsoGroup(bufs [][]byte, to []netip.AddrPort, offset int) int {
 	size := len(bufs[0]) - offset
 	if size == 0 {
 		return 1
 	}
 	n, total := 1, size
+	key := steerKey(bufs[0][offset:])
 	for n < len(bufs) && n < maxGSOSegments && to[n] == to[0] {
 		l := len(bufs[n]) - offset
-		if l == 0 || l > size || total+l > maxGSOBytes {
+		if l == 0 || l > size || total+l > maxGSOBytes || steerKey(bufs[n][offset:]) != key {
 			break
 		}
 		n, total = n+1, total+l

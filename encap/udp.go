@@ -1,11 +1,13 @@
 package encap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 )
 
 // socketBufferSize is the SO_RCVBUF and SO_SNDBUF asked for. The kernel caps
@@ -17,7 +19,10 @@ var _ Conn = (*UDPConn)(nil)
 // listenUDP binds a UDP socket to addr and sizes its buffers. An IPv4 address
 // gets an IPv4 socket; an IPv6 one gets an IPv6 socket, which is dual-stack
 // when addr is [::].
-func listenUDP(addr netip.AddrPort, batch int) (*net.UDPConn, netip.AddrPort, error) {
+//
+// control, if not nil, is called on the socket before it is bound, as
+// net.ListenConfig's Control is.
+func listenUDP(addr netip.AddrPort, batch int, control func(network, address string, c syscall.RawConn) error) (*net.UDPConn, netip.AddrPort, error) {
 	if !addr.Addr().IsValid() {
 		return nil, netip.AddrPort{}, fmt.Errorf("encap: listen %v: invalid address", addr)
 	}
@@ -29,10 +34,12 @@ func listenUDP(addr netip.AddrPort, batch int) (*net.UDPConn, netip.AddrPort, er
 	if addr.Addr().Is4() {
 		network = "udp4"
 	}
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
+	lc := net.ListenConfig{Control: control}
+	pc, err := lc.ListenPacket(context.Background(), network, addr.String())
 	if err != nil {
 		return nil, netip.AddrPort{}, fmt.Errorf("encap: listen %v: %w", addr, err)
 	}
+	c := pc.(*net.UDPConn)
 	if err := setBuffers(c); err != nil {
 		c.Close()
 		return nil, netip.AddrPort{}, fmt.Errorf("encap: listen %v: %w", addr, err)

@@ -53,11 +53,12 @@ func DefaultConfig() Config {
 // Engine moves frames between the TAP devices of its networks and the
 // underlay socket. Its methods are safe for concurrent use.
 type Engine struct {
-	cfg  Config
-	conn encap.Conn
-	fdb  *fdb.Table
-	reg  *metrics.Registry
-	log  *slog.Logger
+	cfg   Config
+	conn  encap.Conn   // conns[0]
+	conns []encap.Conn // one receive loop each; transmit loop i sends on conns[i%len]
+	fdb   *fdb.Table
+	reg   *metrics.Registry
+	log   *slog.Logger
 
 	mu       sync.Mutex // serializes writers of nets and spis
 	nets     atomic.Pointer[map[uint32]*network]
@@ -72,7 +73,14 @@ type Engine struct {
 // New returns an engine that sends and receives on conn. It does nothing until
 // Start is called.
 func New(cfg Config, conn encap.Conn, table *fdb.Table, reg *metrics.Registry, log *slog.Logger) *Engine {
-	e := &Engine{cfg: cfg, conn: conn, fdb: table, reg: reg, log: log, stop: make(chan struct{})}
+	return NewQueues(cfg, []encap.Conn{conn}, table, reg, log)
+}
+
+// NewQueues returns an engine that receives on every one of conns, each
+// with a receive loop of its own, as from the sockets of encap.ListenQueues;
+// a network's transmit loops send on them in turn. conns must not be empty.
+func NewQueues(cfg Config, conns []encap.Conn, table *fdb.Table, reg *metrics.Registry, log *slog.Logger) *Engine {
+	e := &Engine{cfg: cfg, conn: conns[0], conns: conns, fdb: table, reg: reg, log: log, stop: make(chan struct{})}
 	empty := map[uint32]*network{}
 	e.nets.Store(&empty)
 	noSPIs := map[uint32]inboundSA{}
@@ -81,10 +89,12 @@ func New(cfg Config, conn encap.Conn, table *fdb.Table, reg *metrics.Registry, l
 	return e
 }
 
-// Start starts the receive loop and the ageing of learned entries.
+// Start starts the receive loops and the ageing of learned entries.
 func (e *Engine) Start() {
-	e.wg.Add(2)
-	go e.rxLoop()
+	e.wg.Add(1 + len(e.conns))
+	for i, c := range e.conns {
+		go e.rxLoop(c, i)
+	}
 	go e.ageLoop()
 }
 
@@ -95,10 +105,15 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	close(e.stop)
-	err := e.conn.Close()
+	var err error
+	for _, c := range e.conns {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	e.mu.Lock()
 	for _, n := range *e.nets.Load() {
-		if cerr := n.dev.Close(); cerr != nil && err == nil {
+		if cerr := n.close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
@@ -108,8 +123,10 @@ func (e *Engine) Close() error {
 }
 
 // AddNetwork starts forwarding for a network whose frames come and go through
-// dev. The engine owns dev from now on and closes it on RemoveNetwork.
-func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device) error {
+// dev, and through the other queues of its TAP in more, each read by a
+// transmit loop of its own. The engine owns the devices from now on and
+// closes them on RemoveNetwork.
+func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device, more ...tap.Device) error {
 	if err := nc.validate(); err != nil {
 		return err
 	}
@@ -122,14 +139,18 @@ func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device) error {
 	if _, ok := old[nc.VNI]; ok {
 		return fmt.Errorf("vtep: VNI %d already has a network", nc.VNI)
 	}
-	n := newNetwork(nc, dev, e.reg.Network(nc.Name, nc.VNI))
+	n := newNetwork(nc, dev, more, e.reg.Network(nc.Name, nc.VNI))
 	if nc.Encrypted {
 		e.sealed.Add(1)
 	}
 	e.fdb.DeleteVNI(nc.VNI) // anything an earlier network of this VNI left
 	e.storeNets(old, n.cfg.VNI, n)
-	e.wg.Add(1)
-	go e.txLoop(n)
+	devs := n.devices()
+	n.running.Store(int32(len(devs)))
+	e.wg.Add(len(devs))
+	for i, d := range devs {
+		go e.txLoop(n, d, e.conns[i%len(e.conns)])
+	}
 	return nil
 }
 
@@ -150,7 +171,7 @@ func (e *Engine) RemoveNetwork(vni uint32) error {
 		e.sealed.Add(-1)
 	}
 	e.mu.Unlock()
-	err := n.dev.Close()
+	err := n.close()
 	<-n.done
 	e.fdb.DeleteVNI(vni)
 	e.reg.Remove(n.cfg.Name)

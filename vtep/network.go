@@ -65,28 +65,23 @@ func (nc NetworkConfig) sealOverhead() int {
 // network is the engine's state for one NetworkConfig.
 type network struct {
 	cfg      NetworkConfig
-	dev      tap.Device
+	dev      tap.Device   // queue 0 of the network's TAP
+	more     []tap.Device // its other queues, each with a transmit loop
 	ctr      *metrics.Counters
 	maxFrame int
 	peers    atomic.Pointer[[]netip.AddrPort]
 	removed  atomic.Bool   // set by RemoveNetwork, so a receive batch in flight stops learning
-	done     chan struct{} // closed when the network's transmit loop returns
+	done     chan struct{} // closed when the network's last transmit loop returns
+	running  atomic.Int32  // transmit loops still running
 
 	offload bool // dev hands over super-frames with virtio-net headers (tap.WithOffload)
 
 	out atomic.Pointer[map[netip.AddrPort]*wcrypto.Outbound] // encrypted: the SA of each peer
 	in  []*wcrypto.Inbound                                   // encrypted: under the engine's mu
-
-	// rxPending holds the frames of one receive batch bound for dev; only the
-	// receive loop touches it.
-	rxPending [][]byte
-	rxMerged  [][]byte // the other half of rxPending, for coalescing
-	rxFrames  [][]byte // scratch: the pending frames, without their prefix
-	groBufs   [][]byte // super-frames coalesced from received segments
 }
 
-func newNetwork(nc NetworkConfig, dev tap.Device, ctr *metrics.Counters) *network {
-	n := &network{cfg: nc, dev: dev, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
+func newNetwork(nc NetworkConfig, dev tap.Device, more []tap.Device, ctr *metrics.Counters) *network {
+	n := &network{cfg: nc, dev: dev, more: more, ctr: ctr, maxFrame: nc.MTU + maxFrameOverhead, done: make(chan struct{})}
 	if o, ok := dev.(interface{ Offloaded() bool }); ok {
 		n.offload = o.Offloaded()
 	}
@@ -110,4 +105,28 @@ func (n *network) vtepPort(addr netip.Addr) netip.AddrPort {
 func (n *network) setPeers(peers []netip.AddrPort) {
 	p := append([]netip.AddrPort(nil), peers...)
 	n.peers.Store(&p)
+}
+
+// queue returns the TAP queue that receive loop i writes to.
+func (n *network) queue(i int) tap.Device {
+	if i %= len(n.more) + 1; i > 0 {
+		return n.more[i-1]
+	}
+	return n.dev
+}
+
+// devices returns every queue of the network's TAP.
+func (n *network) devices() []tap.Device {
+	return append([]tap.Device{n.dev}, n.more...)
+}
+
+// close closes every queue of the network's TAP.
+func (n *network) close() error {
+	var err error
+	for _, d := range n.devices() {
+		if cerr := d.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
 }

@@ -24,17 +24,32 @@ const rxHeadroom = 16
 // headroom and the VXLAN header.
 const rxFrameOffset = rxHeadroom + encap.HeaderLen
 
-// rxBatch is the receive loop's working set, allocated once.
+// rxBatch is a receive loop's working set, allocated once.
 type rxBatch struct {
+	queue   int      // the loop's index: it writes to the networks' TAP queue of that index
 	bufs    [][]byte // where datagrams are read: full[i][rxHeadroom:]
 	full    [][]byte
 	sizes   []int
 	from    []netip.AddrPort
-	touched []*network // networks with frames pending in this batch
+	dels    map[uint32]*delivery // by VNI
+	touched []*delivery          // deliveries with frames pending in this batch
+}
+
+// delivery is what one receive loop keeps for one network: the frames of a
+// batch bound for its TAP, and the buffers they are coalesced in.
+type delivery struct {
+	n       *network // the network of the pending frames
+	pending [][]byte
+	merged  [][]byte // the other half of pending, for coalescing
+	frames  [][]byte // scratch: the pending frames, without their prefix
+	groBufs [][]byte // super-frames coalesced from received segments
 }
 
 func newRxBatch(size, datagramLen int) *rxBatch {
-	b := &rxBatch{bufs: make([][]byte, size), full: make([][]byte, size), sizes: make([]int, size), from: make([]netip.AddrPort, size)}
+	b := &rxBatch{
+		bufs: make([][]byte, size), full: make([][]byte, size), sizes: make([]int, size), from: make([]netip.AddrPort, size),
+		dels: map[uint32]*delivery{},
+	}
 	for i := range b.bufs {
 		b.full[i] = make([]byte, rxHeadroom+datagramLen)
 		b.bufs[i] = b.full[i][rxHeadroom:]
@@ -42,14 +57,15 @@ func newRxBatch(size, datagramLen int) *rxBatch {
 	return b
 }
 
-// rxLoop moves datagrams from the underlay to the networks' TAP devices until
-// the socket is closed.
-func (e *Engine) rxLoop() {
+// rxLoop moves datagrams from one underlay socket, the queue-th, to the
+// networks' TAP devices until the socket is closed.
+func (e *Engine) rxLoop(conn encap.Conn, queue int) {
 	defer e.wg.Done()
-	b := newRxBatch(max(e.cfg.BatchSize, e.conn.BatchSize()), e.cfg.MaxDatagram)
+	b := newRxBatch(max(e.cfg.BatchSize, conn.BatchSize()), e.cfg.MaxDatagram)
+	b.queue = queue
 	var backoff time.Duration
 	for {
-		count, err := e.conn.ReadBatch(b.bufs, b.sizes, b.from, 0)
+		count, err := conn.ReadBatch(b.bufs, b.sizes, b.from, 0)
 		if err != nil {
 			if e.readFailed("underlay", err, &backoff) {
 				return
@@ -78,16 +94,33 @@ func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 			n.ctr.Drop(metrics.DropMalformed, 1) // cannot happen: decap returns a tail of bufs[i]
 			continue
 		}
-		if len(n.rxPending) == 0 {
-			b.touched = append(b.touched, n)
+		d := b.delivery(n)
+		if len(d.pending) == 0 {
+			d.n = n
+			b.touched = append(b.touched, d)
 		}
-		n.rxPending = append(n.rxPending, b.full[i][start:start+rxHeadroom+len(vx)])
+		d.pending = append(d.pending, b.full[i][start:start+rxHeadroom+len(vx)])
 	}
-	for i, n := range b.touched {
-		e.deliver(n)
+	for i, d := range b.touched {
+		e.deliver(d, d.n.queue(b.queue))
+		if d.n.removed.Load() {
+			delete(b.dels, d.n.cfg.VNI)
+		}
+		d.n = nil
 		b.touched[i] = nil
 	}
 	b.touched = b.touched[:0]
+}
+
+// delivery returns the batch's delivery state for n, making it on n's first
+// frame.
+func (b *rxBatch) delivery(n *network) *delivery {
+	d, ok := b.dels[n.cfg.VNI]
+	if !ok {
+		d = &delivery{}
+		b.dels[n.cfg.VNI] = d
+	}
+	return d
 }
 
 // decap checks one datagram, opening it first if it is ESP, and returns the
@@ -154,25 +187,27 @@ func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time)
 	}
 }
 
-// deliver writes a network's pending frames to its TAP device and counts them.
-// On an offloaded TAP, runs of consecutive TCP segments are coalesced first.
-func (e *Engine) deliver(n *network) {
+// deliver writes a network's pending frames to dev, a queue of its TAP, and
+// counts them. On an offloaded TAP, runs of consecutive TCP segments are
+// coalesced first.
+func (e *Engine) deliver(d *delivery, dev tap.Device) {
+	n := d.n
 	if n.offload {
-		e.coalescePending(n)
+		d.coalesce()
 	}
-	written, err := n.dev.Write(n.rxPending, rxFrameOffset)
+	written, err := dev.Write(d.pending, rxFrameOffset)
 	var bytes uint64
-	for _, f := range n.rxPending[:written] {
+	for _, f := range d.pending[:written] {
 		bytes += uint64(len(f) - rxFrameOffset)
 	}
 	n.ctr.RxPackets.Add(uint64(written))
 	n.ctr.RxBytes.Add(bytes)
-	if failed := len(n.rxPending) - written; failed > 0 && !errors.Is(err, net.ErrClosed) {
+	if failed := len(d.pending) - written; failed > 0 && !errors.Is(err, net.ErrClosed) {
 		n.ctr.Drop(metrics.DropTapError, uint64(failed))
 		e.debugErr("tap write failed", n, err)
 	}
-	clear(n.rxPending)
-	n.rxPending = n.rxPending[:0]
+	clear(d.pending)
+	d.pending = d.pending[:0]
 }
 
 // debugErr logs a data-plane error at debug level only; drops are counted, and
@@ -183,21 +218,20 @@ func (e *Engine) debugErr(msg string, n *network, err error) {
 	}
 }
 
-// coalescePending replaces runs of a network's pending frames that are
-// consecutive TCP segments of one flow by one super-frame each, with a
-// virtio-net GSO header, in the network's coalesce buffers; every other
-// frame gets a zero virtio-net header. The TAP then takes a run with one
-// write, and the kernel one pass.
-func (e *Engine) coalescePending(n *network) {
-	frames := n.rxFrames[:0]
-	for _, f := range n.rxPending {
+// coalesce replaces runs of pending frames that are consecutive TCP
+// segments of one flow by one super-frame each, with a virtio-net GSO
+// header, in d's coalesce buffers; every other frame gets a zero virtio-net
+// header. The TAP then takes a run with one write, and the kernel one pass.
+func (d *delivery) coalesce() {
+	frames := d.frames[:0]
+	for _, f := range d.pending {
 		frames = append(frames, f[rxFrameOffset:])
 	}
-	out := n.rxMerged[:0]
+	out := d.merged[:0]
 	used := 0
 	for i := 0; i < len(frames); {
 		if len(frames)-i >= 2 {
-			buf := n.groBuffer(used)
+			buf := d.groBuffer(used)
 			taken, size, g := encap.Coalesce(frames[i:], buf[rxFrameOffset:])
 			if g.Type != encap.GSONone {
 				putGSOHeader(buf[rxFrameOffset-tap.VnetHdrLen:], buf[rxFrameOffset:], g)
@@ -207,13 +241,13 @@ func (e *Engine) coalescePending(n *network) {
 				continue
 			}
 		}
-		clear(n.rxPending[i][rxFrameOffset-tap.VnetHdrLen : rxFrameOffset])
-		out = append(out, n.rxPending[i])
+		clear(d.pending[i][rxFrameOffset-tap.VnetHdrLen : rxFrameOffset])
+		out = append(out, d.pending[i])
 		i++
 	}
 	clear(frames)
-	n.rxFrames = frames[:0]
-	n.rxMerged, n.rxPending = n.rxPending[:0], out
+	d.frames = frames[:0]
+	d.merged, d.pending = d.pending[:0], out
 }
 
 // putGSOHeader writes the virtio-net header of a coalesced super-frame.
@@ -230,9 +264,9 @@ func putGSOHeader(hdr, frame []byte, g encap.GSO) {
 }
 
 // groBuffer returns coalesce buffer i, allocating it on first use.
-func (n *network) groBuffer(i int) []byte {
-	for len(n.groBufs) <= i {
-		n.groBufs = append(n.groBufs, make([]byte, rxFrameOffset+maxSuperFrame))
+func (d *delivery) groBuffer(i int) []byte {
+	for len(d.groBufs) <= i {
+		d.groBufs = append(d.groBufs, make([]byte, rxFrameOffset+maxSuperFrame))
 	}
-	return n.groBufs[i]
+	return d.groBufs[i]
 }

@@ -14,7 +14,8 @@ import (
 
 // txBatch is the transmit loop's working set, allocated once per network.
 type txBatch struct {
-	bufs    [][]byte // frames read from the TAP, at Headroom
+	conn    encap.Conn // where the batch is sent; nil: the engine's first
+	bufs    [][]byte   // frames read from the TAP, at Headroom
 	sizes   []int
 	out     [][]byte // datagrams to send; may repeat a buffer for replication
 	to      []netip.AddrPort
@@ -56,15 +57,19 @@ func (b *txBatch) spare() []byte {
 	return b.spares[b.used-1]
 }
 
-// txLoop moves frames from a network's TAP device to the underlay until the
-// device is closed.
-func (e *Engine) txLoop(n *network) {
+// txLoop moves frames from one queue of a network's TAP to the underlay,
+// sending on conn, until the queue is closed.
+func (e *Engine) txLoop(n *network, dev tap.Device, conn encap.Conn) {
 	defer e.wg.Done()
-	defer close(n.done)
+	defer func() {
+		if n.running.Add(-1) == 0 {
+			close(n.done)
+		}
+	}()
 	// One byte more than the largest frame carried, so that a longer frame is
 	// seen as oversize rather than silently truncated to fit. An offloaded
 	// device hands over super-frames of up to 64 KB.
-	size := max(e.cfg.BatchSize, n.dev.BatchSize())
+	size := max(e.cfg.BatchSize, dev.BatchSize())
 	var b *txBatch
 	if n.offload {
 		b = newTxBatch(size, maxSuperFrame)
@@ -72,11 +77,12 @@ func (e *Engine) txLoop(n *network) {
 	} else {
 		b = newTxBatch(size, n.maxFrame+1)
 	}
+	b.conn = conn
 	var backoff time.Duration
 	for {
-		count, err := n.dev.Read(b.bufs, b.sizes, Headroom)
+		count, err := dev.Read(b.bufs, b.sizes, Headroom)
 		if err != nil {
-			if e.readFailed(n.dev.Name(), err, &backoff) {
+			if e.readFailed(dev.Name(), err, &backoff) {
 				return
 			}
 			continue
@@ -251,7 +257,11 @@ func (b *txBatch) add(pkt []byte, to netip.AddrPort, frameLen int) {
 // flush sends the batch's datagrams and ARP replies and counts them.
 func (e *Engine) flush(n *network, b *txBatch) {
 	if len(b.out) > 0 {
-		sent, err := e.conn.WriteBatch(b.out, b.to, 0)
+		conn := b.conn
+		if conn == nil {
+			conn = e.conn
+		}
+		sent, err := conn.WriteBatch(b.out, b.to, 0)
 		if failed := len(b.out) - sent; failed > 0 && !errors.Is(err, net.ErrClosed) {
 			n.ctr.Drop(metrics.DropSendError, uint64(failed))
 			e.debugErr("underlay send failed", n, err)

@@ -45,6 +45,7 @@ func run(args []string) error {
 	})
 	fs.StringVar(&cfg.DNS.ResolvConf, "dns-resolv-conf", cfg.DNS.ResolvConf, "resolv.conf whose nameservers the containers' resolver forwards to, when --dns is not given")
 	fs.StringVar(&cfg.TapDriver, "tap-driver", cfg.TapDriver, "how TAP devices are read: linux (batched) or water (portable, one frame per call)")
+	fs.IntVar(&cfg.Queues, "queues", cfg.Queues, "linux TAP driver: queues per network's TAP and underlay sockets, each with its own loop (1-16)")
 	fs.BoolVar(&cfg.UDPOffload, "udp-offload", cfg.UDPOffload, "send runs of underlay datagrams with UDP_SEGMENT and read them with UDP_GRO, where the kernel has them")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles under /debug/pprof/ on the metrics address")
 	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd, and write received segments coalesced")
@@ -58,6 +59,9 @@ func run(args []string) error {
 	}
 	if cfg.TapDriver != "linux" && cfg.TapDriver != "water" {
 		return fmt.Errorf("invalid --tap-driver %q: want linux or water", cfg.TapDriver)
+	}
+	if cfg.Queues < 1 || cfg.Queues > 16 {
+		return fmt.Errorf("invalid --queues %d: want 1 to 16", cfg.Queues)
 	}
 	if *port == 0 || *port > 65535 {
 		return fmt.Errorf("invalid --data-path-port %d", *port)
