@@ -168,3 +168,79 @@ func TestOffloadedReceiveCoalesces(t *testing.T) {
 		t.Errorf("lone frame written as %x; want a zero header and the frame", dev.got[1][:20])
 	}
 }
+
+// tcpSuperFrame returns an Ethernet/IPv4/TCP frame from macB to macA with
+// payloadLen bytes of payload and correct checksums.
+func tcpSuperFrame(t *testing.T, payloadLen int) []byte {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(macB[:]), DstMAC: net.HardwareAddr(macA[:]), EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{198, 19, 0, 2}, DstIP: net.IP{198, 19, 0, 1}}
+	tcp := &layers.TCP{SrcPort: 2, DstPort: 1, Seq: 100, ACK: true, Window: 1000}
+	_ = tcp.SetNetworkLayerForChecksum(ip)
+	sb := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(bytes.Repeat([]byte{7}, payloadLen))); err != nil {
+		t.Fatal(err)
+	}
+	return sb.Bytes()
+}
+
+// The offloaded paths allocate nothing per batch once warm: splitting a
+// super-frame into segments on transmit, and coalescing segments on
+// receive.
+func TestOffloadedPathsAllocs(t *testing.T) {
+	const runs, mss = 100, 1400
+	frame := tcpSuperFrame(t, 20000)
+	segsPerFrame := (20000 + mss - 1) / mss
+	g := encap.GSO{Type: encap.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
+
+	t.Run("transmit: split", func(t *testing.T) {
+		conn := &discardConn{}
+		e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+		if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		n := (*e.nets.Load())[1]
+		<-n.done
+		e.fdb.AddStatic(1, macA, nodeAddr(1))
+		b := newTxBatch(4, maxSuperFrame)
+		b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+		for i := range 4 {
+			b.sizes[i] = copy(b.bufs[i][Headroom:], frame)
+			tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: tap.VnetGSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[i][Headroom-tap.VnetHdrLen:])
+		}
+		if allocs := testing.AllocsPerRun(runs, func() { e.transmit(n, b, 4) }); allocs != 0 {
+			t.Errorf("allocs per batch of 4 super-frames: %v; want 0", allocs)
+		}
+		if got, want := conn.sent.Load(), uint64((runs+1)*4*segsPerFrame); got != want {
+			t.Errorf("datagrams sent: %d; want %d", got, want)
+		}
+	})
+
+	t.Run("receive: coalesce", func(t *testing.T) {
+		e := New(DefaultConfig(), &discardConn{}, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+		dev := &offloadTAP{}
+		if err := e.AddNetwork(netConfig("blue", 1), dev); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		segs, sizes := make([][]byte, segsPerFrame), make([]int, segsPerFrame)
+		for i := range segs {
+			segs[i] = make([]byte, 1600)
+		}
+		if k, err := encap.Split(frame, g, segs, sizes, 0); err != nil || k != segsPerFrame {
+			t.Fatalf("Split = %d, %v", k, err)
+		}
+		b := newRxBatch(segsPerFrame, 2048)
+		for i := range segsPerFrame {
+			b.sizes[i] = copy(b.bufs[i], vxlan(1, segs[i][:sizes[i]]))
+		}
+		now := time.Now()
+		if allocs := testing.AllocsPerRun(runs, func() { e.receive(b, segsPerFrame, now) }); allocs != 0 {
+			t.Errorf("allocs per batch of %d segments: %v; want 0", segsPerFrame, allocs)
+		}
+		if got, want := dev.written.Load(), uint64(runs+1); got != want {
+			t.Errorf("TAP writes: %d; want %d, one super-frame per batch", got, want)
+		}
+	})
+}
