@@ -42,10 +42,9 @@ vet:
 lint:
 	$(GO) run $(GOLANGCI) run ./...
 
-# bench: micro-benchmarks of the per-packet path, then (as root) the harness
-# that measures weft against the kernel's VXLAN.
-# bench: Go micro-benchmarks, then the harness against kernel VXLAN (full
-# run, under ten minutes; BENCH_ARGS=-quick for about a minute).
+# bench: Go micro-benchmarks of the per-packet path, then (as root) the
+# harness against kernel VXLAN (full run, under ten minutes; BENCH_ARGS=-quick
+# for about a minute).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./encap ./fdb ./vtep ./crypto
 	$(GO) run ./bench -bin $(BIN) $(BENCH_ARGS)

@@ -105,3 +105,8 @@ func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 	}
 	return []*UDPConn{c}, nil
 }
+
+// setBuffers asks for socketBufferSize of receive and send buffer.
+func setBuffers(c *net.UDPConn) error {
+	return errors.Join(c.SetReadBuffer(socketBufferSize), c.SetWriteBuffer(socketBufferSize))
+}

@@ -379,3 +379,29 @@ func (c *UDPConn) BatchSize() int { return c.batch }
 
 // Close implements Conn.
 func (c *UDPConn) Close() error { return c.closer.close(c.conn) }
+
+// setBuffers sizes the socket's buffers at socketBufferSize for bursts: a
+// receive buffer holds only a few coalesced 64 KB runs at the kernel's
+// default cap (net.core.rmem_max, often 208 KB). With CAP_NET_ADMIN,
+// SO_RCVBUFFORCE and SO_SNDBUFFORCE pass the cap; without it the sizes
+// are asked for plainly, and capped.
+func setBuffers(c *net.UDPConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rerr, werr error
+	if err := raw.Control(func(fd uintptr) {
+		rerr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBufferSize)
+		werr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBufferSize)
+	}); err != nil {
+		return err
+	}
+	if rerr != nil {
+		rerr = c.SetReadBuffer(socketBufferSize)
+	}
+	if werr != nil {
+		werr = c.SetWriteBuffer(socketBufferSize)
+	}
+	return errors.Join(rerr, werr)
+}

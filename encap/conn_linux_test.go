@@ -107,3 +107,28 @@ func TestUDPConnWriteBatchAfterICMPError(t *testing.T) {
 		}
 	}
 }
+
+// The socket's buffers hold bursts: at least socketBufferSize each, past
+// net.core.rmem_max and wmem_max when the test runs with CAP_NET_ADMIN.
+func TestUDPConnBuffersSizedForBursts(t *testing.T) {
+	c := listen(t, loopback4, 4)
+	raw, err := c.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcv, snd int
+	var rerr, serr error
+	if err := raw.Control(func(fd uintptr) {
+		rcv, rerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		snd, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+	}); err != nil || rerr != nil || serr != nil {
+		t.Fatal(err, rerr, serr)
+	}
+	if unix.Geteuid() != 0 {
+		t.Skipf("not root: buffers %d and %d, capped by the kernel", rcv, snd)
+	}
+	// The kernel reports twice what was set, for its bookkeeping.
+	if rcv < socketBufferSize || snd < socketBufferSize {
+		t.Errorf("SO_RCVBUF %d, SO_SNDBUF %d; want at least %d each", rcv, snd, socketBufferSize)
+	}
+}

@@ -2,7 +2,6 @@ package encap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -46,10 +45,6 @@ func listenUDP(addr netip.AddrPort, batch int, control func(network, address str
 	}
 	local := unmap(c.LocalAddr().(*net.UDPAddr).AddrPort())
 	return c, local, nil
-}
-
-func setBuffers(c *net.UDPConn) error {
-	return errors.Join(c.SetReadBuffer(socketBufferSize), c.SetWriteBuffer(socketBufferSize))
 }
 
 // unmap turns an IPv4-mapped IPv6 address into a plain IPv4 one.
