@@ -5,6 +5,7 @@ package encap
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sync"
@@ -20,9 +21,8 @@ import (
 // sends runs of datagrams of one size to one destination as one UDP_SEGMENT
 // message, and reads runs coalesced by UDP_GRO (see offload_linux.go).
 //
-// Known allocation: x/net's ReadBatch allocates a *net.UDPAddr and its IP for
-// every message received, to report the sender. Removing it needs our own
-// recvmmsg that parses the sockaddrs in place.
+// Reads use recvmmsg directly (recvmmsg_linux.go), sends x/net's
+// WriteBatch; neither allocates.
 type UDPConn struct {
 	conn   *net.UDPConn
 	pc     batchConn
@@ -31,7 +31,8 @@ type UDPConn struct {
 	closer closer
 
 	rmu   sync.Mutex
-	rmsgs []ipv4.Message
+	recv  *receiver
+	rview [][]byte // the caller's buffers past the offset
 	gro   bool
 	// With UDP_GRO, messages are read into the conn's own buffers, where a
 	// coalesced run fills one, and handed out one datagram per caller
@@ -44,6 +45,9 @@ type UDPConn struct {
 	next  int
 	count int
 	roff  int
+	// What reads have seen, for tests: messages, and runs of several
+	// datagrams among them.
+	readMsgs, readCoalesced int
 
 	wmu   sync.Mutex
 	gso   bool
@@ -51,10 +55,9 @@ type UDPConn struct {
 	wsolo *sender // a refused UDP_SEGMENT run, resent one by one
 }
 
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common;
-// ipv4.Message and ipv6.Message are the same type.
+// batchConn is the sending side ipv4.PacketConn and ipv6.PacketConn have in
+// common; ipv4.Message and ipv6.Message are the same type.
 type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
@@ -68,16 +71,26 @@ func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newUDPConn(conn, local, batch), nil
+	c, err := newUDPConn(conn, local, batch)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // newUDPConn wraps a bound socket.
-func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) *UDPConn {
+func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
 	c := &UDPConn{
 		conn:  conn,
 		local: local,
 		batch: batch,
-		rmsgs: newMessages(batch),
+		recv:  newReceiver(rc, batch),
+		rview: make([][]byte, batch),
 		wsend: newSender(batch),
 		wsolo: newSender(batch),
 	}
@@ -95,7 +108,7 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) *UDPConn {
 			c.roobs[i] = make([]byte, groCmsgSpace)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO. A send
@@ -137,16 +150,6 @@ func (c *UDPConn) DisableOffload() error {
 	return nil
 }
 
-// newMessages returns n messages, each with room for one buffer.
-func newMessages(n int) []ipv4.Message {
-	ms := make([]ipv4.Message, n)
-	bufs := make([][]byte, n)
-	for i := range ms {
-		ms[i].Buffers = bufs[i : i+1 : i+1]
-	}
-	return ms
-}
-
 // ReadBatch implements Conn. It reads at most BatchSize datagrams per call.
 //
 // The asynchronous errors it absorbs are those the kernel derives from ICMP
@@ -173,28 +176,30 @@ func (c *UDPConn) ReadBatch(bufs [][]byte, sizes []int, from []netip.AddrPort, o
 
 // readDirect reads datagrams straight into the caller's buffers.
 func (c *UDPConn) readDirect(bufs [][]byte, sizes []int, from []netip.AddrPort, offset int) (int, error) {
-	ms := c.rmsgs[:len(bufs)]
-	for i := range ms {
-		ms[i].Buffers[0] = bufs[i][offset:]
+	view := c.rview[:len(bufs)]
+	for i := range view {
+		view[i] = bufs[i][offset:]
 	}
-	defer clearMessages(ms)
-	n, err := c.read(ms)
+	n, err := c.read(view, nil)
+	clear(view)
 	if err != nil {
 		return 0, err
 	}
 	for i := range n {
-		sizes[i] = ms[i].N
-		from[i] = addrPortOf(ms[i].Addr)
-		ms[i].Addr = nil
+		sizes[i] = min(c.recv.size(i), len(bufs[i])-offset)
+		from[i] = c.recv.from(i)
 	}
 	return n, nil
 }
 
 // read calls recvmmsg until it reads something or fails for real.
-func (c *UDPConn) read(ms []ipv4.Message) (int, error) {
-	n, err := c.pc.ReadBatch(ms, 0)
+func (c *UDPConn) read(bufs, oobs [][]byte) (int, error) {
+	n, err := c.recv.read(bufs, oobs)
 	for err != nil && isAsyncICMPError(err) {
-		n, err = c.pc.ReadBatch(ms, 0)
+		n, err = c.recv.read(bufs, oobs)
+	}
+	if errors.Is(err, fs.ErrClosed) {
+		err = net.ErrClosed
 	}
 	return n, err
 }
@@ -202,21 +207,21 @@ func (c *UDPConn) read(ms []ipv4.Message) (int, error) {
 // readRuns reads messages, coalesced runs or single datagrams, into the
 // conn's own buffers.
 func (c *UDPConn) readRuns() error {
-	ms := c.rmsgs[:len(c.runs)]
-	for i := range ms {
-		ms[i].Buffers[0], ms[i].OOB = c.runs[i], c.roobs[i]
-	}
-	n, err := c.read(ms)
+	n, err := c.read(c.runs, c.roobs)
 	if err != nil {
 		return err
 	}
 	for i := range n {
-		c.rlen[i], c.rseg[i] = ms[i].N, groSize(ms[i].OOB[:ms[i].NN])
-		if seg := c.rseg[i]; seg > 0 && ms[i].Flags&unix.MSG_TRUNC != 0 {
+		c.rlen[i] = min(c.recv.size(i), len(c.runs[i]))
+		c.rseg[i] = groSize(c.roobs[i][:min(c.recv.oobLen(i), len(c.roobs[i]))])
+		if seg := c.rseg[i]; seg > 0 && c.recv.truncated(i) {
 			c.rlen[i] -= c.rlen[i] % seg // keep only whole datagrams
 		}
-		c.rfrom[i] = addrPortOf(ms[i].Addr)
-		ms[i].Addr = nil
+		c.rfrom[i] = c.recv.from(i)
+		c.readMsgs++
+		if seg := c.rseg[i]; seg > 0 && c.rlen[i] > seg {
+			c.readCoalesced++
+		}
 	}
 	c.next, c.count, c.roff = 0, n, 0
 	return nil
@@ -325,22 +330,6 @@ func setUDPAddr(a *net.UDPAddr, ap netip.AddrPort) {
 	*(*[16]byte)(a.IP) = ap.Addr().As16()
 	a.Port = int(ap.Port())
 	a.Zone = ap.Addr().Zone()
-}
-
-// clearMessages drops the references to the caller's buffers, since a Conn
-// never retains them.
-func clearMessages(ms []ipv4.Message) {
-	for i := range ms {
-		ms[i].Buffers[0] = nil
-	}
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	ua, ok := a.(*net.UDPAddr)
-	if !ok {
-		return netip.AddrPort{}
-	}
-	return unmap(ua.AddrPort())
 }
 
 // asyncICMPErrors are the errno values Linux converts ICMP and ICMPv6 errors

@@ -65,9 +65,7 @@ func TestUDPConnICMPErrorIsReal(t *testing.T) {
 	// plain recvmmsg.
 	c := listen(t, loopback4, 4)
 	provokeICMP(t, c)
-	ms := newMessages(1)
-	ms[0].Buffers[0] = make([]byte, 64)
-	_, err := c.pc.ReadBatch(ms, unix.MSG_DONTWAIT)
+	_, err := c.recv.read([][]byte{make([]byte, 64)}, nil)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("recvmmsg after ICMP: %v; want ECONNREFUSED", err)
 	}
@@ -130,5 +128,45 @@ func TestUDPConnBuffersSizedForBursts(t *testing.T) {
 	// The kernel reports twice what was set, for its bookkeeping.
 	if rcv < socketBufferSize || snd < socketBufferSize {
 		t.Errorf("SO_RCVBUF %d, SO_SNDBUF %d; want at least %d each", rcv, snd, socketBufferSize)
+	}
+}
+
+// Reading allocates nothing per datagram, with UDP_GRO and without.
+func TestUDPConnReadBatchAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are unreliable under -race")
+	}
+	for _, gro := range []bool{true, false} {
+		a := listen(t, loopback4, 32)
+		b := listen(t, loopback4, 32)
+		if !gro {
+			if err := b.DisableOffload(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bufs, to := make([][]byte, 32), make([]netip.AddrPort, 32)
+		for i := range bufs {
+			bufs[i], to[i] = payload(i, 1000), b.LocalAddr()
+		}
+		rbufs := make([][]byte, 32)
+		for i := range rbufs {
+			rbufs[i] = make([]byte, testOffset+2048)
+		}
+		sizes, from := make([]int, 32), make([]netip.AddrPort, 32)
+		allocs := testing.AllocsPerRun(50, func() {
+			if n, err := a.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+				t.Fatalf("WriteBatch = (%d, %v)", n, err)
+			}
+			for got := 0; got < len(bufs); {
+				n, err := b.ReadBatch(rbufs, sizes, from, testOffset)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got += n
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("UDP_GRO %v: write and read of %d datagrams: %v allocs per run; want 0", gro, len(bufs), allocs)
+		}
 	}
 }

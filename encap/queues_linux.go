@@ -61,7 +61,12 @@ func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 		if err != nil {
 			return fail(err)
 		}
-		conns = append(conns, newUDPConn(conn, local, batch))
+		c, err := newUDPConn(conn, local, batch)
+		if err != nil {
+			conn.Close()
+			return fail(err)
+		}
+		conns = append(conns, c)
 		addr = local // the others join the port the first was given
 	}
 	return conns, nil
