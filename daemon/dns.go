@@ -52,6 +52,9 @@ type nsDNS struct {
 }
 
 func newDNSHost(cfg resolver.Config, log *slog.Logger) (*dnsHost, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = log // weftd's handler and format, not slog's default
+	}
 	res, err := resolver.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedded resolver: %w", err)
