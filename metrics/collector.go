@@ -15,6 +15,10 @@ import (
 type Registry struct {
 	// Underlay counts drops that happen before a datagram's network is known.
 	Underlay Counters
+	// Peers counts traffic per peer VTEP.
+	Peers Peers
+	// Batches is the histogram of batch sizes on the data path.
+	Batches BatchSizes
 
 	mu       sync.Mutex
 	networks map[string]*network
@@ -63,11 +67,28 @@ var (
 		"Frames of a network dropped, by reason.", []string{"network", "vni", "reason"}, nil)
 	descUnderlayDrops = prometheus.NewDesc("weft_underlay_drops_total",
 		"Underlay datagrams dropped before their network was known, by reason.", []string{"reason"}, nil)
+	descPeerRxPackets = prometheus.NewDesc("weft_peer_rx_packets_total",
+		"Underlay datagrams accepted from the peer VTEP (\"other\": from VTEPs that are not configured peers).", []string{"peer"}, nil)
+	descPeerRxBytes = prometheus.NewDesc("weft_peer_rx_bytes_total",
+		"Bytes of UDP payload (VXLAN or ESP) accepted from the peer VTEP.", []string{"peer"}, nil)
+	descPeerTxPackets = prometheus.NewDesc("weft_peer_tx_packets_total",
+		"Underlay datagrams handed to the underlay for the peer VTEP, including any it refused (see send_error drops).", []string{"peer"}, nil)
+	descPeerTxBytes = prometheus.NewDesc("weft_peer_tx_bytes_total",
+		"Bytes of UDP payload (VXLAN or ESP) handed to the underlay for the peer VTEP.", []string{"peer"}, nil)
+	descPeerLastSeen = prometheus.NewDesc("weft_peer_last_seen_timestamp_seconds",
+		"Unix time of the last datagram accepted from the peer VTEP; absent until one is.", []string{"peer"}, nil)
+	descBatchSize = prometheus.NewDesc("weft_batch_size",
+		"Frames or datagrams moved per batched call: per TAP read, per underlay read, per underlay write.", []string{"direction"}, nil)
 )
+
+var allDescs = []*prometheus.Desc{
+	descRxPackets, descRxBytes, descTxPackets, descTxBytes, descNetDrops, descUnderlayDrops,
+	descPeerRxPackets, descPeerRxBytes, descPeerTxPackets, descPeerTxBytes, descPeerLastSeen, descBatchSize,
+}
 
 // Describe implements prometheus.Collector.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRxPackets, descRxBytes, descTxPackets, descTxBytes, descNetDrops, descUnderlayDrops} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -78,6 +99,8 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	for _, reason := range underlayReasons {
 		ch <- counter(descUnderlayDrops, r.Underlay.Drops(reason), reason.String())
 	}
+	r.collectPeers(ch)
+	r.collectBatches(ch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, n := range r.networks {
@@ -102,14 +125,41 @@ var networkReasons = []Reason{
 	DropNoKey, DropCleartext, DropReplay, DropBadTag, DropMalformed,
 }
 
+// collectPeers reports every peer's counters, and the other bucket's.
+func (r *Registry) collectPeers(ch chan<- prometheus.Metric) {
+	for _, p := range r.Peers.Stats() {
+		label := OtherPeer
+		if p.Peer.IsValid() {
+			label = p.Peer.String()
+		}
+		ch <- counter(descPeerRxPackets, p.RxPackets, label)
+		ch <- counter(descPeerRxBytes, p.RxBytes, label)
+		ch <- counter(descPeerTxPackets, p.TxPackets, label)
+		ch <- counter(descPeerTxBytes, p.TxBytes, label)
+		if !p.LastSeen.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descPeerLastSeen, prometheus.GaugeValue, float64(p.LastSeen.UnixNano())/1e9, label)
+		}
+	}
+}
+
+// collectBatches reports the batch size histogram of every direction.
+func (r *Registry) collectBatches(ch chan<- prometheus.Metric) {
+	for d := range numDirections {
+		count, sum, buckets := r.Batches.snapshot(d)
+		ch <- prometheus.MustNewConstHistogram(descBatchSize, count, float64(sum), buckets, d.String())
+	}
+}
+
 func counter(d *prometheus.Desc, v uint64, labels ...string) prometheus.Metric {
 	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 }
 
-// Handler returns an http.Handler serving the registry's counters together
-// with the Go runtime and process collectors, in the Prometheus text format.
-func Handler(r *Registry) http.Handler {
+// Handler returns an http.Handler serving the registry's counters, and
+// those of extra collectors, together with weft_build_info and the Go
+// runtime and process collectors, in the Prometheus text format.
+func Handler(r *Registry, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(r, BuildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

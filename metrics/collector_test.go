@@ -4,15 +4,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// filled returns a registry with one network, blue (VNI 42), and some
-// traffic and drops counted.
+// filled returns a registry with one network, blue (VNI 42), one peer,
+// 198.18.0.2:4789, and some traffic, drops and batches counted.
 func filled() *Registry {
 	r := NewRegistry()
 	c := r.Network("blue", 42)
@@ -24,6 +26,14 @@ func filled() *Registry {
 	c.Drop(DropNoDestination, 1)
 	r.Underlay.Drop(DropUnknownVNI, 7)
 	r.Underlay.Drop(DropShort, 1)
+	r.Peers.Set([]netip.AddrPort{netip.MustParseAddrPort("198.18.0.2:4789")})
+	r.Peers.Sender(netip.MustParseAddrPort("198.18.0.2:4789")).AddRx(2, 200, time.Unix(1700000000, 0).UnixNano())
+	r.Peers.Destination(netip.MustParseAddrPort("198.18.0.2:4789")).AddTx(4, 400)
+	r.Peers.Sender(netip.MustParseAddrPort("198.18.0.9:4789")).AddRx(1, 50, time.Unix(1700000001, 0).UnixNano())
+	r.Batches.Observe(TapRead, 1)
+	r.Batches.Observe(UDPRead, 3)
+	r.Batches.Observe(UDPRead, 64)
+	r.Batches.Observe(UDPWrite, 300)
 	return r
 }
 
@@ -64,13 +74,79 @@ weft_underlay_drops_total{reason="unknown_spi"} 0
 weft_underlay_drops_total{reason="unknown_vni"} 7
 `
 
+const wantPeers = `
+# HELP weft_peer_last_seen_timestamp_seconds Unix time of the last datagram accepted from the peer VTEP; absent until one is.
+# TYPE weft_peer_last_seen_timestamp_seconds gauge
+weft_peer_last_seen_timestamp_seconds{peer="198.18.0.2:4789"} 1.7e+09
+weft_peer_last_seen_timestamp_seconds{peer="other"} 1.700000001e+09
+# HELP weft_peer_rx_bytes_total Bytes of UDP payload (VXLAN or ESP) accepted from the peer VTEP.
+# TYPE weft_peer_rx_bytes_total counter
+weft_peer_rx_bytes_total{peer="198.18.0.2:4789"} 200
+weft_peer_rx_bytes_total{peer="other"} 50
+# HELP weft_peer_rx_packets_total Underlay datagrams accepted from the peer VTEP ("other": from VTEPs that are not configured peers).
+# TYPE weft_peer_rx_packets_total counter
+weft_peer_rx_packets_total{peer="198.18.0.2:4789"} 2
+weft_peer_rx_packets_total{peer="other"} 1
+# HELP weft_peer_tx_bytes_total Bytes of UDP payload (VXLAN or ESP) handed to the underlay for the peer VTEP.
+# TYPE weft_peer_tx_bytes_total counter
+weft_peer_tx_bytes_total{peer="198.18.0.2:4789"} 400
+weft_peer_tx_bytes_total{peer="other"} 0
+# HELP weft_peer_tx_packets_total Underlay datagrams handed to the underlay for the peer VTEP, including any it refused (see send_error drops).
+# TYPE weft_peer_tx_packets_total counter
+weft_peer_tx_packets_total{peer="198.18.0.2:4789"} 4
+weft_peer_tx_packets_total{peer="other"} 0
+`
+
+const wantBatch = `
+# HELP weft_batch_size Frames or datagrams moved per batched call: per TAP read, per underlay read, per underlay write.
+# TYPE weft_batch_size histogram
+weft_batch_size_bucket{direction="tap_read",le="1"} 1
+weft_batch_size_bucket{direction="tap_read",le="2"} 1
+weft_batch_size_bucket{direction="tap_read",le="4"} 1
+weft_batch_size_bucket{direction="tap_read",le="8"} 1
+weft_batch_size_bucket{direction="tap_read",le="16"} 1
+weft_batch_size_bucket{direction="tap_read",le="32"} 1
+weft_batch_size_bucket{direction="tap_read",le="64"} 1
+weft_batch_size_bucket{direction="tap_read",le="128"} 1
+weft_batch_size_bucket{direction="tap_read",le="256"} 1
+weft_batch_size_bucket{direction="tap_read",le="+Inf"} 1
+weft_batch_size_sum{direction="tap_read"} 1
+weft_batch_size_count{direction="tap_read"} 1
+weft_batch_size_bucket{direction="udp_read",le="1"} 0
+weft_batch_size_bucket{direction="udp_read",le="2"} 0
+weft_batch_size_bucket{direction="udp_read",le="4"} 1
+weft_batch_size_bucket{direction="udp_read",le="8"} 1
+weft_batch_size_bucket{direction="udp_read",le="16"} 1
+weft_batch_size_bucket{direction="udp_read",le="32"} 1
+weft_batch_size_bucket{direction="udp_read",le="64"} 2
+weft_batch_size_bucket{direction="udp_read",le="128"} 2
+weft_batch_size_bucket{direction="udp_read",le="256"} 2
+weft_batch_size_bucket{direction="udp_read",le="+Inf"} 2
+weft_batch_size_sum{direction="udp_read"} 67
+weft_batch_size_count{direction="udp_read"} 2
+weft_batch_size_bucket{direction="udp_write",le="1"} 0
+weft_batch_size_bucket{direction="udp_write",le="2"} 0
+weft_batch_size_bucket{direction="udp_write",le="4"} 0
+weft_batch_size_bucket{direction="udp_write",le="8"} 0
+weft_batch_size_bucket{direction="udp_write",le="16"} 0
+weft_batch_size_bucket{direction="udp_write",le="32"} 0
+weft_batch_size_bucket{direction="udp_write",le="64"} 0
+weft_batch_size_bucket{direction="udp_write",le="128"} 0
+weft_batch_size_bucket{direction="udp_write",le="256"} 0
+weft_batch_size_bucket{direction="udp_write",le="+Inf"} 1
+weft_batch_size_sum{direction="udp_write"} 300
+weft_batch_size_count{direction="udp_write"} 1
+`
+
 func TestCollect(t *testing.T) {
 	r := filled()
-	if err := testutil.CollectAndCompare(r, strings.NewReader(wantNetwork+wantUnderlay)); err != nil {
-		t.Fatal(err)
+	if err := testutil.CollectAndCompare(r, strings.NewReader(wantNetwork+wantUnderlay+wantPeers+wantBatch)); err != nil {
+		t.Error(err)
 	}
-	if problems, err := testutil.CollectAndLint(r); err != nil || len(problems) > 0 {
-		t.Fatalf("lint: got %v, %v; want no problems", problems, err)
+	for name, c := range map[string]prometheus.Collector{"registry": r, "build info": BuildInfo()} {
+		if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+			t.Errorf("lint %s: got %v, %v; want no problems", name, problems, err)
+		}
 	}
 }
 
@@ -144,7 +220,7 @@ func TestCountersAllocs(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(Handler(filled()))
+	srv := httptest.NewServer(Handler(filled(), extraCollector{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -162,12 +238,27 @@ func TestHandler(t *testing.T) {
 		`weft_network_tx_packets_total{network="blue",vni="42"} 5`,
 		`weft_network_drops_total{network="blue",reason="oversize",vni="42"} 2`,
 		`weft_underlay_drops_total{reason="unknown_vni"} 7`,
+		`weft_peer_tx_packets_total{peer="198.18.0.2:4789"} 4`,
+		`weft_batch_size_count{direction="udp_read"} 2`,
+		`weft_fdb_entries{kind="mac",vni="42"} 3`,
+		`# TYPE weft_build_info gauge`,
 		`# TYPE go_goroutines gauge`,
 	} {
 		if !strings.Contains(string(body), line+"\n") {
 			t.Errorf("body lacks %q:\n%s", line, body)
 		}
 	}
+}
+
+// extraCollector stands for the collectors a daemon adds to Handler.
+type extraCollector struct{}
+
+var descFDB = prometheus.NewDesc("weft_fdb_entries", "FDB rows.", []string{"vni", "kind"}, nil)
+
+func (extraCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFDB }
+
+func (extraCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descFDB, prometheus.GaugeValue, 3, "42", "mac")
 }
 
 // TestRegister checks that a Registry registers cleanly beside the standard

@@ -146,6 +146,13 @@ func TestTransmitAllocs(t *testing.T) {
 			if got, want := x.n.ctr.TxPackets.Load(), frames*tt.sent; got != want {
 				t.Errorf("tx packets: got %d; want %d", got, want)
 			}
+			var toPeers uint64
+			for _, s := range x.e.reg.Peers.Stats() {
+				toPeers += s.TxPackets
+			}
+			if want := frames * tt.sent; toPeers != want {
+				t.Errorf("tx packets counted per peer: got %d; want %d", toPeers, want)
+			}
 			if got, want := x.dev.written.Load(), frames*tt.replies; got != want {
 				t.Errorf("ARP replies written: got %d; want %d", got, want)
 			}
@@ -170,7 +177,7 @@ func TestReceiveAllocs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			x := newBare(t)
+			x := newBare(t, nodeAddr(1)) // the sender's address, another port
 			x.n.cfg.Learn = tt.learn
 			b := rxBatchOf(tt.pkt, from)
 			now := time.Now()
@@ -187,6 +194,9 @@ func TestReceiveAllocs(t *testing.T) {
 			}
 			if got, want := x.n.ctr.RxPackets.Load(), want; got != want {
 				t.Errorf("rx packets: got %d; want %d", got, want)
+			}
+			if got := x.e.reg.Peers.Sender(nodeAddr(1)).RxPackets.Load(); got != want {
+				t.Errorf("rx packets counted for the peer: got %d; want %d", got, want)
 			}
 			vtep, ok := x.e.fdb.Lookup(1, macB)
 			if wantOK := tt.learn && tt.deliver; ok != wantOK || (ok && vtep != nodeAddr(1)) {

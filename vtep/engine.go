@@ -145,6 +145,7 @@ func (e *Engine) AddNetwork(nc NetworkConfig, dev tap.Device, more ...tap.Device
 	}
 	e.fdb.DeleteVNI(nc.VNI) // anything an earlier network of this VNI left
 	e.storeNets(old, n.cfg.VNI, n)
+	e.syncPeers()
 	devs := n.devices()
 	n.running.Store(int32(len(devs)))
 	e.wg.Add(len(devs))
@@ -166,6 +167,7 @@ func (e *Engine) RemoveNetwork(vni uint32) error {
 	}
 	n.removed.Store(true)
 	e.storeNets(old, vni, nil)
+	e.syncPeers()
 	e.indexSPIs()
 	if n.cfg.Encrypted {
 		e.sealed.Add(-1)
@@ -181,11 +183,14 @@ func (e *Engine) RemoveNetwork(vni uint32) error {
 // SetPeers replaces the VTEPs that a network's broadcast, multicast and
 // unknown unicast frames are replicated to.
 func (e *Engine) SetPeers(vni uint32, peers []netip.AddrPort) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	n, ok := (*e.nets.Load())[vni]
 	if !ok {
 		return fmt.Errorf("vtep: no network with VNI %d", vni)
 	}
 	n.setPeers(peers)
+	e.syncPeers()
 	return nil
 }
 

@@ -73,6 +73,7 @@ func (e *Engine) rxLoop(conn encap.Conn, queue int) {
 			continue
 		}
 		backoff = 0
+		e.reg.Batches.Observe(metrics.UDPRead, count)
 		e.receive(b, count, time.Now())
 	}
 }
@@ -81,11 +82,13 @@ func (e *Engine) rxLoop(conn encap.Conn, queue int) {
 // the TAP devices of their networks, one batch per device.
 func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 	nets := *e.nets.Load()
+	peers, seen := peerTally{peers: &e.reg.Peers}, now.UnixNano()
 	for i := range count {
 		n, vx := e.decap(nets, b.bufs[i][:b.sizes[i]], b.from[i], now)
 		if n == nil {
 			continue
 		}
+		peers.rx(b.from[i], b.sizes[i], seen)
 		// vx (VXLAN header and frame) lies in b.bufs[i], which ends where
 		// b.full[i] does: their capacities tell where. Hand deliver a slice
 		// of full that starts rxHeadroom before vx.
@@ -101,6 +104,7 @@ func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 		}
 		d.pending = append(d.pending, b.full[i][start:start+rxHeadroom+len(vx)])
 	}
+	peers.rxDone(seen)
 	for i, d := range b.touched {
 		e.deliver(d, d.n.queue(b.queue))
 		if d.n.removed.Load() {

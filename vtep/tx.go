@@ -88,6 +88,7 @@ func (e *Engine) txLoop(n *network, dev tap.Device, conn encap.Conn) {
 			continue
 		}
 		backoff = 0
+		e.reg.Batches.Observe(metrics.TapRead, count)
 		e.transmit(n, b, count)
 	}
 }
@@ -262,6 +263,7 @@ func (e *Engine) flush(n *network, b *txBatch) {
 			conn = e.conn
 		}
 		sent, err := conn.WriteBatch(b.out, b.to, 0)
+		e.countSent(b)
 		if failed := len(b.out) - sent; failed > 0 && !errors.Is(err, net.ErrClosed) {
 			n.ctr.Drop(metrics.DropSendError, uint64(failed))
 			e.debugErr("underlay send failed", n, err)

@@ -1,0 +1,32 @@
+package gossip
+
+import (
+	"maps"
+	"testing"
+	"time"
+)
+
+func TestMemberCounts(t *testing.T) {
+	c := newTestCluster(t, nil)
+	agents, _ := c.startJoined("a", "b", "c")
+	want := map[MemberState]int{StateAlive: 3, StateSuspect: 0, StateDead: 0, StateLeft: 0}
+	if got := agents[0].MemberCounts(); !maps.Equal(got, want) {
+		t.Fatalf("three alive: got %v; want %v", got, want)
+	}
+	if err := agents[2].Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want = map[MemberState]int{StateAlive: 2, StateSuspect: 0, StateDead: 0, StateLeft: 1}
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got := agents[0].MemberCounts()
+		if maps.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after c left: got %v; want %v", got, want)
+		}
+	}
+	if n := len(MemberStates()); n != 4 {
+		t.Fatalf("MemberStates: got %d; want 4", n)
+	}
+}

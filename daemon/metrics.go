@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/fdb"
+)
+
+// Metrics the daemon exports beside the data plane's counters (see
+// metrics.Registry): read at scrape time from the FDB, the gossip agent,
+// the raft store and the keys held.
+var (
+	descFDBEntries = prometheus.NewDesc("weft_fdb_entries",
+		"Rows of the forwarding database by VNI: kind=\"mac\" (MAC to VTEP), kind=\"ip\" (IP to MAC).", []string{"vni", "kind"}, nil)
+	descGossipMembers = prometheus.NewDesc("weft_gossip_members",
+		"Cluster members this node's gossip sees, itself included, by state; absent outside a cluster.", []string{"state"}, nil)
+	descRaftLeader = prometheus.NewDesc("weft_raft_leader",
+		"1 if this manager is the raft leader, 0 otherwise; absent on workers and outside a cluster.", nil, nil)
+	descRaftState = prometheus.NewDesc("weft_raft_state",
+		"1 for this manager's current raft state, 0 for the others; absent on workers.", []string{"state"}, nil)
+	descRaftTerm = prometheus.NewDesc("weft_raft_term",
+		"This manager's current raft term; absent on workers.", nil, nil)
+	descRaftCommitIndex = prometheus.NewDesc("weft_raft_commit_index",
+		"The highest raft log index this manager knows committed; absent on workers.", nil, nil)
+	descRaftAppliedIndex = prometheus.NewDesc("weft_raft_applied_index",
+		"The highest raft log index applied to this manager's state; absent on workers.", nil, nil)
+	descDataKeyAge = prometheus.NewDesc("weft_data_key_age_seconds",
+		"Age of each live data key generation of an encrypted network, since the managers created it.", []string{"network", "generation"}, nil)
+	descGossipKeyAge = prometheus.NewDesc("weft_gossip_key_age_seconds",
+		"Age of each gossip key generation in the managers' store, since it was created; absent on workers.", []string{"generation"}, nil)
+)
+
+// daemonCollector is the prometheus.Collector of the daemon's own metrics.
+type daemonCollector struct{ d *Daemon }
+
+// Describe implements prometheus.Collector.
+func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descFDBEntries, descGossipMembers, descRaftLeader, descRaftState, descRaftTerm,
+		descRaftCommitIndex, descRaftAppliedIndex, descDataKeyAge, descGossipKeyAge,
+	} {
+		ch <- d
+	}
+}
+
+// netKeyAges is what a scrape reads of one encrypted network's data keys.
+type netKeyAges struct {
+	network string
+	keys    []store.Key
+}
+
+// Collect implements prometheus.Collector. It holds d.mu only to copy what
+// it reads under it; the gossip agent and raft are asked afterwards.
+func (m daemonCollector) Collect(ch chan<- prometheus.Metric) {
+	d := m.d
+	d.mu.Lock()
+	c := d.cl
+	var vnis []uint32
+	var keys []netKeyAges
+	for _, n := range d.st.Networks {
+		vnis = append(vnis, n.VNI)
+		if n.Encrypted {
+			keys = append(keys, netKeyAges{n.Name, slices.Clone(d.netKeys[n.ID])})
+		}
+	}
+	d.mu.Unlock()
+	now := time.Now()
+	m.collectFDB(ch, vnis)
+	for _, k := range keys {
+		collectKeyAges(ch, descDataKeyAge, k.keys, now, k.network)
+	}
+	if c != nil {
+		collectCluster(ch, c, now)
+	}
+}
+
+// collectFDB reports the FDB's rows of every VNI that has any, and zeros
+// for the networks' VNIs that have none.
+func (m daemonCollector) collectFDB(ch chan<- prometheus.Metric, vnis []uint32) {
+	counts := m.d.fdb.CountByVNI()
+	for _, vni := range vnis {
+		if _, ok := counts[vni]; !ok {
+			counts[vni] = fdb.Count{}
+		}
+	}
+	for vni, n := range counts {
+		v := strconv.FormatUint(uint64(vni), 10)
+		ch <- gauge(descFDBEntries, n.MACs, v, "mac")
+		ch <- gauge(descFDBEntries, n.IPs, v, "ip")
+	}
+}
+
+// collectCluster reports gossip members and, on a manager, raft's state
+// and the gossip keys' ages.
+func collectCluster(ch chan<- prometheus.Metric, c *clusterNode, now time.Time) {
+	if c.agent != nil {
+		counts := c.agent.MemberCounts()
+		for _, s := range gossip.MemberStates() {
+			ch <- gauge(descGossipMembers, counts[s], s.String())
+		}
+	}
+	if c.store == nil {
+		return
+	}
+	st := c.store.RaftStats()
+	ch <- gauge(descRaftLeader, boolInt(st.Leader))
+	for _, s := range store.RaftStates() {
+		ch <- gauge(descRaftState, boolInt(s == st.State), s)
+	}
+	ch <- gauge(descRaftTerm, st.Term)
+	ch <- gauge(descRaftCommitIndex, st.CommitIndex)
+	ch <- gauge(descRaftAppliedIndex, st.AppliedIndex)
+	var gossipKeys []store.Key
+	c.store.Read(func(s *store.State) {
+		for _, k := range s.GossipKeys {
+			gossipKeys = append(gossipKeys, store.Key{Generation: k.Generation, Created: k.Created})
+		}
+	})
+	collectKeyAges(ch, descGossipKeyAge, gossipKeys, now)
+}
+
+// collectKeyAges reports the age at now of each key generation, labelled
+// with labels and then the generation.
+func collectKeyAges(ch chan<- prometheus.Metric, desc *prometheus.Desc, keys []store.Key, now time.Time, labels ...string) {
+	for _, k := range keys {
+		age := max(now.Sub(k.Created).Seconds(), 0)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, age, append(labels, strconv.FormatUint(k.Generation, 10))...)
+	}
+}
+
+func gauge[N int | uint64](d *prometheus.Desc, v N, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

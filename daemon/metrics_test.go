@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/gossip/gossiptest"
+	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/fdb"
+)
+
+// metricsDaemon returns a daemon outside a cluster with three networks:
+// blue (VNI 42) with FDB rows, red (VNI 43, encrypted) with two data key
+// generations created 100 s and 3600 s before now, and green (VNI 44)
+// with nothing.
+func metricsDaemon(now time.Time) *Daemon {
+	d := testDaemon()
+	d.fdb = fdb.New()
+	d.netKeys = map[string][]store.Key{"red-id": {
+		{Generation: 2, Created: now.Add(-100 * time.Second)},
+		{Generation: 1, Created: now.Add(-time.Hour)},
+	}}
+	d.st.Networks["blue"] = &netState{ID: "blue-id", Name: "blue", VNI: 42}
+	d.st.Networks["red"] = &netState{ID: "red-id", Name: "red", VNI: 43, Cluster: true, Encrypted: true}
+	d.st.Networks["green"] = &netState{ID: "green-id", Name: "green", VNI: 44}
+	vtep := netip.MustParseAddrPort("198.18.0.2:4789")
+	d.fdb.AddStatic(42, fdb.MAC{2, 0, 0, 0, 0, 1}, vtep)
+	d.fdb.Learn(42, fdb.MAC{2, 0, 0, 0, 0, 2}, vtep, now)
+	d.fdb.AddStaticIP(42, netip.MustParseAddr("198.19.1.2"), fdb.MAC{2, 0, 0, 0, 0, 1})
+	d.fdb.AddStatic(43, fdb.MAC{2, 0, 0, 0, 0, 3}, vtep)
+	return d
+}
+
+// gather collects c into name → labels → value, labels written as
+// name=value pairs joined by commas, sorted by name.
+func gather(t *testing.T, c prometheus.Collector) map[string]map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		series := map[string]float64{}
+		for _, m := range mf.GetMetric() {
+			var pairs []string
+			for _, l := range m.GetLabel() {
+				pairs = append(pairs, l.GetName()+"="+l.GetValue())
+			}
+			series[strings.Join(pairs, ",")] = m.GetGauge().GetValue()
+		}
+		out[mf.GetName()] = series
+	}
+	return out
+}
+
+// value returns the gauge of name with labels (as gather writes them),
+// failing if there is none.
+func value(t *testing.T, got map[string]map[string]float64, name, labels string) float64 {
+	t.Helper()
+	v, ok := got[name][labels]
+	if !ok {
+		t.Fatalf("no %s{%s}", name, labels)
+	}
+	return v
+}
+
+func TestDaemonMetricsStandalone(t *testing.T) {
+	now := time.Now()
+	c := daemonCollector{metricsDaemon(now)}
+	want := `
+# HELP weft_fdb_entries Rows of the forwarding database by VNI: kind="mac" (MAC to VTEP), kind="ip" (IP to MAC).
+# TYPE weft_fdb_entries gauge
+weft_fdb_entries{kind="ip",vni="42"} 1
+weft_fdb_entries{kind="ip",vni="43"} 0
+weft_fdb_entries{kind="ip",vni="44"} 0
+weft_fdb_entries{kind="mac",vni="42"} 2
+weft_fdb_entries{kind="mac",vni="43"} 1
+weft_fdb_entries{kind="mac",vni="44"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "weft_fdb_entries"); err != nil {
+		t.Fatal(err)
+	}
+	got := gather(t, c)
+	for gen, age := range map[string]float64{"2": 100, "1": 3600} {
+		if v := value(t, got, "weft_data_key_age_seconds", "generation="+gen+",network=red"); v < age || v > age+60 {
+			t.Errorf("red's generation %s key age: got %v s; want %v s (give or take the test's run time)", gen, v, age)
+		}
+	}
+	if n := len(got["weft_data_key_age_seconds"]); n != 2 {
+		t.Errorf("data key ages: got %d series; want 2 (red's generations only)", n)
+	}
+	for _, name := range []string{"weft_gossip_members", "weft_raft_leader", "weft_raft_applied_index", "weft_gossip_key_age_seconds"} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s exported outside a cluster", name)
+		}
+	}
+	lint(t, c)
+}
+
+func lint(t *testing.T, c prometheus.Collector) {
+	t.Helper()
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: got %v, %v; want no problems", problems, err)
+	}
+}
+
+// testManager returns a cluster node of one manager: a raft store that
+// leads itself, with a gossip key created an hour before now, and a gossip
+// agent on an in-memory network.
+func testManager(t *testing.T, now time.Time) *clusterNode {
+	t.Helper()
+	addr, trans := raft.NewInmemTransport("m1:2377")
+	cfg := store.DefaultConfig()
+	cfg.NodeID, cfg.Dir, cfg.Transport, cfg.Bootstrap = "m1", t.TempDir(), trans, true
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	st, err := store.Open(cfg)
+	if err != nil {
+		t.Fatalf("open store at %s: %v", addr, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !st.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("single manager not leader after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	key := store.Key{Key: bytes.Repeat([]byte{7}, 32), Created: now.Add(-time.Hour)}
+	if _, err := st.Apply(store.Command{Op: store.OpAddGossipKey, Key: &key}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := (&gossiptest.Network{}).NewTransport("m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg := gossip.DefaultConfig()
+	gcfg.NodeID, gcfg.Transport, gcfg.Keys, gcfg.Logger = "m1", tr, [][]byte{key.Key}, slog.New(slog.DiscardHandler)
+	agent, err := gossip.New(gcfg, nil)
+	if err != nil {
+		tr.Shutdown()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Shutdown() })
+	return &clusterNode{agent: agent, store: st}
+}
+
+func TestDaemonMetricsCluster(t *testing.T) {
+	now := time.Now()
+	d := metricsDaemon(now)
+	d.cl = testManager(t, now)
+	c := daemonCollector{d}
+	deadline := time.Now().Add(5 * time.Second)
+	for value(t, gather(t, c), "weft_gossip_members", "state=alive") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the node itself not counted alive after 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := gather(t, c)
+	for _, s := range []string{"suspect", "dead", "left"} {
+		if v := value(t, got, "weft_gossip_members", "state="+s); v != 0 {
+			t.Errorf("gossip members %s: got %v; want 0", s, v)
+		}
+	}
+	if v := value(t, got, "weft_raft_leader", ""); v != 1 {
+		t.Errorf("raft leader: got %v; want 1", v)
+	}
+	for _, s := range store.RaftStates() {
+		want := 0.0
+		if s == "leader" {
+			want = 1
+		}
+		if v := value(t, got, "weft_raft_state", "state="+s); v != want {
+			t.Errorf("raft state %s: got %v; want %v", s, v, want)
+		}
+	}
+	stats := d.cl.store.RaftStats()
+	if v := value(t, got, "weft_raft_applied_index", ""); v < 1 || v > float64(stats.AppliedIndex) {
+		t.Errorf("raft applied index: got %v; want 1 to %d", v, stats.AppliedIndex)
+	}
+	if v := value(t, got, "weft_raft_term", ""); v < 1 {
+		t.Errorf("raft term: got %v; want at least 1", v)
+	}
+	if v := value(t, got, "weft_gossip_key_age_seconds", "generation=1"); v < 3600 || v > 3660 {
+		t.Errorf("gossip key age: got %v s; want 3600 s", v)
+	}
+	lint(t, c)
+
+	d.cl.store = nil // a worker
+	got = gather(t, c)
+	for _, name := range []string{"weft_raft_leader", "weft_raft_state", "weft_raft_applied_index", "weft_gossip_key_age_seconds"} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s exported on a worker", name)
+		}
+	}
+	if _, ok := got["weft_gossip_members"]; !ok {
+		t.Error("weft_gossip_members not exported on a worker")
+	}
+}
