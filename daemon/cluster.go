@@ -144,6 +144,9 @@ func (d *Daemon) startGossip(c *clusterNode) error {
 // startGossip so that a restarted node publishes its records first.
 func (d *Daemon) joinGossip(c *clusterNode) {
 	if len(c.info.GossipPeers) == 0 {
+		if c.store != nil {
+			go d.joinStoredPeers(c) // the first manager joined no one; its store knows the others
+		}
 		return
 	}
 	if _, err := c.agent.Join(c.info.GossipPeers); err != nil {

@@ -21,6 +21,8 @@ func ensureBridge(string, int) (netlink.Link, bool, error)        { return nil, 
 func enslave(string, netlink.Link, int) error                     { return errUnsupported }
 func linkExists(string) bool                                      { return false }
 func deleteLink(string) error                                     { return errUnsupported }
+func deleteTAP(string) error                                      { return errUnsupported }
+func bridgePorts(string) ([]string, error)                        { return nil, errUnsupported }
 func openNetns(string) (netns.NsHandle, string, error)            { return netns.None(), "", errUnsupported }
 func createVeth(string, containerLink) error                      { return errUnsupported }
 func moveIntoNetns(netns.NsHandle, containerLink) (string, error) { return "", errUnsupported }

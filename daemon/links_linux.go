@@ -126,6 +126,47 @@ func deleteLink(name string) error {
 	return nil
 }
 
+// bridgePorts lists the names of the links on the named bridge.
+func bridgePorts(bridge string) ([]string, error) {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", bridge, err)
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var ports []string
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			ports = append(ports, l.Attrs().Name)
+		}
+	}
+	return ports, nil
+}
+
+// deleteTAP removes the TAP called name, which outlives weftd's descriptors
+// (it is persistent); one that is already gone is not an error. A link of
+// that name that is not a TAP is not weft's: it is left alone, and the
+// error says so.
+func deleteTAP(name string) error {
+	link, err := netlink.LinkByName(name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	if _, ok := link.(*netlink.Tuntap); !ok {
+		return fmt.Errorf("%s exists and is a %s, not a TAP: rename or remove it", name, link.Type())
+	}
+	if err := netlink.LinkDel(link); err != nil {
+		return fmt.Errorf("delete TAP %s: %w", name, err)
+	}
+	return nil
+}
+
 // disableIPv6 keeps the host side of the overlay (bridge, TAP, veth ends) from
 // sending router solicitations and DAD probes of its own into the overlay.
 // It is best effort: a kernel without IPv6 has nothing to disable.

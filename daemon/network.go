@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -215,16 +216,15 @@ func (d *Daemon) startNetwork(n *netState) error {
 }
 
 // openTAP opens a network's TAP device with the configured driver: with
-// the linux driver, --queues queues of it.
+// the linux driver, --queues queues of a persistent TAP, so that a weftd
+// that stops or crashes leaves it on its bridge and the next run attaches
+// to it again. The water driver opens a TAP that goes with weftd's
+// descriptor, and is made again on every start.
 func (d *Daemon) openTAP(name string) ([]tap.Device, error) {
 	if d.cfg.TapDriver == "water" {
-		dev, err := tap.OpenWater(name)
-		if err != nil {
-			return nil, err
-		}
-		return []tap.Device{dev}, nil
+		return d.openWater(name)
 	}
-	opts := []tap.Option{tap.WithBatchSize(d.cfg.Engine.BatchSize)}
+	opts := []tap.Option{tap.WithBatchSize(d.cfg.Engine.BatchSize), tap.WithPersist()}
 	if d.cfg.TapOffload {
 		qs, err := d.openQueues(name, append(opts, tap.WithOffload()))
 		if err == nil {
@@ -235,9 +235,41 @@ func (d *Daemon) openTAP(name string) ([]tap.Device, error) {
 	return d.openQueues(name, opts)
 }
 
-// openQueues opens the TAP's queues: a multi-queue TAP when there are
-// several.
+// openWater opens a TAP through water. A persistent TAP of that name left
+// by the linux driver is deleted first: water would attach to it with the
+// offloads that driver turned on, which water cannot turn off.
+func (d *Daemon) openWater(name string) ([]tap.Device, error) {
+	if linkExists(name) {
+		d.log.Info("deleting the TAP an earlier run left; the water driver makes its own", "tap", name)
+		if err := deleteTAP(name); err != nil {
+			return nil, err
+		}
+	}
+	dev, err := tap.OpenWater(name)
+	if err != nil {
+		return nil, err
+	}
+	return []tap.Device{dev}, nil
+}
+
+// openQueues opens the TAP's queues, attaching to the TAP an earlier run
+// left. One that cannot be attached to with this run's flags (it was made
+// with another --queues: multi-queue or not) is deleted and made afresh.
 func (d *Daemon) openQueues(name string, opts []tap.Option) ([]tap.Device, error) {
+	devs, err := d.openQueuesOnce(name, opts)
+	if !errors.Is(err, tap.ErrIncompatible) {
+		return devs, err
+	}
+	d.log.Warn("the existing TAP cannot be attached with this run's flags; deleting it and making a new one", "tap", name, "queues", d.cfg.Queues, "err", err)
+	if err := deleteTAP(name); err != nil {
+		return nil, err
+	}
+	return d.openQueuesOnce(name, opts)
+}
+
+// openQueuesOnce opens the TAP's queues: a multi-queue TAP when there are
+// several.
+func (d *Daemon) openQueuesOnce(name string, opts []tap.Option) ([]tap.Device, error) {
 	if d.cfg.Queues <= 1 {
 		dev, err := tap.Open(name, opts...)
 		if err != nil {
@@ -256,37 +288,49 @@ func (d *Daemon) openQueues(name string, opts []tap.Option) ([]tap.Device, error
 	return devs, nil
 }
 
+// startForwarding opens the network's TAP, adopting the one an earlier run
+// left, puts it on the bridge and starts the engine on it. On error a TAP
+// it made is deleted; an adopted one stays, as the bridge does.
 func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
-	devs, err := d.openTAP(tapName(n.VNI))
+	name := tapName(n.VNI)
+	adopted := linkExists(name) && d.cfg.TapDriver != "water"
+	devs, err := d.openTAP(name)
 	if err != nil {
 		return fmt.Errorf("open TAP: %w", err)
 	}
-	closeAll := func() {
+	undo := func() {
 		for _, dev := range devs {
 			dev.Close()
 		}
+		if !adopted {
+			_ = deleteTAP(name)
+		}
 	}
 	if err := enslave(devs[0].Name(), br, n.MTU); err != nil {
-		closeAll()
+		undo()
 		return err
 	}
 	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort, Encrypted: n.Encrypted}
 	if err := d.engine.AddNetwork(nc, devs[0], devs[1:]...); err != nil {
-		closeAll()
+		undo()
 		return err
 	}
 	n.epoch = d.epochs.Add(1)
+	d.log.Debug("TAP open", "network", n.Name, "tap", name, "adopted", adopted, "queues", len(devs))
 	return nil
 }
 
-// stopNetwork stops forwarding for a network and removes its bridge; its TAP
-// goes with the engine's side of it.
+// stopNetwork stops forwarding for a network and removes its TAP (which
+// persists, so closing it is not enough) and its bridge.
 func (d *Daemon) stopNetwork(n *netState) {
 	d.dns.res.RemoveZone(n.ID)
 	delete(d.netKeys, n.ID)
 	delete(d.advertised, n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
 		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
+	}
+	if err := deleteTAP(tapName(n.VNI)); err != nil {
+		d.log.Warn("TAP not removed", "network", n.Name, "err", err)
 	}
 	if err := deleteLink(bridgeName(n.VNI)); err != nil {
 		d.log.Warn("bridge not removed", "network", n.Name, "err", err)

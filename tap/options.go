@@ -1,5 +1,7 @@
 package tap
 
+import "errors"
+
 // DefaultBatchSize is the number of frames one Read returns at most unless
 // WithBatchSize says otherwise.
 const DefaultBatchSize = 64
@@ -16,6 +18,8 @@ type config struct {
 	// offload asks for virtio-net headers and TCP segmentation and checksum
 	// offload (see WithOffload).
 	offload bool
+	// persist makes the interface outlive its descriptors (see WithPersist).
+	persist bool
 }
 
 // defaultConfig is the configuration Open uses when given no Options.
@@ -56,3 +60,19 @@ func WithMultiQueue() Option {
 func WithOffload() Option {
 	return func(c *config) { c.offload = true }
 }
+
+// WithPersist makes the interface persistent (TUNSETPERSIST): it outlives
+// the device's descriptors, so that a process that exits or crashes leaves
+// it in place, with its index, MTU and bridge port, and a later Open of the
+// same name and flags attaches to it again. Only deleting the link removes
+// it. Without this option Open leaves an existing interface's persistence
+// as it is.
+func WithPersist() Option {
+	return func(c *config) { c.persist = true }
+}
+
+// ErrIncompatible is returned by Open when an interface of that name exists
+// but cannot be attached to with the options given: it is multi-queue and
+// the options are not (or the reverse), or it is not a TAP. Deleting the
+// link and opening again makes a fresh one.
+var ErrIncompatible = errors.New("tap: an interface of that name exists with other flags (multi-queue or not, or not a TAP)")

@@ -46,6 +46,12 @@ type Linux struct {
 // and attaching to it if it does. An empty name, or one with a %d verb such as
 // "weft%d", lets the kernel choose; Name reports its choice. The interface is
 // left down: bringing it up is the caller's job.
+//
+// An existing interface (one made WithPersist, say) keeps its index, and
+// Open gives it the virtio-net header and offloads opts ask for, turning
+// off those an earlier user turned on. The kernel attaches to it only with
+// the same multi-queue flag; otherwise, or if it is not a TAP, the error
+// matches ErrIncompatible.
 func Open(name string, opts ...Option) (*Linux, error) {
 	cfg := newConfig(opts)
 	fd, err := unix.Open(tunPath, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
@@ -55,14 +61,15 @@ func Open(name string, opts ...Option) (*Linux, error) {
 	kname, err := setIff(fd, name, cfg.multiQueue, cfg.offload)
 	if err != nil {
 		unix.Close(fd)
+		if errors.Is(err, unix.EINVAL) && linkExists(name) {
+			err = fmt.Errorf("%w: %w", ErrIncompatible, err)
+		}
 		return nil, fmt.Errorf("tap %s: TUNSETIFF: %w", name, err)
 	}
-	var offloads int
-	if cfg.offload {
-		if offloads, err = setOffload(fd); err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("tap %s: TUNSETOFFLOAD: %w", kname, err)
-		}
+	offloads, err := configure(fd, kname, cfg)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
 	d, err := newLinux(fd, kname, cfg)
 	if d != nil {
@@ -101,6 +108,38 @@ func closeAll(ds []*Linux) {
 	for _, d := range ds {
 		d.Close()
 	}
+}
+
+// configure sets up a TAP just attached to: its offloads, on or off (an
+// interface that persisted keeps what its last user set), and then, so that
+// a failed Open leaves no new interface behind, its persistence. It returns
+// the TUN_F_* flags the kernel took.
+func configure(fd int, name string, cfg config) (int, error) {
+	offloads := 0
+	if cfg.offload {
+		var err error
+		if offloads, err = setOffload(fd); err != nil {
+			return 0, fmt.Errorf("tap %s: TUNSETOFFLOAD: %w", name, err)
+		}
+	} else if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, 0); err != nil {
+		return 0, fmt.Errorf("tap %s: TUNSETOFFLOAD 0: %w", name, err)
+	}
+	if cfg.persist {
+		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
+			return 0, fmt.Errorf("tap %s: TUNSETPERSIST: %w", name, err)
+		}
+	}
+	return offloads, nil
+}
+
+// linkExists reports whether an interface called name exists in the calling
+// thread's network namespace.
+func linkExists(name string) bool {
+	if name == "" {
+		return false
+	}
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }
 
 // setOffload turns on checksum and segmentation offload, with UDP

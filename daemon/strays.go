@@ -1,0 +1,26 @@
+package daemon
+
+import "slices"
+
+// reportStrays warns about the links on a restored network's bridge that
+// the state names for no attachment: the veth of an attach weftd died in
+// the middle of, or containers that a state recovered from an older copy
+// does not know. They are left in place, since the state may be what is
+// wrong; the warning is what keeps that from passing silently.
+func (d *Daemon) reportStrays(n *netState) {
+	br := bridgeName(n.VNI)
+	ports, err := bridgePorts(br)
+	if err != nil {
+		d.log.Debug("bridge ports not listed", "network", n.Name, "bridge", br, "err", err)
+		return
+	}
+	known := map[string]bool{tapName(n.VNI): true}
+	for _, ep := range n.Endpoints {
+		known[ep.HostIf] = true
+	}
+	strays := slices.DeleteFunc(ports, func(p string) bool { return known[p] })
+	if len(strays) > 0 {
+		slices.Sort(strays)
+		d.log.Warn("links on the network's bridge that no attachment in the state names; left in place", "network", n.Name, "bridge", br, "links", strays)
+	}
+}
