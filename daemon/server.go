@@ -39,7 +39,28 @@ func (d *Daemon) apiHandler() http.Handler {
 		return nil, d.Detach(req)
 	}))
 	d.clusterRoutes(mux)
+	d.diagRoutes(mux)
 	return mux
+}
+
+// diagRoutes adds the diagnostics: peers, the forwarding database, one
+// node in detail, the daemon's version, and packet capture.
+func (d *Daemon) diagRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, d.Peers(), nil)
+	})
+	mux.HandleFunc("GET /v1/fdb", func(w http.ResponseWriter, r *http.Request) {
+		tables, err := d.FDB(r.Context(), r.URL.Query().Get("network"))
+		reply(w, http.StatusOK, tables, err)
+	})
+	mux.HandleFunc("GET /v1/nodes/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		info, err := d.NodeInfo(r.Context(), r.PathValue("ref"))
+		reply(w, http.StatusOK, info, err)
+	})
+	mux.HandleFunc("GET /v1/version", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, api.ThisBuild(), nil)
+	})
+	mux.HandleFunc("POST /v1/debug/capture", d.serveCapture)
 }
 
 // clusterRoutes adds the cluster and node operations.

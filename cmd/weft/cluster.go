@@ -173,6 +173,6 @@ func (c *cli) nodeCmd() *cobra.Command {
 		},
 	}
 	rm.Flags().BoolVarP(&force, "force", "f", false, "remove a node that is still up")
-	cmd.AddCommand(ls, rm)
+	cmd.AddCommand(ls, rm, c.nodeInspectCmd())
 	return cmd
 }

@@ -48,6 +48,7 @@ func newRoot() *cobra.Command {
 		host = api.DefaultHost
 	}
 	root.PersistentFlags().StringVarP(&c.host, "host", "H", host, "daemon socket to connect to (env WEFT_HOST)")
-	root.AddCommand(c.networkCmd(), c.attachCmd(), c.detachCmd(), c.clusterCmd(), c.nodeCmd())
+	root.AddCommand(c.networkCmd(), c.attachCmd(), c.detachCmd(), c.clusterCmd(), c.nodeCmd(),
+		c.peersCmd(), c.fdbCmd(), c.debugCmd(), c.versionCmd())
 	return root
 }

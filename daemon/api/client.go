@@ -117,35 +117,47 @@ func (c *Client) RemoveNode(ctx context.Context, id string, force bool) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, c.http, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// send makes a request with hc and returns the response of a request that
+// succeeded, whose body the caller must close; a failed request's body is
+// turned into the error.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://weftd"+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("cannot connect to weftd at %s: is weftd running?", c.host)
+			return nil, fmt.Errorf("cannot connect to weftd at %s: is weftd running?", c.host)
 		}
-		return fmt.Errorf("talking to weftd at %s: %w", c.host, err)
+		return nil, fmt.Errorf("talking to weftd at %s: %w", c.host, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
 		var e Error
 		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
 			e.Message = resp.Status
 		}
-		return errors.New(e.Message)
+		return nil, errors.New(e.Message)
 	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return resp, nil
 }
