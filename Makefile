@@ -57,9 +57,28 @@ bench-quick: deps build
 demo: deps build
 	$(GO) run ./internal/demo -bin $(BIN)
 
+# install: the binaries, the systemd unit, and the config file unless one is
+# there already. DESTDIR stages it all under another root. The unit goes to
+# $(PREFIX)/lib/systemd/system, which systemd searches (/usr/local/lib/... for
+# an administrator's install, /usr/lib/... with PREFIX=/usr as a package's);
+# its ExecStart follows PREFIX and SYSCONFDIR. /etc/netns is where weftd
+# writes the containers' resolv.conf files (the unit lets it write there).
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
 install: build
 	install -D -m 0755 $(BIN)/weftd $(DESTDIR)$(PREFIX)/bin/weftd
 	install -D -m 0755 $(BIN)/weft $(DESTDIR)$(PREFIX)/bin/weft
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/weft $(DESTDIR)/etc/netns
+	sed -e 's|/usr/local/bin/weftd|$(PREFIX)/bin/weftd|' \
+	    -e 's|/etc/weft/weftd.yaml|$(SYSCONFDIR)/weft/weftd.yaml|' \
+	    dist/weftd.service > $(DESTDIR)$(UNITDIR)/weftd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/weftd.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/weft/weftd.yaml ]; then \
+	  echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/weft/weftd.yaml (the new defaults are in dist/weftd.yaml)"; \
+	else \
+	  install -m 0644 dist/weftd.yaml $(DESTDIR)$(SYSCONFDIR)/weft/weftd.yaml; \
+	fi
 
 clean:
 	rm -rf $(BIN)

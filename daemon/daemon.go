@@ -85,6 +85,10 @@ type Config struct {
 	// DNS configures the embedded resolver containers find at 127.0.0.11:
 	// where it forwards names that are not containers'.
 	DNS resolver.Config
+	// Ready, if set, is called once, when Run has its API and metrics
+	// listeners serving, after New bound the underlay socket and restored
+	// the saved networks: weftd tells systemd it is ready there.
+	Ready func()
 }
 
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
@@ -140,6 +144,7 @@ type Daemon struct {
 	orphans     []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
 	knownGossip map[string]string             // node ID → gossip address, from the managers; under recMu
 	stop        chan struct{}
+	captures    captureSet // debug captures in flight; ended when the API shuts down
 }
 
 // New opens the state and the underlay socket and restores every network.
@@ -155,7 +160,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	st, err := loadState(d.statePath())
+	st, err := loadState(d.statePath(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +259,7 @@ func (d *Daemon) restore() error {
 				pruned++
 			}
 		}
+		d.reportStrays(n)
 		d.log.Info("network restored", "network", n.Name, "vni", n.VNI, "endpoints", len(n.Endpoints))
 	}
 	if pruned > 0 {
@@ -330,6 +336,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	servers := []*http.Server{{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}}
+	servers[0].RegisterOnShutdown(d.captures.stopAll) // a capture's stream would hold Shutdown up
 	listeners := []net.Listener{apiLn}
 	if d.cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", d.cfg.MetricsAddr)
@@ -339,7 +346,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return fmt.Errorf("metrics address: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler(d.reg))
+		mux.Handle("GET /metrics", metrics.Handler(d.reg, daemonCollector{d}))
 		if d.cfg.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -352,6 +359,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { errs <- s.Serve(listeners[i]) }()
 	}
 	d.log.Info("weftd ready", "api", d.cfg.APISocket, "metrics", d.cfg.MetricsAddr, "data_path", d.dataAddr, "underlay_mtu", d.underMTU)
+	if d.cfg.Ready != nil {
+		d.cfg.Ready()
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errs:

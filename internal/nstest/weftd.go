@@ -30,7 +30,9 @@ type Weftd struct {
 func (h *Host) StartWeftd(extra ...string) (*Weftd, error) {
 	base := filepath.Join(h.Lab.dir, h.Name)
 	w := &Weftd{Host: h, Socket: base + ".sock", Log: base + ".log"}
-	args := []string{h.Lab.Bin("weftd"),
+	// --config "": a test weftd reads no /etc/weft/weftd.yaml the machine
+	// may have.
+	args := []string{h.Lab.Bin("weftd"), "--config", "",
 		"--state-dir", base + ".state", "--api-socket", w.Socket,
 		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug"}
 	// WEFT_E2E_WEFTD_ARGS runs the integration tests on another data path,
