@@ -79,9 +79,14 @@ func quickStart(readme string) (string, error) {
 }
 
 // cleanQuickStart stops the quick start's daemons and removes its
-// namespaces and files, as the README's clean-up line does.
+// namespaces and files, as the README's clean-up lines do.
 func cleanQuickStart() {
-	_, _ = nstest.Run("pkill", "-f", quickStartDir+"/")
+	pids, _ := filepath.Glob(filepath.Join(quickStartDir, "host*", "pid"))
+	for _, p := range pids {
+		if b, err := os.ReadFile(p); err == nil {
+			_, _ = nstest.Run("kill", strings.TrimSpace(string(b)))
+		}
+	}
 	time.Sleep(300 * time.Millisecond)
 	for _, ns := range []string{"alpine1", "alpine2", "qs-host1", "qs-host2"} {
 		_, _ = nstest.IP("netns", "del", ns)
