@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // sa is what both directions of a Security Association hold: the SPI, the
@@ -52,12 +53,14 @@ func (s *sa) setSeq(seq uint64) {
 // Outbound is the sending side of one SA: it numbers datagrams 1, 2, 3, ...
 // and seals them.
 //
-// An Outbound is not safe for concurrent use: one transmit loop owns it.
-// Never let two Outbounds seal with the same key, in this process or across
+// An Outbound is safe for concurrent use: the transmit loops of a
+// network's TAP queues share their peers' Outbounds, and a mutex makes each
+// Seal take its own sequence number and nonce. Never let two Outbounds seal with the same key, in this process or across
 // a restart: each numbers its datagrams from 1, and two datagrams sealed
 // under one key with one sequence number reuse a GCM nonce, which gives away
 // the XOR of their plaintexts and lets an observer forge datagrams.
 type Outbound struct {
+	mu sync.Mutex // serializes Seal: seq and the sa's nonce scratch
 	sa
 	seq uint64 // the last sequence number used; 0 before the first Seal
 }
@@ -76,7 +79,11 @@ func NewOutbound(spi uint32, key [KeyLen]byte) (*Outbound, error) {
 func (o *Outbound) SPI() uint32 { return o.spi }
 
 // Seq returns the sequence number of the last datagram sealed, 0 if none.
-func (o *Outbound) Seq() uint64 { return o.seq }
+func (o *Outbound) Seq() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.seq
+}
 
 // Seal makes an ESP datagram of a payload, in place.
 //
@@ -95,6 +102,8 @@ func (o *Outbound) Seal(buf []byte, n int) (int, error) {
 	if n < 0 || n > cap(buf) || SealedLen(n) > cap(buf) {
 		return 0, ErrNoRoom
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.seq == math.MaxUint64 {
 		return 0, ErrSeqExhausted
 	}
@@ -124,8 +133,11 @@ func writeTrailer(pt []byte, n int) {
 // Inbound is the receiving side of one SA: it authenticates and decrypts
 // datagrams and keeps the replay window.
 //
-// An Inbound is not safe for concurrent use: one receive loop owns it.
+// An Inbound is safe for concurrent use: a mutex serializes Open, which
+// keeps the replay window and the sa's nonce scratch. Normally one receive
+// loop opens all of an SA's datagrams.
 type Inbound struct {
+	mu sync.Mutex
 	sa
 	window ReplayWindow
 }
@@ -172,6 +184,8 @@ func (in *Inbound) Open(buf []byte) ([]byte, error) {
 	if h.SPI() != in.spi {
 		return nil, ErrAuth
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	seq, err := in.admit(h)
 	if err != nil {
 		return nil, err

@@ -428,3 +428,46 @@ func TestSealOpenAllocs(t *testing.T) {
 		}
 	}
 }
+
+// Seals from several transmit loops at once (a network's TAP queues) each
+// take their own sequence number, hence their own nonce, and open.
+func TestOutboundConcurrentSeals(t *testing.T) {
+	o, in := newPair(t, 0x1000, testKey(7))
+	const loops, each = 4, 500
+	ivs := make(chan uint64, loops*each)
+	errs := make(chan error, loops)
+	for range loops {
+		go func() {
+			buf := make([]byte, HeaderLen+64, HeaderLen+64+Overhead)
+			for range each {
+				m, err := o.Seal(buf, 64)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ivs <- Header(buf[:m]).IV()
+				if _, err := in.Open(bytes.Clone(buf[:m])); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range loops {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(ivs)
+	seen := map[uint64]bool{}
+	for iv := range ivs {
+		if seen[iv] {
+			t.Fatalf("sequence number %d sealed twice: a reused nonce", iv)
+		}
+		seen[iv] = true
+	}
+	if len(seen) != loops*each || o.Seq() != loops*each {
+		t.Errorf("%d distinct sequence numbers, Seq() = %d; want %d", len(seen), o.Seq(), loops*each)
+	}
+}

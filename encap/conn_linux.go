@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -33,7 +34,7 @@ type UDPConn struct {
 	rmu   sync.Mutex
 	recv  *receiver
 	rview [][]byte // the caller's buffers past the offset
-	gro   bool
+	gro   atomic.Bool
 	// With UDP_GRO, messages are read into the conn's own buffers, where a
 	// coalesced run fills one, and handed out one datagram per caller
 	// buffer: message next, from byte roff, is the next datagram.
@@ -50,9 +51,9 @@ type UDPConn struct {
 	readMsgs, readCoalesced int
 
 	wmu   sync.Mutex
-	gso   bool
-	wsend *sender // messages of WriteBatch
-	wsolo *sender // a refused UDP_SEGMENT run, resent one by one
+	gso   atomic.Bool // cleared for good when the kernel refuses UDP_SEGMENT with EIO
+	wsend *sender     // messages of WriteBatch
+	wsolo *sender     // a refused UDP_SEGMENT run, resent one by one
 }
 
 // batchConn is the sending side ipv4.PacketConn and ipv6.PacketConn have in
@@ -99,8 +100,10 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, e
 	} else {
 		c.pc = ipv6.NewPacketConn(conn)
 	}
-	c.gso, c.gro = enableOffload(conn)
-	if c.gro {
+	gso, gro := enableOffload(conn)
+	c.gso.Store(gso)
+	c.gro.Store(gro)
+	if gro {
 		c.runs, c.roobs = make([][]byte, batch), make([][]byte, batch)
 		c.rlen, c.rseg, c.rfrom = make([]int, batch), make([]int, batch), make([]netip.AddrPort, batch)
 		for i := range c.runs {
@@ -114,23 +117,17 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, e
 // Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO. A send
 // that the kernel refuses with EIO turns UDP_SEGMENT off for good.
 func (c *UDPConn) Offload() (gso, gro bool) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	return c.gso, c.gro
+	return c.gso.Load(), c.gro.Load()
 }
 
 // DisableOffload turns UDP_SEGMENT and UDP_GRO off: every datagram is then
 // sent and read on its own, as for benchmarking without them. Call it
 // before the first read.
 func (c *UDPConn) DisableOffload() error {
-	c.wmu.Lock()
-	c.gso = false
-	c.wmu.Unlock()
+	c.gso.Store(false)
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if !c.gro {
+	if !c.gro.Load() {
 		return nil
 	}
 	raw, err := c.conn.SyscallConn()
@@ -146,7 +143,7 @@ func (c *UDPConn) DisableOffload() error {
 	if serr != nil {
 		return fmt.Errorf("encap: turn off UDP_GRO: %w", serr)
 	}
-	c.gro = false
+	c.gro.Store(false)
 	return nil
 }
 
@@ -163,7 +160,7 @@ func (c *UDPConn) ReadBatch(bufs [][]byte, sizes []int, from []netip.AddrPort, o
 	if len(bufs) == 0 {
 		return 0, nil
 	}
-	if !c.gro {
+	if !c.gro.Load() {
 		return c.readDirect(bufs, sizes, from, offset)
 	}
 	if c.next == c.count {
@@ -261,7 +258,7 @@ func (c *UDPConn) WriteBatch(bufs [][]byte, to []netip.AddrPort, offset int) (in
 	var first error
 	for start := 0; start < len(bufs); start += c.batch {
 		end := min(len(bufs), start+c.batch)
-		n, err := c.writeChunk(c.wsend, bufs[start:end], to[start:], offset, c.gso)
+		n, err := c.writeChunk(c.wsend, bufs[start:end], to[start:], offset, c.gso.Load())
 		sent += n
 		if errors.Is(err, net.ErrClosed) {
 			return sent, err
@@ -304,7 +301,7 @@ func (c *UDPConn) writeChunk(s *sender, bufs [][]byte, to []netip.AddrPort, offs
 		i, k := s.first[j], s.counts[j]
 		if disable, retry := gsoRefused(err); retry && k > 1 {
 			if disable {
-				c.gso = false
+				c.gso.Store(false)
 			}
 			solo, serr := c.writeChunk(c.wsolo, bufs[i:i+k], to[i:i+k], offset, false)
 			sent += solo

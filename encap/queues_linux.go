@@ -23,7 +23,9 @@ import (
 // picks the socket by the inner flow instead: for a VXLAN datagram carrying
 // IPv4 TCP or UDP, by its inner ports, so that each inner flow stays on one
 // socket and keeps its order. Anything else (ESP, IPv6 inside, ARP) is left
-// to the kernel's hash. n = 1 is a plain Listen.
+// to the kernel's hash of the outer addresses and ports, so that all of one
+// peer's ESP datagrams, and so each security association, stay on one
+// socket. n = 1 is a plain Listen.
 func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("encap: listen %v: %d queues, want at least 1", addr, n)
@@ -80,6 +82,7 @@ const (
 	steerProto     = steerIPv4 + 9            // its protocol
 	steerNoChoice  = 0xffffffff               // an index past the group: the kernel hashes
 	etherTypeIPv4  = 0x0800                   //
+	vxlanFlags     = 0x08000000               // the first word of every VXLAN header weft accepts
 	protoTCP       = uint32(unix.IPPROTO_TCP) //
 	protoUDP       = uint32(unix.IPPROTO_UDP) //
 )
@@ -89,6 +92,8 @@ const (
 // UDP packet.
 func steeringProgram(n int) (*unix.SockFprog, error) {
 	insts := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // VXLAN's flags word: ESP (an SPI) is left to the kernel
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: vxlanFlags, SkipTrue: 15},
 		bpf.LoadAbsolute{Off: steerEtherType, Size: 2},
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv4, SkipTrue: 13},
 		bpf.LoadAbsolute{Off: steerProto, Size: 1},
@@ -121,6 +126,12 @@ func steeringProgram(n int) (*unix.SockFprog, error) {
 // modulo: its inner (source port XOR destination port), steerNoChoice, or 0
 // where the program's loads run past the datagram and it returns 0.
 func steerKey(d []byte) uint32 {
+	if len(d) < 4 {
+		return 0
+	}
+	if binary.BigEndian.Uint32(d) != vxlanFlags {
+		return steerNoChoice
+	}
 	if len(d) < steerEtherType+2 {
 		return 0
 	}

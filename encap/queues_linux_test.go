@@ -43,6 +43,8 @@ func TestSteeringProgram(t *testing.T) {
 	}
 	arp := vxlanFlow(6, 1, 2, 5)
 	binary.BigEndian.PutUint16(arp[HeaderLen+12:], 0x0806)
+	esp := vxlanFlow(6, 40000, 5201, 5) // as if ciphertext looked like a TCP frame
+	binary.BigEndian.PutUint32(esp, 0x1234abcd)
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
@@ -54,6 +56,7 @@ func TestSteeringProgram(t *testing.T) {
 		{"the reply of a flow goes where the flow does", vxlanFlow(6, 5201, 40000, 5), (40000 ^ 5201) % n},
 		{"icmp: the kernel's hash", vxlanFlow(1, 0, 0, 5), steerNoChoice},
 		{"arp: the kernel's hash", arp, steerNoChoice},
+		{"esp: the kernel's hash", esp, steerNoChoice},
 	} {
 		got, err := vm.Run(tc.pkt)
 		if err != nil || uint32(got) != tc.want {
@@ -67,6 +70,9 @@ func TestSteeringProgram(t *testing.T) {
 		pkt := make([]byte, r.IntN(80))
 		for i := range pkt {
 			pkt[i] = byte(r.Uint32())
+		}
+		if len(pkt) >= 4 && r.IntN(8) > 0 {
+			binary.BigEndian.PutUint32(pkt, vxlanFlags)
 		}
 		if len(pkt) >= steerEtherType+2 && r.IntN(4) > 0 {
 			binary.BigEndian.PutUint16(pkt[steerEtherType:], etherTypeIPv4)

@@ -16,8 +16,10 @@ import (
 // each peer's frames are sealed with, and those frames from peers are
 // opened with. SetCrypto replaces them whole.
 //
-// The engine uses an Outbound from its network's transmit loop and an
-// Inbound from its receive loop only. An SA that lives on from one call to
+// The engine uses an Outbound from its network's transmit loops, one per
+// TAP queue (Outbound serializes its Seals), and an Inbound from its receive
+// loops; ESP datagrams are not steered by inner flow, so each peer's reach
+// one socket's loop. An SA that lives on from one call to
 // the next must be the same object each time, never a second one for the
 // same key: a second Outbound would reuse sequence numbers, hence nonces,
 // and a second Inbound would forget the replay window.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -68,5 +69,23 @@ func TestQueuesPairSocketsWithTAPQueues(t *testing.T) {
 		if _, err := q.Write([][]byte{make([]byte, 60)}, 0); err == nil {
 			t.Errorf("%s still open after RemoveNetwork", q.Name())
 		}
+	}
+}
+
+// A receive loop forgets a removed network's delivery state and its
+// coalesce buffers at its next batch.
+func TestReceiveForgetsRemovedNetworks(t *testing.T) {
+	x := newBare(t)
+	b := rxBatchOf(vxlan(1, ether(macA, macB, 1, 100)), nodeAddr(1))
+	x.e.receive(b, batchLen, time.Now())
+	if len(b.dels) != 1 {
+		t.Fatalf("delivery states after a batch of VNI 1: %d; want 1", len(b.dels))
+	}
+	if err := x.e.RemoveNetwork(1); err != nil {
+		t.Fatal(err)
+	}
+	x.e.receive(b, batchLen, time.Now())
+	if len(b.dels) != 0 {
+		t.Errorf("delivery states after VNI 1 was removed: %d; want 0", len(b.dels))
 	}
 }

@@ -33,6 +33,7 @@ type rxBatch struct {
 	from    []netip.AddrPort
 	dels    map[uint32]*delivery // by VNI
 	touched []*delivery          // deliveries with frames pending in this batch
+	nets    *map[uint32]*network // the networks dels was last pruned against
 }
 
 // delivery is what one receive loop keeps for one network: the frames of a
@@ -81,7 +82,11 @@ func (e *Engine) rxLoop(conn encap.Conn, queue int) {
 // receive decapsulates count datagrams of b and writes their inner frames to
 // the TAP devices of their networks, one batch per device.
 func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
-	nets := *e.nets.Load()
+	if p := e.nets.Load(); p != b.nets {
+		b.prune(*p)
+		b.nets = p
+	}
+	nets := *b.nets
 	peers, seen := peerTally{peers: &e.reg.Peers}, now.UnixNano()
 	for i := range count {
 		n, vx := e.decap(nets, b.bufs[i][:b.sizes[i]], b.from[i], now)
@@ -107,13 +112,20 @@ func (e *Engine) receive(b *rxBatch, count int, now time.Time) {
 	peers.rxDone(seen)
 	for i, d := range b.touched {
 		e.deliver(d, d.n.queue(b.queue))
-		if d.n.removed.Load() {
-			delete(b.dels, d.n.cfg.VNI)
-		}
 		d.n = nil
 		b.touched[i] = nil
 	}
 	b.touched = b.touched[:0]
+}
+
+// prune forgets the delivery state, and its coalesce buffers, of networks
+// that are gone.
+func (b *rxBatch) prune(nets map[uint32]*network) {
+	for vni := range b.dels {
+		if nets[vni] == nil {
+			delete(b.dels, vni)
+		}
+	}
 }
 
 // delivery returns the batch's delivery state for n, making it on n's first

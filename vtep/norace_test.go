@@ -1,0 +1,5 @@
+//go:build !race
+
+package vtep
+
+const raceEnabled = false
