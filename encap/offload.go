@@ -39,8 +39,10 @@ type options struct {
 //   - before Listen or ListenQueues returns, for an offload the kernel does
 //     not have (UDP_SEGMENT before Linux 4.18, UDP_GRO before 5.0);
 //   - from within WriteBatch, on the sending goroutine, when a UDP_SEGMENT
-//     send fails with EIO (the route's device cannot checksum for it):
-//     UDP_SEGMENT is then off for every socket of the set, for good.
+//     send fails with EIO (an IPsec transform applies to the route, or,
+//     on kernels without "udp: Allow GSO transmit from devices with no
+//     checksum offload", its device cannot checksum): UDP_SEGMENT is then
+//     off for every socket of the set, for good.
 //
 // f must return quickly, since a send waits for it, and must not call the
 // sockets' methods. An offload that DisableOffload turned off is not

@@ -237,8 +237,9 @@ func (s *sender) clear(m int) {
 }
 
 // gsoRefused reports whether a send failed because of its UDP_SEGMENT
-// request, so that its datagrams should be sent one by one: EIO where the
-// route's device cannot checksum for it, EINVAL where a datagram would not
+// request, so that its datagrams should be sent one by one: EIO where an
+// IPsec transform applies to the route or (on older kernels) the route's
+// device cannot checksum for it, EINVAL where a datagram would not
 // fit the path MTU, EMSGSIZE where the run is too long for this kernel.
 func gsoRefused(err error) (disable, retry bool) {
 	var errno syscall.Errno
