@@ -83,7 +83,7 @@ func Listen(addr netip.AddrPort, batch int, opts ...Option) (*UDPConn, error) {
 	return c, nil
 }
 
-// newUDPConn wraps a bound socket, one of the offload set set.
+// newUDPConn wraps a bound socket, a member of the offload set set.
 func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int, set *offloadSet) (*UDPConn, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
