@@ -217,7 +217,13 @@ func (d *Daemon) openDataPath() error {
 	if d.cfg.TapDriver == "water" {
 		queues = 1 // one TAP queue: more sockets would only split its traffic
 	}
-	socks, err := encap.ListenQueues(d.dataAddr, d.cfg.Engine.BatchSize, queues)
+	var opts []encap.Option
+	if d.cfg.UDPOffload { // turned off by flag, they are not refused
+		opts = append(opts, encap.WithOffloadRefused(func(o encap.Offload, err error) {
+			offloadRefused(d.log, &d.reg.Offloads, underlayOffload(o), err, "addr", d.dataAddr)
+		}))
+	}
+	socks, err := encap.ListenQueues(d.dataAddr, d.cfg.Engine.BatchSize, queues, opts...)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
 	}
@@ -234,6 +240,7 @@ func (d *Daemon) openDataPath() error {
 		}
 		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
 	}
+	setOffloads(&d.reg.Offloads, d.cfg, socks)
 	gso, gro := socks[0].Offload()
 	d.log.Info("underlay sockets", "addr", d.dataAddr, "queues", queues, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
 	d.engine = vtep.NewQueues(d.cfg.Engine, conns, d.fdb, d.reg, d.log)

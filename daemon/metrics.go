@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -9,7 +10,10 @@ import (
 
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
 )
 
 // Metrics the daemon exports beside the data plane's counters (see
@@ -143,4 +147,65 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// offloadCosts says what going without each offload costs, for the WARN
+// that reports it refused.
+var offloadCosts = [...]string{
+	metrics.OffloadUDPSegment: "each underlay datagram goes down the kernel's UDP and IP stack on its own, not in a run of up to 64",
+	metrics.OffloadUDPGRO:     "each underlay datagram comes up the kernel's stack and out of recvmmsg on its own, not in a coalesced run",
+	metrics.OffloadTAP:        "containers' TCP crosses the TAP in frames of the network's MTU, each read, encapsulated and written on its own, not in super-frames of up to 64 KB",
+}
+
+// offloadRefused records that the kernel refused an offload weftd asked
+// for, with err: weft_offload_enabled goes to 0 and
+// weft_offload_refusals_total up. The first refusal of each offload is
+// logged at WARN with the error and what it costs; later ones (another
+// network's TAP) at Debug. attrs say where it was refused.
+func offloadRefused(log *slog.Logger, o *metrics.Offloads, kind metrics.Offload, err error, attrs ...any) {
+	attrs = append([]any{"offload", kind.String(), "err", err}, attrs...)
+	if o.Refuse(kind) {
+		log.Warn("offload turned off: the kernel refused it", append(attrs, "cost", offloadCosts[kind])...)
+		return
+	}
+	log.Debug("offload refused again", attrs...)
+}
+
+// underlayOffload is metrics' kind of one of the underlay socket's
+// offloads.
+func underlayOffload(o encap.Offload) metrics.Offload {
+	if o == encap.OffloadGRO {
+		return metrics.OffloadUDPGRO
+	}
+	return metrics.OffloadUDPSegment
+}
+
+// setOffloads records at start which offloads are in use: the underlay
+// sockets' as the kernel granted them (every socket's), the TAPs' as
+// configured, until the kernel refuses them to a TAP (see openTAP).
+func setOffloads(o *metrics.Offloads, cfg Config, socks []*encap.UDPConn) {
+	gso, gro := true, true
+	for _, s := range socks {
+		g, r := s.Offload()
+		gso, gro = gso && g, gro && r
+	}
+	o.Set(metrics.OffloadUDPSegment, gso)
+	o.Set(metrics.OffloadUDPGRO, gro)
+	o.Set(metrics.OffloadTAP, cfg.TapDriver == "linux" && cfg.TapOffload)
+}
+
+// openOffloaded opens the TAP name with open, with its offloads or, where
+// the kernel refuses them, without: the refusal is reported (see
+// offloadRefused) once the TAP is open without them.
+func openOffloaded(log *slog.Logger, o *metrics.Offloads, name string, open func(offload bool) ([]tap.Device, error)) ([]tap.Device, error) {
+	devs, err := open(true)
+	if err == nil {
+		return devs, nil
+	}
+	devs, plainErr := open(false)
+	if plainErr != nil {
+		return nil, plainErr
+	}
+	offloadRefused(log, o, metrics.OffloadTAP, err, "tap", name)
+	return devs, nil
 }

@@ -2,9 +2,14 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +20,11 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/gossip/gossiptest"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/metrics"
+	"github.com/weftnet/weft/tap"
+	"github.com/weftnet/weft/tap/taptest"
 )
 
 // metricsDaemon returns a daemon outside a cluster with three networks:
@@ -40,7 +49,7 @@ func metricsDaemon(now time.Time) *Daemon {
 	return d
 }
 
-// gather collects c into name → labels → value, labels written as
+// gather collects c's gauges and counters into name → labels → value, labels written as
 // name=value pairs joined by commas, sorted by name.
 func gather(t *testing.T, c prometheus.Collector) map[string]map[string]float64 {
 	t.Helper()
@@ -58,7 +67,11 @@ func gather(t *testing.T, c prometheus.Collector) map[string]map[string]float64 
 			for _, l := range m.GetLabel() {
 				pairs = append(pairs, l.GetName()+"="+l.GetValue())
 			}
-			series[strings.Join(pairs, ",")] = m.GetGauge().GetValue()
+			v := m.GetGauge().GetValue()
+			if c := m.GetCounter(); c != nil {
+				v = c.GetValue()
+			}
+			series[strings.Join(pairs, ",")] = v
 		}
 		out[mf.GetName()] = series
 	}
@@ -208,4 +221,195 @@ func TestDaemonMetricsCluster(t *testing.T) {
 	if _, ok := got["weft_gossip_members"]; !ok {
 		t.Error("weft_gossip_members not exported on a worker")
 	}
+}
+
+// offloadState is one offload's series: weft_offload_enabled and
+// weft_offload_refusals_total.
+type offloadState struct{ enabled, refusals float64 }
+
+// offloadStates reads every offload's series from reg.
+func offloadStates(t *testing.T, reg *metrics.Registry) map[string]offloadState {
+	t.Helper()
+	got := gather(t, reg)
+	states := map[string]offloadState{}
+	for _, kind := range []string{"udp_segment", "udp_gro", "tap"} {
+		states[kind] = offloadState{value(t, got, "weft_offload_enabled", "kind="+kind), value(t, got, "weft_offload_refusals_total", "kind="+kind)}
+	}
+	return states
+}
+
+// warnings returns the WARN lines of a testLog buffer.
+func warnings(buf *bytes.Buffer) []string {
+	var warns []string
+	for line := range strings.Lines(buf.String()) {
+		if strings.Contains(line, "level=WARN") {
+			warns = append(warns, line)
+		}
+	}
+	return warns
+}
+
+// The underlay sockets' offloads are shown as the kernel granted them,
+// the TAPs' as configured; offloads turned off by a flag show 0 with no
+// WARN, and one the kernel refused shows 0 with one WARN.
+func TestOpenDataPathOffloads(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the underlay sockets' offloads are Linux's")
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Config)
+		wantTAP float64
+	}{
+		{"defaults", func(*Config) {}, 1},
+		{"two queues", func(c *Config) { c.Queues = 2 }, 1},
+		{"--udp-offload=false --tap-offload=false", func(c *Config) { c.UDPOffload, c.TapOffload = false, false }, 0},
+		{"--udp-offload=false --tap-driver=water", func(c *Config) { c.UDPOffload, c.TapDriver = false, "water" }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, buf := testLog()
+			d := &Daemon{cfg: DefaultConfig(), log: log, reg: metrics.NewRegistry(), fdb: fdb.New()}
+			d.cfg.DataPathAddr, d.cfg.DataPathPort = netip.MustParseAddr("127.0.0.1"), 0
+			tc.edit(&d.cfg)
+			if err := d.openDataPath(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.engine.Close() })
+			got := offloadStates(t, d.reg)
+			warns := warnings(buf)
+			if refusals := got["udp_segment"].refusals + got["udp_gro"].refusals; float64(len(warns)) != refusals {
+				t.Errorf("%d WARNs: %q; want one per refusal, %v", len(warns), warns, refusals)
+			}
+			for _, kind := range []string{"udp_segment", "udp_gro"} {
+				st := got[kind]
+				switch {
+				case !d.cfg.UDPOffload && st != (offloadState{}):
+					t.Errorf("%s turned off by flag: got %+v; want 0 and no refusal", kind, st)
+				case d.cfg.UDPOffload && st != (offloadState{1, 0}) && st != (offloadState{0, 1}):
+					t.Errorf("%s: got %+v; want on, or off and refused once", kind, st)
+				}
+				if refusedWarns := countWith(warns, "offload="+kind); float64(refusedWarns) != st.refusals {
+					t.Errorf("%s: %d WARNs; want one per refusal, %v", kind, refusedWarns, st.refusals)
+				}
+			}
+			if st := got["tap"]; st != (offloadState{tc.wantTAP, 0}) {
+				t.Errorf("tap: got %+v; want %v and no refusal", st, tc.wantTAP)
+			}
+			if !d.cfg.UDPOffload && len(warns) != 0 {
+				t.Errorf("WARNs with the offloads turned off by flag: %q; want none", warns)
+			}
+		})
+	}
+}
+
+func countWith(lines []string, s string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// An underlay offload the kernel refuses shows 0, counted, with one WARN
+// that gives the kernel's error and what going without costs.
+func TestUnderlayOffloadRefused(t *testing.T) {
+	for _, tc := range []struct {
+		offload encap.Offload
+		kind    string
+		err     error
+	}{
+		{encap.OffloadSegment, "udp_segment", fmt.Errorf("send 21 datagrams of 1458 bytes to 198.18.0.2:4789 as one UDP_SEGMENT message: %w", syscall.EIO)},
+		{encap.OffloadGRO, "udp_gro", fmt.Errorf("setsockopt UDP_GRO: %w", syscall.ENOPROTOOPT)},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			log, buf := testLog()
+			reg := metrics.NewRegistry()
+			reg.Offloads.Set(metrics.OffloadUDPSegment, true)
+			reg.Offloads.Set(metrics.OffloadUDPGRO, true)
+			offloadRefused(log, &reg.Offloads, underlayOffload(tc.offload), tc.err, "addr", "198.18.0.1:4789")
+			got := offloadStates(t, reg)
+			if st := got[tc.kind]; st != (offloadState{0, 1}) {
+				t.Errorf("%s: got %+v; want off, refused once", tc.kind, st)
+			}
+			for kind, st := range got {
+				if kind != tc.kind && st.refusals != 0 {
+					t.Errorf("%s refused %v times; want 0", kind, st.refusals)
+				}
+			}
+			warns := warnings(buf)
+			if len(warns) != 1 {
+				t.Fatalf("got %d WARNs: %q; want 1", len(warns), warns)
+			}
+			for _, want := range []string{"offload=" + tc.kind, tc.err.Error(), "cost=", "addr=198.18.0.1:4789"} {
+				if !strings.Contains(warns[0], want) {
+					t.Errorf("WARN %q lacks %q", warns[0], want)
+				}
+			}
+		})
+	}
+}
+
+// A TAP whose offloads the kernel refuses is opened without them; the
+// first refusal is a WARN, and every one is counted.
+func TestTAPOffloadsRefused(t *testing.T) {
+	refusal := errors.New("TUNSETOFFLOAD: invalid argument")
+	for _, tc := range []struct {
+		name      string
+		withErr   error // opening with offloads
+		plainErr  error // opening without
+		wantAsked []bool
+		wantState offloadState
+		wantWarns int
+		wantErr   bool
+	}{
+		{"granted", nil, nil, []bool{true, true, true}, offloadState{1, 0}, 0, false},
+		{"refused", refusal, nil, []bool{true, false, true, false, true, false}, offloadState{0, 3}, 1, false},
+		{"cannot open at all", refusal, errors.New("TUNSETIFF: device or resource busy"), []bool{true, false, true, false, true, false}, offloadState{1, 0}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, buf := testLog()
+			reg := metrics.NewRegistry()
+			reg.Offloads.Set(metrics.OffloadTAP, true) // as configured
+			var asked []bool
+			for _, name := range []string{"wt-42", "wt-43", "wt-44"} {
+				devs, err := openOffloaded(log, &reg.Offloads, name, func(offload bool) ([]tap.Device, error) {
+					asked = append(asked, offload)
+					if err := either(offload, tc.withErr, tc.plainErr); err != nil {
+						return nil, fmt.Errorf("tap %s: %w", name, err)
+					}
+					return []tap.Device{taptest.New(name, 8)}, nil
+				})
+				if (err != nil) != tc.wantErr || (err == nil && (len(devs) != 1 || devs[0].Name() != name)) {
+					t.Fatalf("open %s: got %v, %v; want its device, or an error: %v", name, devs, err, tc.wantErr)
+				}
+			}
+			if !slices.Equal(asked, tc.wantAsked) {
+				t.Errorf("opened with offloads: %v; want %v", asked, tc.wantAsked)
+			}
+			if st := offloadStates(t, reg)["tap"]; st != tc.wantState {
+				t.Errorf("tap: got %+v; want %+v", st, tc.wantState)
+			}
+			warns := warnings(buf)
+			if len(warns) != tc.wantWarns {
+				t.Fatalf("got %d WARNs: %q; want %d", len(warns), warns, tc.wantWarns)
+			}
+			for _, w := range warns {
+				for _, want := range []string{"offload=tap", "tap=wt-42", "TUNSETOFFLOAD: invalid argument", "cost="} {
+					if !strings.Contains(w, want) {
+						t.Errorf("WARN %q lacks %q", w, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// either returns a if cond, else b.
+func either(cond bool, a, b error) error {
+	if cond {
+		return a
+	}
+	return b
 }

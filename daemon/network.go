@@ -225,14 +225,15 @@ func (d *Daemon) openTAP(name string) ([]tap.Device, error) {
 		return d.openWater(name)
 	}
 	opts := []tap.Option{tap.WithBatchSize(d.cfg.Engine.BatchSize), tap.WithPersist()}
-	if d.cfg.TapOffload {
-		qs, err := d.openQueues(name, append(opts, tap.WithOffload()))
-		if err == nil {
-			return qs, nil
-		}
-		d.log.Warn("TAP offloads refused; opening the TAP without them", "tap", name, "err", err)
+	if !d.cfg.TapOffload {
+		return d.openQueues(name, opts)
 	}
-	return d.openQueues(name, opts)
+	return openOffloaded(d.log, &d.reg.Offloads, name, func(offload bool) ([]tap.Device, error) {
+		if offload {
+			return d.openQueues(name, append(opts, tap.WithOffload()))
+		}
+		return d.openQueues(name, opts)
+	})
 }
 
 // openWater opens a TAP through water. A persistent TAP of that name left

@@ -21,8 +21,9 @@ type UDPConn struct {
 // Listen binds a UDP socket to addr (port 0 picks a free port). batch must be
 // at least 1 but is otherwise ignored: BatchSize is 1. An IPv4 addr gives an
 // IPv4 socket; an IPv6 one an IPv6 socket, dual-stack for [::]. It asks for
-// 4 MiB socket buffers, which the kernel may cap.
-func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
+// 4 MiB socket buffers, which the kernel may cap. opts are accepted for
+// the Linux version's sake: this one has no offloads to refuse.
+func Listen(addr netip.AddrPort, batch int, opts ...Option) (*UDPConn, error) {
 	conn, local, err := listenUDP(addr, batch, nil)
 	if err != nil {
 		return nil, err
@@ -95,11 +96,11 @@ func (c *UDPConn) DisableOffload() error { return nil }
 
 // ListenQueues binds one socket: this platform has no SO_REUSEPORT group
 // steering, so n must be 1.
-func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
+func ListenQueues(addr netip.AddrPort, batch, n int, opts ...Option) ([]*UDPConn, error) {
 	if n != 1 {
 		return nil, fmt.Errorf("encap: listen %v: %d queues need Linux", addr, n)
 	}
-	c, err := Listen(addr, batch)
+	c, err := Listen(addr, batch, opts...)
 	if err != nil {
 		return nil, err
 	}

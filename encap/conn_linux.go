@@ -51,7 +51,7 @@ type UDPConn struct {
 	readMsgs, readCoalesced int
 
 	wmu   sync.Mutex
-	gso   atomic.Bool // cleared for good when the kernel refuses UDP_SEGMENT with EIO
+	off   *offloadSet // UDP_SEGMENT's state, shared with the socket's set
 	wsend *sender     // messages of WriteBatch
 	wsolo *sender     // a refused UDP_SEGMENT run, resent one by one
 }
@@ -66,22 +66,25 @@ type batchConn interface {
 // up to batch datagrams per system call. An IPv4 addr gives an IPv4 socket;
 // an IPv6 one an IPv6 socket, dual-stack for [::]. It asks for 4 MiB socket
 // buffers, which the kernel caps at net.core.rmem_max and wmem_max, and
-// turns on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them.
-func Listen(addr netip.AddrPort, batch int) (*UDPConn, error) {
+// turns on UDP_SEGMENT sends and UDP_GRO receives where the kernel has them
+// (see WithOffloadRefused).
+func Listen(addr netip.AddrPort, batch int, opts ...Option) (*UDPConn, error) {
 	conn, local, err := listenUDP(addr, batch, nil)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newUDPConn(conn, local, batch)
+	set := newOffloadSet(opts)
+	c, err := newUDPConn(conn, local, batch, set)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
+	set.reportOpen()
 	return c, nil
 }
 
-// newUDPConn wraps a bound socket.
-func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, error) {
+// newUDPConn wraps a bound socket, a member of the offload set set.
+func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int, set *offloadSet) (*UDPConn, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -92,6 +95,7 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, e
 		batch: batch,
 		recv:  newReceiver(rc, batch),
 		rview: make([][]byte, batch),
+		off:   set,
 		wsend: newSender(batch),
 		wsolo: newSender(batch),
 	}
@@ -100,10 +104,10 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, e
 	} else {
 		c.pc = ipv6.NewPacketConn(conn)
 	}
-	gso, gro := enableOffload(conn)
-	c.gso.Store(gso)
-	c.gro.Store(gro)
-	if gro {
+	gsoErr, groErr := enableOffload(conn)
+	set.opened(gsoErr, groErr)
+	c.gro.Store(groErr == nil)
+	if groErr == nil {
 		c.runs, c.roobs = make([][]byte, batch), make([][]byte, batch)
 		c.rlen, c.rseg, c.rfrom = make([]int, batch), make([]int, batch), make([]netip.AddrPort, batch)
 		for i := range c.runs {
@@ -115,16 +119,18 @@ func newUDPConn(conn *net.UDPConn, local netip.AddrPort, batch int) (*UDPConn, e
 }
 
 // Offload reports whether sends use UDP_SEGMENT and reads UDP_GRO. A send
-// that the kernel refuses with EIO turns UDP_SEGMENT off for good.
+// that the kernel refuses with EIO turns UDP_SEGMENT off for good, on every
+// socket of the set (see WithOffloadRefused).
 func (c *UDPConn) Offload() (gso, gro bool) {
-	return c.gso.Load(), c.gro.Load()
+	return c.off.gso.Load(), c.gro.Load()
 }
 
-// DisableOffload turns UDP_SEGMENT and UDP_GRO off: every datagram is then
-// sent and read on its own, as for benchmarking without them. Call it
-// before the first read.
+// DisableOffload turns UDP_SEGMENT off for every socket of the set and
+// UDP_GRO off for this one: every datagram is then sent and read on its
+// own, as for benchmarking without them. It is not a refusal: nothing is
+// reported. Call it before the first read.
 func (c *UDPConn) DisableOffload() error {
-	c.gso.Store(false)
+	c.off.gso.Store(false)
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if !c.gro.Load() {
@@ -258,7 +264,7 @@ func (c *UDPConn) WriteBatch(bufs [][]byte, to []netip.AddrPort, offset int) (in
 	var first error
 	for start := 0; start < len(bufs); start += c.batch {
 		end := min(len(bufs), start+c.batch)
-		n, err := c.writeChunk(c.wsend, bufs[start:end], to[start:], offset, c.gso.Load())
+		n, err := c.writeChunk(c.wsend, bufs[start:end], to[start:], offset, c.off.gso.Load())
 		sent += n
 		if errors.Is(err, net.ErrClosed) {
 			return sent, err
@@ -301,7 +307,7 @@ func (c *UDPConn) writeChunk(s *sender, bufs [][]byte, to []netip.AddrPort, offs
 		i, k := s.first[j], s.counts[j]
 		if disable, retry := gsoRefused(err); retry && k > 1 {
 			if disable {
-				c.gso.Store(false)
+				c.off.refuseGSO(err, k, len(bufs[i])-offset, to[i])
 			}
 			solo, serr := c.writeChunk(c.wsolo, bufs[i:i+k], to[i:i+k], offset, false)
 			sent += solo

@@ -5,8 +5,10 @@ package encap
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -42,21 +44,85 @@ var (
 	errSentNothing = errors.New("sendmmsg sent nothing")
 )
 
-// enableOffload turns on UDP_GRO and probes UDP_SEGMENT; each is left off
-// where the kernel does not know it.
-func enableOffload(conn *net.UDPConn) (gso, gro bool) {
+// offloadSet is the UDP offload state the sockets of one Listen or
+// ListenQueues call share. They send over the same routes of one kernel,
+// so a refusal of UDP_SEGMENT on one turns it off on all of them, and is
+// reported once.
+type offloadSet struct {
+	gso     atomic.Bool          // UDP_SEGMENT in use
+	refused func(Offload, error) // WithOffloadRefused's f; nil: none
+	// Why the kernel refused each offload when a socket was opened, the
+	// first socket's reason; reported once all are open (reportOpen).
+	openErr [numOffloads]error
+}
+
+// newOffloadSet returns the state of a set of sockets to be opened, with
+// UDP_SEGMENT on until a socket's kernel says otherwise.
+func newOffloadSet(opts []Option) *offloadSet {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &offloadSet{refused: o.refused}
+	s.gso.Store(true)
+	return s
+}
+
+// opened records what the kernel granted a socket just opened: UDP_SEGMENT
+// is off for the set if it is refused on any socket.
+func (s *offloadSet) opened(gsoErr, groErr error) {
+	for o, err := range [numOffloads]error{OffloadSegment: gsoErr, OffloadGRO: groErr} {
+		if err != nil && s.openErr[o] == nil {
+			s.openErr[o] = err
+		}
+	}
+	if gsoErr != nil {
+		s.gso.Store(false)
+	}
+}
+
+// reportOpen reports the offloads refused while the set was opened.
+func (s *offloadSet) reportOpen() {
+	for o, err := range s.openErr {
+		if err != nil && s.refused != nil {
+			s.refused(Offload(o), err)
+		}
+	}
+}
+
+// refuseGSO turns UDP_SEGMENT off for the set after the kernel refused,
+// with err, a send of k datagrams of size bytes to dst. Only the call that
+// turns it off reports it, so it is reported once however many sends fail.
+func (s *offloadSet) refuseGSO(err error, k, size int, dst netip.AddrPort) {
+	if s.gso.CompareAndSwap(true, false) && s.refused != nil {
+		s.refused(OffloadSegment, fmt.Errorf("send %d datagrams of %d bytes to %v as one UDP_SEGMENT message: %w", k, size, dst, err))
+	}
+}
+
+// enableOffload turns on UDP_GRO and probes UDP_SEGMENT, and returns why
+// the kernel refused each (nil: granted).
+func enableOffload(conn *net.UDPConn) (gsoErr, groErr error) {
 	raw, err := conn.SyscallConn()
 	if err != nil {
-		return false, false
+		return err, err
 	}
-	if err := raw.Control(func(fd uintptr) {
-		_, err := unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT)
-		gso = err == nil
-		gro = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
-	}); err != nil {
-		return false, false
+	if err := raw.Control(func(fd uintptr) { gsoErr, groErr = offloadSockopts(int(fd)) }); err != nil {
+		return err, err
 	}
-	return gso, gro
+	if gsoErr != nil {
+		gsoErr = fmt.Errorf("getsockopt UDP_SEGMENT: %w", gsoErr)
+	}
+	if groErr != nil {
+		groErr = fmt.Errorf("setsockopt UDP_GRO: %w", groErr)
+	}
+	return gsoErr, groErr
+}
+
+// offloadSockopts asks the kernel for the offloads on socket fd. Tests
+// replace it to play a kernel without them.
+var offloadSockopts = func(fd int) (gsoErr, groErr error) {
+	_, gsoErr = unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_SEGMENT)
+	return gsoErr, unix.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1)
 }
 
 // putSegmentCmsg writes a UDP_SEGMENT control message for datagrams of size
@@ -171,8 +237,9 @@ func (s *sender) clear(m int) {
 }
 
 // gsoRefused reports whether a send failed because of its UDP_SEGMENT
-// request, so that its datagrams should be sent one by one: EIO where the
-// route's device cannot checksum for it, EINVAL where a datagram would not
+// request, so that its datagrams should be sent one by one: EIO where an
+// IPsec transform applies to the route or (on older kernels) the route's
+// device cannot checksum for it, EINVAL where a datagram would not
 // fit the path MTU, EMSGSIZE where the run is too long for this kernel.
 func gsoRefused(err error) (disable, retry bool) {
 	var errno syscall.Errno

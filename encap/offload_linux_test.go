@@ -4,12 +4,18 @@ package encap
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // countingConn counts the messages that pass through a batchConn's
@@ -222,8 +228,201 @@ func TestUDPConnGSOFallback(t *testing.T) {
 	}
 }
 
+// refusals records what a set of sockets reports to WithOffloadRefused.
+type refusals struct {
+	mu  sync.Mutex
+	got []refusal
+}
+
+type refusal struct {
+	o   Offload
+	err error
+}
+
+func (r refusal) String() string { return fmt.Sprintf("%v: %v", r.o, r.err) }
+
+func (r *refusals) option() Option {
+	return WithOffloadRefused(func(o Offload, err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.got = append(r.got, refusal{o, err})
+	})
+}
+
+func (r *refusals) list() []refusal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// lacking plays a kernel that refuses UDP_SEGMENT with gsoErr and UDP_GRO
+// with groErr (nil: it has them) for the sockets the test opens.
+func lacking(t *testing.T, gsoErr, groErr error) {
+	real := offloadSockopts
+	offloadSockopts = func(fd int) (error, error) {
+		gso, gro := real(fd)
+		if gso == nil {
+			gso = gsoErr
+		}
+		if gro == nil && groErr != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 0); err != nil {
+				t.Errorf("turn UDP_GRO off again: %v", err)
+			}
+			gro = groErr
+		}
+		return gso, gro
+	}
+	t.Cleanup(func() { offloadSockopts = real })
+}
+
+// An offload the kernel does not have is reported once for the set of
+// sockets, when they are opened, and the sockets work without it.
+func TestListenReportsOffloadsTheKernelLacks(t *testing.T) {
+	gso, gro := listen(t, loopback4, 1).Offload()
+	requireKernel(t, gso, "UDP_SEGMENT")
+	requireKernel(t, gro, "UDP_GRO")
+	for _, tc := range []struct {
+		name        string
+		gsoErr      error
+		groErr      error
+		queues      int
+		wantRefused []Offload
+	}{
+		{"no UDP_SEGMENT", unix.ENOPROTOOPT, nil, 1, []Offload{OffloadSegment}},
+		{"no UDP_GRO", nil, unix.ENOPROTOOPT, 1, []Offload{OffloadGRO}},
+		{"neither", unix.ENOPROTOOPT, unix.ENOPROTOOPT, 1, []Offload{OffloadSegment, OffloadGRO}},
+		{"no UDP_GRO, three queues", nil, unix.ENOPROTOOPT, 3, []Offload{OffloadGRO}},
+		{"neither, three queues", unix.ENOPROTOOPT, unix.ENOPROTOOPT, 3, []Offload{OffloadSegment, OffloadGRO}},
+		{"both", nil, nil, 3, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lacking(t, tc.gsoErr, tc.groErr)
+			var r refusals
+			conns, err := ListenQueues(loopback4, 64, tc.queues, r.option())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range conns {
+				t.Cleanup(func() { c.Close() })
+			}
+			got := r.list()
+			var offloads []Offload
+			for _, g := range got {
+				offloads = append(offloads, g.o)
+				if !errors.Is(g.err, unix.ENOPROTOOPT) || !strings.Contains(g.err.Error(), g.o.String()) {
+					t.Errorf("%v refused with %q; want an error naming it, matching ENOPROTOOPT", g.o, g.err)
+				}
+			}
+			if !slices.Equal(offloads, tc.wantRefused) {
+				t.Errorf("refused %v; want %v, each once", offloads, tc.wantRefused)
+			}
+			for i, c := range conns {
+				if gso, gro := c.Offload(); gso != (tc.gsoErr == nil) || gro != (tc.groErr == nil) {
+					t.Errorf("queue %d: Offload() = (%v, %v); want (%v, %v)", i, gso, gro, tc.gsoErr == nil, tc.groErr == nil)
+				}
+			}
+			if tc.queues == 1 {
+				checkWithout(t, conns[0], tc.gsoErr != nil, tc.groErr != nil)
+			}
+		})
+	}
+}
+
+// checkWithout checks that c sends and reads a batch with runs in it
+// whole, with neither UDP_SEGMENT messages if noGSO nor coalesced reads if
+// noGRO.
+func checkWithout(t *testing.T, c *UDPConn, noGSO, noGRO bool) {
+	t.Helper()
+	peer := listen(t, loopback4, 64)
+	closeAfter(t, peer)
+	closeAfter(t, c)
+	cc := counting(c)
+	for _, p := range [][2]*UDPConn{{c, peer}, {peer, c}} {
+		bufs, to := offloadBatch(p[1].LocalAddr(), p[1].LocalAddr())
+		if n, err := p[0].WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+			t.Fatalf("WriteBatch = (%d, %v); want (%d, nil)", n, err, len(bufs))
+		}
+		got, _, _ := readN(t, p[1], len(bufs))
+		for i := range bufs {
+			if !bytes.Equal(got[i], bufs[i][testOffset:]) {
+				t.Fatalf("datagram %d differs", i)
+			}
+		}
+	}
+	if noGSO && cc.segmented != 0 {
+		t.Errorf("sent %d UDP_SEGMENT messages without UDP_SEGMENT", cc.segmented)
+	}
+	if noGRO && c.readCoalesced != 0 {
+		t.Errorf("read %d coalesced runs without UDP_GRO", c.readCoalesced)
+	}
+}
+
+// EIO on UDP_SEGMENT sends of every socket of a set, however many, turns
+// UDP_SEGMENT off on all of them and is reported once.
+func TestUDPConnEIORefusesGSOOnceForTheSet(t *testing.T) {
+	var r refusals
+	conns, err := ListenQueues(loopback4, 128, 3, r.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		t.Cleanup(func() { c.Close() })
+	}
+	gso, _ := conns[0].Offload()
+	requireKernel(t, gso, "UDP_SEGMENT")
+	if got := r.list(); len(got) != 0 {
+		t.Fatalf("refused at open: %v; want nothing", got)
+	}
+	b := listen(t, loopback4, 128) // never read: the kernel drops what overflows
+	bufs, to := offloadBatch(b.LocalAddr(), b.LocalAddr())
+	ccs := make([]*countingConn, len(conns))
+	for i, c := range conns {
+		ccs[i] = counting(c)
+		ccs[i].refuse = syscall.EIO
+	}
+	// Each socket sends as if it had packed its batch before another
+	// turned UDP_SEGMENT off, so all of them are refused, at once.
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			for range 3 {
+				c.wmu.Lock()
+				n, err := c.writeChunk(c.wsend, bufs, to, testOffset, true)
+				c.wmu.Unlock()
+				if n != len(bufs) || err != nil {
+					t.Errorf("queue %d: writeChunk = (%d, %v); want (%d, nil)", i, n, err, len(bufs))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range conns {
+		if n, err := c.WriteBatch(bufs, to, testOffset); n != len(bufs) || err != nil {
+			t.Errorf("queue %d: WriteBatch = (%d, %v); want (%d, nil)", i, n, err, len(bufs))
+		}
+		if gso, _ := c.Offload(); gso {
+			t.Errorf("queue %d: UDP_SEGMENT on after EIO", i)
+		}
+		if ccs[i].segmented != 0 {
+			t.Errorf("queue %d: %d UDP_SEGMENT messages went through the refusing conn", i, ccs[i].segmented)
+		}
+	}
+	got := r.list()
+	if len(got) != 1 {
+		t.Fatalf("reported %d refusals: %v; want 1", len(got), got)
+	}
+	if got[0].o != OffloadSegment || !errors.Is(got[0].err, syscall.EIO) || !strings.Contains(got[0].err.Error(), "UDP_SEGMENT") {
+		t.Errorf("reported (%v, %q); want UDP_SEGMENT with an error naming it, matching EIO", got[0].o, got[0].err)
+	}
+}
+
 func TestUDPConnDisableOffload(t *testing.T) {
-	a := listen(t, loopback4, 64)
+	var r refusals
+	a, err := Listen(loopback4, 64, r.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
 	b := listen(t, loopback4, 64)
 	closeAfter(t, b)
 	for _, c := range []*UDPConn{a, b} {
@@ -242,6 +441,9 @@ func TestUDPConnDisableOffload(t *testing.T) {
 	readN(t, b, len(bufs))
 	if ac.segmented != 0 || b.readCoalesced != 0 || ac.wrote != len(bufs) {
 		t.Errorf("sent %d messages (%d segmented), read %d coalesced; want one message per datagram", ac.wrote, ac.segmented, b.readCoalesced)
+	}
+	if got := r.list(); len(got) != 0 {
+		t.Errorf("offloads turned off on request reported refused: %v; want nothing", got)
 	}
 }
 

@@ -26,12 +26,15 @@ import (
 // to the kernel's hash of the outer addresses and ports, so that all of one
 // peer's ESP datagrams, and so each security association, stay on one
 // socket. n = 1 is a plain Listen.
-func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
+//
+// The sockets are one set for their offloads: UDP_SEGMENT refused on one
+// is off on all, and reported once to WithOffloadRefused's function.
+func ListenQueues(addr netip.AddrPort, batch, n int, opts ...Option) ([]*UDPConn, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("encap: listen %v: %d queues, want at least 1", addr, n)
 	}
 	if n == 1 {
-		c, err := Listen(addr, batch)
+		c, err := Listen(addr, batch, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -41,6 +44,7 @@ func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	set := newOffloadSet(opts)
 	conns := make([]*UDPConn, 0, n)
 	fail := func(err error) ([]*UDPConn, error) {
 		for _, c := range conns {
@@ -63,7 +67,7 @@ func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 		if err != nil {
 			return fail(err)
 		}
-		c, err := newUDPConn(conn, local, batch)
+		c, err := newUDPConn(conn, local, batch, set)
 		if err != nil {
 			conn.Close()
 			return fail(err)
@@ -71,6 +75,7 @@ func ListenQueues(addr netip.AddrPort, batch, n int) ([]*UDPConn, error) {
 		conns = append(conns, c)
 		addr = local // the others join the port the first was given
 	}
+	set.reportOpen()
 	return conns, nil
 }
 

@@ -19,6 +19,8 @@ type Registry struct {
 	Peers Peers
 	// Batches is the histogram of batch sizes on the data path.
 	Batches BatchSizes
+	// Offloads is which offloads are in use, and the kernel's refusals.
+	Offloads Offloads
 
 	mu       sync.Mutex
 	networks map[string]*network
@@ -84,6 +86,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descRxPackets, descRxBytes, descTxPackets, descTxBytes, descNetDrops, descUnderlayDrops,
 	descPeerRxPackets, descPeerRxBytes, descPeerTxPackets, descPeerTxBytes, descPeerLastSeen, descBatchSize,
+	descOffloadEnabled, descOffloadRefusals,
 }
 
 // Describe implements prometheus.Collector.
@@ -101,6 +104,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	r.collectPeers(ch)
 	r.collectBatches(ch)
+	r.Offloads.collect(ch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, n := range r.networks {

@@ -34,6 +34,10 @@ func filled() *Registry {
 	r.Batches.Observe(UDPRead, 3)
 	r.Batches.Observe(UDPRead, 64)
 	r.Batches.Observe(UDPWrite, 300)
+	r.Offloads.Set(OffloadUDPSegment, true)
+	r.Offloads.Set(OffloadUDPGRO, true)
+	r.Offloads.Refuse(OffloadUDPGRO)
+	r.Offloads.Set(OffloadTAP, false)
 	return r
 }
 
@@ -138,9 +142,22 @@ weft_batch_size_sum{direction="udp_write"} 300
 weft_batch_size_count{direction="udp_write"} 1
 `
 
+const wantOffload = `
+# HELP weft_offload_enabled ` + offloadEnabledHelp + `
+# TYPE weft_offload_enabled gauge
+weft_offload_enabled{kind="tap"} 0
+weft_offload_enabled{kind="udp_gro"} 0
+weft_offload_enabled{kind="udp_segment"} 1
+# HELP weft_offload_refusals_total ` + offloadRefusalsHelp + `
+# TYPE weft_offload_refusals_total counter
+weft_offload_refusals_total{kind="tap"} 0
+weft_offload_refusals_total{kind="udp_gro"} 1
+weft_offload_refusals_total{kind="udp_segment"} 0
+`
+
 func TestCollect(t *testing.T) {
 	r := filled()
-	if err := testutil.CollectAndCompare(r, strings.NewReader(wantNetwork+wantUnderlay+wantPeers+wantBatch)); err != nil {
+	if err := testutil.CollectAndCompare(r, strings.NewReader(wantNetwork+wantUnderlay+wantPeers+wantBatch+wantOffload)); err != nil {
 		t.Error(err)
 	}
 	for name, c := range map[string]prometheus.Collector{"registry": r, "build info": BuildInfo()} {

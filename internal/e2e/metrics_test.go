@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -315,4 +316,116 @@ func otherHost(hosts []*nstest.Weftd, h *nstest.Weftd) *nstest.Weftd {
 		return hosts[1]
 	}
 	return hosts[0]
+}
+
+// offloadKey is the series of weft_offload_enabled or
+// weft_offload_refusals_total ("enabled" or "refusals_total") of kind.
+func offloadKey(what, kind string) string {
+	return fmt.Sprintf(`weft_offload_%s{kind=%q}`, what, kind)
+}
+
+// offloadWarns returns the lines of d's log that WARN of an offload turned
+// off.
+func offloadWarns(t *testing.T, d *nstest.Weftd) []string {
+	t.Helper()
+	log, err := os.ReadFile(d.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warns []string
+	for line := range strings.Lines(string(log)) {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "offload turned off") {
+			warns = append(warns, line)
+		}
+	}
+	return warns
+}
+
+// offloadSeries is one offload's weft_offload_enabled and
+// weft_offload_refusals_total.
+type offloadSeries struct{ enabled, refusals float64 }
+
+// offloads reads every offload's series from a scrape of d, failing the
+// test for one not exported.
+func offloads(t *testing.T, d *nstest.Weftd) map[string]offloadSeries {
+	t.Helper()
+	m := scrape(t, d)
+	got := map[string]offloadSeries{}
+	for _, kind := range []string{"udp_segment", "udp_gro", "tap"} {
+		enabled, ok1 := m[offloadKey("enabled", kind)]
+		refusals, ok2 := m[offloadKey("refusals_total", kind)]
+		if !ok1 || !ok2 {
+			t.Errorf("%s: %s or %s not exported", d.Name, offloadKey("enabled", kind), offloadKey("refusals_total", kind))
+		}
+		got[kind] = offloadSeries{enabled, refusals}
+	}
+	return got
+}
+
+// TestMetricsOffload checks weft_offload_enabled and
+// weft_offload_refusals_total (issue 12, item 5) on two hosts that carry
+// TCP between their containers: h1 with the offloads its flags allow, over
+// an underlay interface that does not checksum (ethtool tx off), where
+// older kernels refuse UDP_SEGMENT sends with EIO; h2 with the
+// offloads turned off by flag. h1 shows each offload on, or, for
+// UDP_SEGMENT, off with one refusal and one WARN giving EIO; h2 shows them
+// all off, with no refusal and no WARN; and the traffic flows.
+func TestMetricsOffload(t *testing.T) {
+	lab := newLab(t, "we2e-off")
+	h, err := lab.Host("h1", underlay(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ChecksumInSoftware(); err != nil {
+		t.Fatal(err)
+	}
+	h1, err := h.StartWeftd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpLogsOnFailure(t, h1)
+	h2 := host(t, lab, "h2", 2, "--udp-offload=false", "--tap-offload=false")
+	const vni = 424
+	for _, hp := range [][2]*nstest.Weftd{{h1, h2}, {h2, h1}} {
+		cli(t, hp[0], "network", "create", "--vni", strconv.Itoa(vni), "--peer", hp[1].IP.String(), "--subnet", "198.19.25.0/24", "offnet")
+	}
+	c1 := container(t, h1, "c1", "offnet", "198.19.25.2")
+	c2 := container(t, h2, "c2", "offnet", "198.19.25.3")
+	ping(t, c1, "198.19.25.3")
+	iperf(t, lab, c2, "198.19.25.3", c1, false) // with TAP offloads, TCP leaves h1 in UDP_SEGMENT runs
+
+	args := os.Getenv("WEFT_E2E_WEFTD_ARGS")
+	udpOn := boolFloat(!strings.Contains(args, "udp-offload=false"))
+	tapOn := boolFloat(!strings.Contains(args, "water") && !strings.Contains(args, "tap-offload=false"))
+	got1, warns1 := offloads(t, h1), offloadWarns(t, h1)
+	want1 := map[string]offloadSeries{"udp_segment": {udpOn, 0}, "udp_gro": {udpOn, 0}, "tap": {tapOn, 0}}
+	if got1["udp_segment"] == (offloadSeries{0, 1}) && udpOn == 1 {
+		want1["udp_segment"] = offloadSeries{0, 1} // refused with EIO
+		if len(warns1) != 1 || !strings.Contains(warns1[0], "offload=udp_segment") || !strings.Contains(warns1[0], "input/output error") {
+			t.Errorf("h1: offload WARNs %q; want one, for udp_segment, with EIO's text", warns1)
+		}
+		t.Logf("h1: the kernel refused UDP_SEGMENT: %s", warns1[0])
+	} else if len(warns1) != 0 {
+		t.Errorf("h1: offload WARNs %q; want none", warns1)
+	}
+	for kind, want := range want1 {
+		if got1[kind] != want {
+			t.Errorf("h1: %s enabled %v, refused %v times; want %v, %v", kind, got1[kind].enabled, got1[kind].refusals, want.enabled, want.refusals)
+		}
+	}
+	for kind, got := range offloads(t, h2) {
+		if got != (offloadSeries{}) {
+			t.Errorf("h2 (offloads off by flag): %s enabled %v, refused %v times; want 0, 0", kind, got.enabled, got.refusals)
+		}
+	}
+	if warns := offloadWarns(t, h2); len(warns) != 0 {
+		t.Errorf("h2 (offloads off by flag): offload WARNs %q; want none", warns)
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
