@@ -31,20 +31,19 @@ type NetworkState struct {
 // rows change as one change set (fdb.Table.ReplaceStatic). Then every
 // address whose MAC is new or changed is announced into the network's TAP
 // (see Announce), so that containers drop neighbour entries that still
-// name an address's previous owner; announcements that fail are reported
-// in the error, after everything else was applied.
+// name an address's previous owner; an announcement that fails is logged
+// at debug level, as it only hastens what ARP's own timeouts do.
 func (e *Engine) Apply(vni uint32, s NetworkState) error {
 	n, changed, err := e.applyLocked(vni, s)
 	if err != nil {
 		return err
 	}
-	var errs []error
 	for _, ip := range changed {
 		if err := n.announce(ip, s.IPs[ip]); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, fmt.Errorf("announce %s: %w", ip, err))
+			e.debugErr("announce failed", n, fmt.Errorf("%s: %w", ip, err))
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // applyLocked applies everything but the announcements under e.mu, so
