@@ -137,6 +137,40 @@ func (t *Table) DeleteIP(vni uint32, ip netip.Addr) bool {
 	return t.ips.delete(ipKey{vni, ip.Unmap()})
 }
 
+// ReplaceStatic makes the static rows of vni exactly macs and ips, as a
+// control plane that knows every remote endpoint of a network states it:
+// static rows of vni that are not listed go, listed rows are set static
+// (replacing a learned row for the same key), and learned rows of vni for
+// other keys stay, as do the rows of every other VNI. Each kind of row is
+// published with at most one copy of its map, none when nothing changes;
+// a lookup sees the old rows or the new ones, never a mix within a kind.
+// IPv4-in-IPv6 keys of ips count as their IPv4 form (list each address in
+// one form only: of two, either may win), and keys of either map
+// with a multicast MAC are ignored, as a learned one would be. It returns
+// the addresses whose binding is new or names another MAC than before, in
+// no particular order: those a neighbour may still map to a previous owner.
+func (t *Table) ReplaceStatic(vni uint32, macs map[MAC]netip.AddrPort, ips map[netip.Addr]MAC) []netip.Addr {
+	wantMACs := make(map[macKey]netip.AddrPort, len(macs))
+	for m, v := range macs {
+		if !m.IsMulticast() && v.IsValid() {
+			wantMACs[macKey{vni, m}] = v
+		}
+	}
+	wantIPs := make(map[ipKey]MAC, len(ips))
+	for ip, m := range ips {
+		if ip.IsValid() && !m.IsMulticast() {
+			wantIPs[ipKey{vni, ip.Unmap()}] = m
+		}
+	}
+	t.macs.replaceStatic(vni, wantMACs)
+	changed := t.ips.replaceStatic(vni, wantIPs)
+	out := make([]netip.Addr, len(changed))
+	for i, k := range changed {
+		out[i] = k.ip
+	}
+	return out
+}
+
 // Expire removes learned rows of both kinds last seen more than maxAge before
 // now and returns how many it removed. Static rows are kept. A row learned
 // after now is never stale.

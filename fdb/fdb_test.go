@@ -372,7 +372,7 @@ func TestAgainstModel(t *testing.T) {
 				mk, ik := macKey{vni, mac}, ipKey{vni, ip.Unmap()}
 				var desc string
 				var got, want int
-				switch pick(10) {
+				switch pick(11) {
 				case 0, 1, 2:
 					desc = fmt.Sprintf("Learn(%d, %v, %v)", vni, mac, vtep)
 					tb.Learn(vni, mac, vtep, when)
@@ -414,6 +414,14 @@ func TestAgainstModel(t *testing.T) {
 					desc = fmt.Sprintf("DeleteVNI(%d)", vni)
 					got = tb.DeleteVNI(vni)
 					want = deleteVNIRef(ref.macs, vni) + deleteVNIRef(ref.ips, vni)
+				case 10:
+					wm, wi := randomState(rng, macs, vteps, ips)
+					desc = fmt.Sprintf("ReplaceStatic(%d, %v, %v)", vni, wm, wi)
+					changed := tb.ReplaceStatic(vni, wm, wi)
+					wantChanged := refReplace(&ref, vni, wm, wi)
+					if !sameAddrs(changed, wantChanged) {
+						t.Fatalf("op %d %s: changed %v; want %v", i, desc, changed, wantChanged)
+					}
 				}
 				if got != want {
 					t.Fatalf("op %d %s: got %d; want %d", i, desc, got, want)
@@ -422,6 +430,63 @@ func TestAgainstModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomState returns a few rows of each kind for ReplaceStatic, drawn
+// from the test's values, invalid and multicast ones included.
+func randomState(rng *rand.Rand, macs []MAC, vteps []netip.AddrPort, ips []netip.Addr) (map[MAC]netip.AddrPort, map[netip.Addr]MAC) {
+	wm, wi := map[MAC]netip.AddrPort{}, map[netip.Addr]MAC{}
+	for range rng.IntN(4) {
+		wm[macs[rng.IntN(len(macs))]] = vteps[rng.IntN(len(vteps))]
+	}
+	for range rng.IntN(4) {
+		// Unmapped: two forms of one address in one call make either win.
+		wi[ips[rng.IntN(len(ips))].Unmap()] = macs[rng.IntN(len(macs))]
+	}
+	return wm, wi
+}
+
+// refReplace is ReplaceStatic on the model: it returns the addresses whose
+// binding is new or changed.
+func refReplace(ref *model, vni uint32, wm map[MAC]netip.AddrPort, wi map[netip.Addr]MAC) []netip.Addr {
+	want := map[macKey]netip.AddrPort{}
+	for m, v := range wm {
+		if !m.IsMulticast() && v.IsValid() {
+			want[macKey{vni, m}] = v
+		}
+	}
+	wantIP := map[ipKey]MAC{}
+	for ip, m := range wi {
+		if ip.IsValid() && !m.IsMulticast() {
+			wantIP[ipKey{vni, ip.Unmap()}] = m
+		}
+	}
+	refReplaceKind(ref.macs, vni, want)
+	var changed []netip.Addr
+	for k, m := range wantIP {
+		if r, ok := ref.ips[k]; !ok || r.val != m {
+			changed = append(changed, k.ip)
+		}
+	}
+	refReplaceKind(ref.ips, vni, wantIP)
+	return changed
+}
+
+func refReplaceKind[K key, V comparable](m map[K]refRow[V], vni uint32, want map[K]V) {
+	maps.DeleteFunc(m, func(k K, r refRow[V]) bool {
+		_, keep := want[k]
+		return r.static && !keep && k.vniOf() == vni
+	})
+	for k, v := range want {
+		m[k] = refRow[V]{val: v, static: true}
+	}
+}
+
+func sameAddrs(a, b []netip.Addr) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, netip.Addr.Compare)
+	slices.SortFunc(b, netip.Addr.Compare)
+	return slices.Equal(a, b)
 }
 
 func b2i(b bool) int {
@@ -682,4 +747,147 @@ func BenchmarkLearnMove(b *testing.B) {
 		tb.Learn(1, macs[0], vteps[i&1], now)
 		i++
 	}
+}
+
+func TestReplaceStatic(t *testing.T) {
+	ip3 := netip.MustParseAddr("10.0.0.3")
+	tests := []struct {
+		name        string
+		before      []op
+		macs        map[MAC]netip.AddrPort
+		ips         map[netip.Addr]MAC
+		wantMACs    []Entry
+		wantIPs     []IPEntry
+		wantChanged []netip.Addr
+	}{
+		{
+			name: "empty table",
+			macs: map[MAC]netip.AddrPort{mac1: vtepA}, ips: map[netip.Addr]MAC{ip1: mac1},
+			wantMACs:    []Entry{{VNI: 1, MAC: mac1, VTEP: vtepA, Static: true}},
+			wantIPs:     []IPEntry{{VNI: 1, IP: ip1, MAC: mac1, Static: true}},
+			wantChanged: []netip.Addr{ip1},
+		},
+		{
+			name:   "static rows not listed go, listed ones move",
+			before: []op{static(1, mac1, vtepA), static(1, mac2, vtepA), staticIP(1, ip1, mac1), staticIP(1, ip2, mac2)},
+			macs:   map[MAC]netip.AddrPort{mac2: vtepB}, ips: map[netip.Addr]MAC{ip2: mac2, ip3: mac2},
+			wantMACs:    []Entry{{VNI: 1, MAC: mac2, VTEP: vtepB, Static: true}},
+			wantIPs:     []IPEntry{{VNI: 1, IP: ip2, MAC: mac2, Static: true}, {VNI: 1, IP: ip3, MAC: mac2, Static: true}},
+			wantChanged: []netip.Addr{ip3},
+		},
+		{
+			name:    "an address handed to another MAC is changed",
+			before:  []op{staticIP(1, ip1, mac1)},
+			ips:     map[netip.Addr]MAC{ip1m: mac2},
+			wantIPs: []IPEntry{{VNI: 1, IP: ip1, MAC: mac2, Static: true}}, wantChanged: []netip.Addr{ip1},
+		},
+		{
+			name:   "learned rows stay unless listed; other VNIs untouched",
+			before: []op{learn(1, mac1, vtepA, 0), learn(1, mac2, vtepA, 0), static(2, mac3, vtepC), learnIP(1, ip1, mac1, 0)},
+			macs:   map[MAC]netip.AddrPort{mac2: vtepB}, ips: map[netip.Addr]MAC{ip1: mac1},
+			wantMACs: []Entry{{VNI: 1, MAC: mac1, VTEP: vtepA}, {VNI: 1, MAC: mac2, VTEP: vtepB, Static: true},
+				{VNI: 2, MAC: mac3, VTEP: vtepC, Static: true}},
+			wantIPs: []IPEntry{{VNI: 1, IP: ip1, MAC: mac1, Static: true}},
+		},
+		{
+			name:     "multicast MACs and invalid VTEPs are ignored",
+			macs:     map[MAC]netip.AddrPort{bcast: vtepA, mac1: {}, mac2: vtepB},
+			ips:      map[netip.Addr]MAC{ip1: bcast, {}: mac1},
+			wantMACs: []Entry{{VNI: 1, MAC: mac2, VTEP: vtepB, Static: true}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb, _ := run(tt.before...)
+			changed := tb.ReplaceStatic(1, tt.macs, tt.ips)
+			if !sameAddrs(changed, tt.wantChanged) {
+				t.Errorf("changed = %v; want %v", changed, tt.wantChanged)
+			}
+			gotM, gotI := tb.Entries(), tb.IPEntries()
+			for i := range gotM {
+				gotM[i].Age = 0
+			}
+			for i := range gotI {
+				gotI[i].Age = 0
+			}
+			if !slices.Equal(gotM, tt.wantMACs) {
+				t.Errorf("Entries() = %v; want %v", gotM, tt.wantMACs)
+			}
+			if !slices.Equal(gotI, tt.wantIPs) {
+				t.Errorf("IPEntries() = %v; want %v", gotI, tt.wantIPs)
+			}
+		})
+	}
+}
+
+// TestReplaceStaticCopiesOnce checks that a change set publishes one new
+// map of each kind, and a call that changes nothing publishes none, so that
+// readers keep the snapshot they hold.
+func TestReplaceStaticCopiesOnce(t *testing.T) {
+	tb := New()
+	macs, ips := map[MAC]netip.AddrPort{}, map[netip.Addr]MAC{}
+	for i := range 100 {
+		m := MAC{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
+		macs[m] = vtepA
+		ips[netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})] = m
+	}
+	beforeM, beforeI := tb.macs.p.Load(), tb.ips.p.Load()
+	tb.ReplaceStatic(1, macs, ips)
+	afterM, afterI := tb.macs.p.Load(), tb.ips.p.Load()
+	if afterM == beforeM || afterI == beforeI || len(*afterM) != 100 || len(*afterI) != 100 {
+		t.Fatalf("after the first call: maps replaced %v, %v with %d, %d rows; want both replaced, 100 rows each",
+			afterM != beforeM, afterI != beforeI, len(*afterM), len(*afterI))
+	}
+	if changed := tb.ReplaceStatic(1, macs, ips); len(changed) != 0 {
+		t.Errorf("the same state again changed %v; want nothing", changed)
+	}
+	if tb.macs.p.Load() != afterM || tb.ips.p.Load() != afterI {
+		t.Error("the same state again published new maps; want none")
+	}
+}
+
+// BenchmarkReplaceStatic measures programming a network of 1,000 remote
+// endpoints in which one moved: the cost of one change set.
+func BenchmarkReplaceStatic(b *testing.B) {
+	tb := New()
+	macs, ips := map[MAC]netip.AddrPort{}, map[netip.Addr]MAC{}
+	for i := range 1000 {
+		m := MAC{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
+		macs[m] = vtepA
+		ips[netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})] = m
+	}
+	tb.ReplaceStatic(1, macs, ips)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		macs[mac1] = []netip.AddrPort{vtepA, vtepB}[i%2]
+		tb.ReplaceStatic(1, macs, ips)
+	}
+}
+
+// BenchmarkProgramNetwork programs the rows of 1,000 remote endpoints into
+// an empty table: row by row, as the reconciler did before ReplaceStatic
+// (a copy of the map per row), and as one change set.
+func BenchmarkProgramNetwork(b *testing.B) {
+	macs, ips := map[MAC]netip.AddrPort{}, map[netip.Addr]MAC{}
+	for i := range 1000 {
+		m := MAC{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
+		macs[m] = vtepA
+		ips[netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})] = m
+	}
+	b.Run("row-by-row", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tb := New()
+			for ip, m := range ips {
+				tb.AddStatic(1, m, macs[m])
+				tb.AddStaticIP(1, ip, m)
+			}
+		}
+	})
+	b.Run("one-change-set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			New().ReplaceStatic(1, macs, ips)
+		}
+	})
 }

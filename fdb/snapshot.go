@@ -136,3 +136,42 @@ func (s *snapshotMap[K, V]) deleteFunc(drop func(K, *entry[V]) bool) int {
 	s.p.Store(&n)
 	return len(doomed)
 }
+
+// replaceStatic makes the static rows of vni exactly want, publishing at
+// most one copy of the map: static rows of vni missing from want are
+// dropped, rows of want are set static (replacing a learned row with the
+// same key), and every other row is kept. It returns the keys of want that
+// had no row before or whose row held another value.
+func (s *snapshotMap[K, V]) replaceStatic(vni uint32, want map[K]V) (changed []K) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.load()
+	var drop []K
+	for k, e := range m {
+		if _, keep := want[k]; !keep && e.static && k.vniOf() == vni {
+			drop = append(drop, k)
+		}
+	}
+	var set []K
+	for k, v := range want {
+		e, ok := m[k]
+		if !ok || e.val != v {
+			changed = append(changed, k)
+		}
+		if !ok || !e.static || e.val != v {
+			set = append(set, k)
+		}
+	}
+	if len(drop) == 0 && len(set) == 0 {
+		return changed
+	}
+	n := maps.Clone(m)
+	for _, k := range drop {
+		delete(n, k)
+	}
+	for _, k := range set {
+		n[k] = &entry[V]{val: want[k], static: true}
+	}
+	s.p.Store(&n)
+	return changed
+}

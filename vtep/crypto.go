@@ -40,10 +40,15 @@ func (e *Engine) SetCrypto(vni uint32, c Crypto) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n, ok := (*e.nets.Load())[vni]
-	switch {
-	case !ok:
+	if !ok {
 		return fmt.Errorf("vtep: no network with VNI %d", vni)
-	case !n.cfg.Encrypted:
+	}
+	return e.setCryptoLocked(n, c)
+}
+
+// setCryptoLocked installs n's SAs. The caller holds e.mu.
+func (e *Engine) setCryptoLocked(n *network, c Crypto) error {
+	if !n.cfg.Encrypted {
 		return fmt.Errorf("vtep: network %s is not encrypted", n.cfg.Name)
 	}
 	out := make(map[netip.AddrPort]*wcrypto.Outbound, len(c.Out))

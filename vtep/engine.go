@@ -199,12 +199,17 @@ func (e *Engine) SetPeers(vni uint32, peers []netip.AddrPort) error {
 // the address's previous owner. It is for control-plane events (an address
 // moved), not the packet path. IPv6 addresses are not announced.
 func (e *Engine) Announce(vni uint32, ip netip.Addr, mac fdb.MAC) error {
-	if !ip.Is4() {
-		return nil
-	}
 	n, ok := (*e.nets.Load())[vni]
 	if !ok {
 		return fmt.Errorf("vtep: no network with VNI %d", vni)
+	}
+	return n.announce(ip, mac)
+}
+
+// announce writes a gratuitous ARP for an IPv4 ip at mac into n's TAP.
+func (n *network) announce(ip netip.Addr, mac fdb.MAC) error {
+	if !ip.Is4() {
+		return nil
 	}
 	// Written after room for a virtio-net header, as an offloaded TAP wants.
 	frame := gratuitousARP(ip, mac)
