@@ -16,9 +16,10 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/capture"
 )
 
-// fakeSource is a packetSource that hands out queued frames and honours
+// fakeSource is a capture.Source that hands out queued frames and honours
 // its deadline as a socket does.
 type fakeSource struct {
 	frames chan []byte
@@ -29,7 +30,7 @@ type fakeSource struct {
 	closed   chan struct{} // closed by Close; a second Close panics
 }
 
-var _ packetSource = (*fakeSource)(nil)
+var _ capture.Source = (*fakeSource)(nil)
 
 func newFakeSource(frames ...[]byte) *fakeSource {
 	f := &fakeSource{frames: make(chan []byte, len(frames)+16), changed: make(chan struct{}), closed: make(chan struct{})}
@@ -90,20 +91,17 @@ func (f *fakeSource) waitClosed(t *testing.T) {
 	}
 }
 
-// useSource makes every capture open src, and returns the interface it was
-// last opened on.
-func useSource(t *testing.T, src packetSource, err error) func() string {
-	t.Helper()
+// useSource makes every capture of d open src, and returns the interface
+// it was last opened on.
+func useSource(d *Daemon, src capture.Source, err error) func() string {
 	var mu sync.Mutex
 	opened := ""
-	old := openPacketSource
-	openPacketSource = func(ifname string) (packetSource, error) {
+	d.captures.Open = func(ifname string) (capture.Source, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		opened = ifname
 		return src, err
 	}
-	t.Cleanup(func() { openPacketSource = old })
 	return func() string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -153,8 +151,9 @@ func readCapture(t *testing.T, s *api.CaptureStream) [][]byte {
 
 func TestCaptureStopsAtCount(t *testing.T) {
 	src := newFakeSource(frame(1), frame(2), frame(3), frame(4), frame(5))
-	opened := useSource(t, src, nil)
-	s, err := serveAPI(t, diagDaemon(t)).Capture(bounded(t), api.Capture{Network: "net1", Count: 3, Duration: time.Hour})
+	d := diagDaemon(t)
+	opened := useSource(d, src, nil)
+	s, err := serveAPI(t, d).Capture(bounded(t), api.Capture{Network: "net1", Count: 3, Duration: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +179,10 @@ func TestCaptureStopsAtCount(t *testing.T) {
 
 func TestCaptureStopsAtDuration(t *testing.T) {
 	src := newFakeSource()
-	useSource(t, src, nil)
+	d := diagDaemon(t)
+	useSource(d, src, nil)
 	start := time.Now()
-	s, err := serveAPI(t, diagDaemon(t)).Capture(bounded(t), api.Capture{Network: "net2", Duration: 300 * time.Millisecond})
+	s, err := serveAPI(t, d).Capture(bounded(t), api.Capture{Network: "net2", Duration: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +201,11 @@ func TestCaptureStopsAtDuration(t *testing.T) {
 
 func TestCaptureStopsWhenClientLeaves(t *testing.T) {
 	src := newFakeSource(frame(1))
-	useSource(t, src, nil)
+	d := diagDaemon(t)
+	useSource(d, src, nil)
 	ctx, cancel := context.WithCancel(bounded(t))
 	defer cancel()
-	s, err := serveAPI(t, diagDaemon(t)).Capture(ctx, api.Capture{Network: "net1", Duration: time.Hour})
+	s, err := serveAPI(t, d).Capture(ctx, api.Capture{Network: "net1", Duration: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +223,8 @@ func TestCaptureStopsWhenClientLeaves(t *testing.T) {
 
 func TestCaptureStopsOnShutdown(t *testing.T) {
 	src := newFakeSource(frame(1))
-	useSource(t, src, nil)
 	d := diagDaemon(t)
+	useSource(d, src, nil)
 	cl := serveAPI(t, d)
 	s, err := cl.Capture(bounded(t), api.Capture{Network: "net1", Duration: time.Hour})
 	if err != nil {
@@ -237,7 +238,7 @@ func TestCaptureStopsOnShutdown(t *testing.T) {
 	if _, _, err := r.ReadPacketData(); err != nil {
 		t.Fatalf("first frame: %v", err)
 	}
-	d.captures.stopAll()
+	d.captures.StopAll()
 	if _, _, err := r.ReadPacketData(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after shutdown: got %v; want the end of the stream", err)
 	}
@@ -272,7 +273,7 @@ func TestCaptureRefused(t *testing.T) {
 			if openErr == nil {
 				openErr = errors.New("a capture that should be refused was opened")
 			}
-			opened := useSource(t, nil, openErr)
+			opened := useSource(d, nil, openErr)
 			code, msg := status(t, d, http.MethodPost, "/v1/debug/capture", c.body)
 			if code != c.status || !strings.Contains(msg, c.msg) {
 				t.Fatalf("got %d %q; want %d with %q", code, msg, c.status, c.msg)
@@ -281,30 +282,5 @@ func TestCaptureRefused(t *testing.T) {
 				t.Errorf("a refused capture opened %s", opened())
 			}
 		})
-	}
-}
-
-func TestCaptureLimit(t *testing.T) {
-	d := diagDaemon(t)
-	var dones []func()
-	for range maxCaptures {
-		_, done, err := d.captures.start(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		dones = append(dones, done)
-	}
-	useSource(t, newFakeSource(), nil)
-	code, msg := status(t, d, http.MethodPost, "/v1/debug/capture", `{"Network":"net1"}`)
-	if code != http.StatusTooManyRequests || !strings.Contains(msg, "captures are running") {
-		t.Errorf("capture %d: got %d %q; want 429", maxCaptures+1, code, msg)
-	}
-	for _, done := range dones {
-		done()
-	}
-	if _, done, err := d.captures.start(context.Background()); err != nil {
-		t.Errorf("after the others ended: %v", err)
-	} else {
-		done()
 	}
 }

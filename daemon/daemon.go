@@ -22,6 +22,7 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -144,7 +145,7 @@ type Daemon struct {
 	orphans     []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
 	knownGossip map[string]string             // node ID → gossip address, from the managers; under recMu
 	stop        chan struct{}
-	captures    captureSet // debug captures in flight; ended when the API shuts down
+	captures    capture.Server // debug captures in flight; ended when the API shuts down
 }
 
 // New opens the state and the underlay socket and restores every network.
@@ -157,6 +158,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		netKeys: map[string][]store.Key{}, sas: map[string]map[saKey]*saEntry{}, boot: mathrand.Uint64(),
 		advertised: map[string]uint64{}, saFloor: map[string]uint64{}, saActive: map[string]map[saKey]bool{},
 	}
+	d.captures.Log = log
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -343,7 +345,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	servers := []*http.Server{{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}}
-	servers[0].RegisterOnShutdown(d.captures.stopAll) // a capture's stream would hold Shutdown up
+	servers[0].RegisterOnShutdown(d.captures.StopAll) // a capture's stream would hold Shutdown up
 	listeners := []net.Listener{apiLn}
 	if d.cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", d.cfg.MetricsAddr)

@@ -23,23 +23,13 @@ import (
 // validName is Docker's rule for network and container names.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// inputError is a request the daemon refuses; the API answers it with a 4xx.
-type inputError struct {
-	status int
-	msg    string
-}
-
-func (e *inputError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &inputError{400, fmt.Sprintf(format, args...)}
-}
-func notFound(format string, args ...any) error {
-	return &inputError{404, fmt.Sprintf(format, args...)}
-}
-func conflict(format string, args ...any) error {
-	return &inputError{409, fmt.Sprintf(format, args...)}
-}
+// The errors a request the daemon refuses gets; the API answers them with
+// their status.
+var (
+	badRequest = api.BadRequest
+	notFound   = api.NotFound
+	conflict   = api.Conflict
+)
 
 // CreateNetwork makes a network: a cluster-wide one through the managers,
 // or with req.Static a static-peer one on this host.

@@ -117,11 +117,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 func reply(w http.ResponseWriter, status int, v any, err error) {
 	if err != nil {
 		status = http.StatusInternalServerError
-		var ie *inputError
+		var se *api.StatusError
 		var refused *cluster.RefusedError
 		switch {
-		case errors.As(err, &ie):
-			status = ie.status
+		case errors.As(err, &se):
+			status = se.Status
 		case errors.As(err, &refused):
 			status = refused.Status
 		}

@@ -1,4 +1,4 @@
-package daemon
+package capture
 
 import (
 	"errors"
@@ -25,13 +25,13 @@ type afPacket struct {
 	dropped uint64 // summed from PACKET_STATISTICS, which resets on each read
 }
 
-var _ packetSource = (*afPacket)(nil)
+var _ Source = (*afPacket)(nil)
 
-// openAFPacket starts capturing on ifname, in promiscuous mode: a bridge
+// OpenAFPacket starts capturing on ifname, in promiscuous mode: a bridge
 // passes up to its own device only the frames addressed to it otherwise,
 // while in promiscuous mode it passes up a copy of every frame it forwards.
 // The promiscuous membership ends with the socket.
-func openAFPacket(ifname string) (packetSource, error) {
+func OpenAFPacket(ifname string) (Source, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func setupAFPacket(fd, ifindex int) error {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// ReadPacket implements packetSource.
+// ReadPacket implements Source.
 func (a *afPacket) ReadPacket(buf []byte) (gopacket.CaptureInfo, error) {
 	var n, oobn int
 	var rerr error
@@ -104,10 +104,10 @@ func (a *afPacket) timestamp(oob []byte) time.Time {
 	return time.Now()
 }
 
-// SetDeadline implements packetSource.
+// SetDeadline implements Source.
 func (a *afPacket) SetDeadline(t time.Time) error { return a.f.SetReadDeadline(t) }
 
-// Dropped implements packetSource.
+// Dropped implements Source.
 func (a *afPacket) Dropped() uint64 {
 	_ = a.rc.Control(func(fd uintptr) {
 		if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
@@ -117,5 +117,5 @@ func (a *afPacket) Dropped() uint64 {
 	return a.dropped
 }
 
-// Close implements packetSource.
+// Close implements Source.
 func (a *afPacket) Close() error { return a.f.Close() }

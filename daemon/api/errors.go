@@ -1,0 +1,31 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// StatusError is a request weftd refuses, with the HTTP status that says
+// whose fault it was (4xx: the caller's; 503: try again later).
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string { return e.Message }
+
+// Errorf returns a StatusError with status and a message.
+func Errorf(status int, format string, args ...any) error {
+	return &StatusError{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadRequest is a 400 StatusError.
+func BadRequest(format string, args ...any) error {
+	return Errorf(http.StatusBadRequest, format, args...)
+}
+
+// NotFound is a 404 StatusError.
+func NotFound(format string, args ...any) error { return Errorf(http.StatusNotFound, format, args...) }
+
+// Conflict is a 409 StatusError.
+func Conflict(format string, args ...any) error { return Errorf(http.StatusConflict, format, args...) }
