@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vishvananda/netlink"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/links"
 )
 
 // Attach puts a network namespace on a network: a veth whose container end
@@ -27,13 +27,13 @@ func (d *Daemon) Attach(ctx context.Context, req api.Attach) (api.Endpoint, erro
 	if err != nil {
 		return api.Endpoint{}, err
 	}
-	if err := d.plumb(n, ep); err != nil {
+	if err := plumb(n, ep); err != nil {
 		return api.Endpoint{}, fmt.Errorf("attach %s to %s: %w", ep.displayName(), n.Name, err)
 	}
 	n.Endpoints[ep.ID] = ep
 	if err := d.save(); err != nil {
 		delete(n.Endpoints, ep.ID)
-		_ = deleteLink(ep.HostIf)
+		_ = links.Delete(ep.HostIf)
 		return api.Endpoint{}, err
 	}
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
@@ -60,7 +60,7 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 	if ip == n.Gateway {
 		return nil, nil, conflict("address %s is the gateway of %s", ip, n.Name)
 	}
-	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), IP: ip, MAC: randomMAC().String(), Aliases: req.Aliases}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), IP: ip, MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := d.checkNetns(ep); err != nil {
 		return nil, nil, err
 	}
@@ -84,37 +84,21 @@ func (d *Daemon) checkNetns(ep *endpoint) error {
 	if _, err := os.Stat(ep.Netns); err != nil {
 		return notFound("network namespace %s not found", ep.Netns)
 	}
-	h, id, err := openNetns(ep.Netns)
+	id, err := links.NamespaceID(ep.Netns)
 	if err != nil {
 		return badRequest("%v", err)
 	}
-	h.Close()
 	ep.NetnsID = id
 	return nil
 }
 
-// plumb makes the veth and configures both of its ends. The caller holds d.mu.
-func (d *Daemon) plumb(n *netState, ep *endpoint) error {
+// plumb makes the endpoint's veth, on its network's bridge and in its
+// namespace. The caller holds d.mu.
+func plumb(n *netState, ep *endpoint) error {
 	mac, _ := net.ParseMAC(ep.MAC)
-	c := containerLink{tmpName: "wc" + ep.ID[:10], ip: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), mac: mac, mtu: n.MTU}
-	ns, _, err := openNetns(ep.Netns)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	if err := createVeth(ep.HostIf, c); err != nil {
-		return err
-	}
-	br, err := netlink.LinkByName(bridgeName(n.VNI))
-	if err == nil {
-		err = enslave(ep.HostIf, br, n.MTU)
-	}
-	if err == nil {
-		ep.IfName, err = moveIntoNetns(ns, c)
-	}
-	if err != nil {
-		_ = deleteLink(ep.HostIf) // takes the container end with it, wherever it is
-	}
+	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU}
+	var err error
+	ep.IfName, err = links.Plug(ep.Netns, links.BridgeName(n.VNI), v)
 	return err
 }
 
@@ -146,11 +130,11 @@ func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 	if !ok {
 		return nil, nil, notFound("network %s not found", req.Network)
 	}
-	ep := findEndpoint(n, netnsPath(req.Netns))
+	ep := findEndpoint(n, links.NetnsPath(req.Netns))
 	if ep == nil {
 		return nil, nil, notFound("%s is not attached to %s", req.Netns, n.Name)
 	}
-	if err := deleteLink(ep.HostIf); err != nil {
+	if err := links.Delete(ep.HostIf); err != nil {
 		return nil, nil, fmt.Errorf("detach %s from %s: %w", ep.displayName(), n.Name, err)
 	}
 	delete(n.Endpoints, ep.ID)
@@ -171,11 +155,10 @@ func findEndpoint(n *netState, path string) *endpoint {
 			return ep
 		}
 	}
-	h, id, err := openNetns(path)
+	id, err := links.NamespaceID(path)
 	if err != nil {
 		return nil
 	}
-	h.Close()
 	for _, ep := range n.Endpoints {
 		if ep.NetnsID == id {
 			return ep

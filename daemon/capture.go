@@ -6,6 +6,7 @@ import (
 
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/capture"
+	"github.com/weftnet/weft/daemon/links"
 )
 
 // serveCapture streams a pcap of one network's inner Ethernet frames, as
@@ -38,7 +39,7 @@ func (d *Daemon) bridgeOf(ctx context.Context, network string) (string, error) {
 	}
 	d.mu.Unlock()
 	if ok {
-		return bridgeName(vni), nil
+		return links.BridgeName(vni), nil
 	}
 	if _, _, err := d.clusterNetwork(ctx, network); err != nil {
 		return "", err // a 404 when there is no such network

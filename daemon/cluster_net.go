@@ -13,6 +13,7 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/fdb"
 )
 
@@ -136,7 +137,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if err := checkNames(req.Name, req.Aliases); err != nil {
 		return api.Endpoint{}, err
 	}
-	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: netnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
+	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := d.checkNetns(ep); err != nil {
 		return api.Endpoint{}, err
 	}
@@ -168,7 +169,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	local, err := d.ensureClusterNetwork(n)
 	d.seedKeys(n)
 	if err == nil {
-		err = d.plumb(local, ep)
+		err = plumb(local, ep)
 	}
 	if err != nil {
 		release()
@@ -177,7 +178,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	local.Endpoints[ep.ID] = ep
 	if err := d.save(); err != nil {
 		delete(local.Endpoints, ep.ID)
-		_ = deleteLink(ep.HostIf)
+		_ = links.Delete(ep.HostIf)
 		release()
 		return api.Endpoint{}, err
 	}
@@ -283,7 +284,7 @@ func (d *Daemon) release(c *clusterNode, endpointID string) {
 func (d *Daemon) describeCluster(n *store.Network) api.Network {
 	out := api.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "cluster", Driver: "weft", VNI: n.VNI, MTU: n.MTU,
-		Attachable: n.Attachable, Internal: n.Internal, Encrypted: n.Encrypted, Bridge: bridgeName(n.VNI),
+		Attachable: n.Attachable, Internal: n.Internal, Encrypted: n.Encrypted, Bridge: links.BridgeName(n.VNI),
 		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
 		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
 		Peers:      []string{},

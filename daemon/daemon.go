@@ -23,6 +23,7 @@ import (
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/capture"
+	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -146,6 +147,7 @@ type Daemon struct {
 	knownGossip map[string]string             // node ID → gossip address, from the managers; under recMu
 	stop        chan struct{}
 	captures    capture.Server // debug captures in flight; ended when the API shuts down
+	taps        links.TAPs     // opens the networks' TAPs as configured
 }
 
 // New opens the state and the underlay socket and restores every network.
@@ -159,6 +161,10 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		advertised: map[string]uint64{}, saFloor: map[string]uint64{}, saActive: map[string]map[saKey]bool{},
 	}
 	d.captures.Log = log
+	d.taps = links.TAPs{Driver: cfg.TapDriver, Offload: cfg.TapOffload, Queues: cfg.Queues, Batch: cfg.Engine.BatchSize, Log: log,
+		Refused: func(name string, err error) {
+			offloadRefused(log, &d.reg.Offloads, metrics.OffloadTAP, err, "tap", name)
+		}}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -206,11 +212,11 @@ func (d *Daemon) openDataPath() error {
 	addr := d.cfg.DataPathAddr
 	if !addr.IsValid() {
 		var err error
-		if addr, err = defaultDataAddr(); err != nil {
+		if addr, err = links.DefaultDataAddr(); err != nil {
 			return err
 		}
 	}
-	mtu, err := underlayMTU(addr)
+	mtu, err := links.UnderlayMTU(addr)
 	if err != nil {
 		return fmt.Errorf("data path address %s: %w", addr, err)
 	}
@@ -281,15 +287,11 @@ func (d *Daemon) restore() error {
 // without a detach: its path no longer names the namespace it was attached
 // by, or its veth is gone.
 func attachmentGone(ep *endpoint) bool {
-	if !linkExists(ep.HostIf) {
+	if !links.Exists(ep.HostIf) {
 		return true
 	}
-	ns, id, err := openNetns(ep.Netns)
-	if err != nil {
-		return true
-	}
-	ns.Close()
-	return id != ep.NetnsID
+	id, err := links.NamespaceID(ep.Netns)
+	return err != nil || id != ep.NetnsID
 }
 
 // forgetGone forgets an attachment whose namespace is gone: its veth, the
@@ -297,7 +299,7 @@ func attachmentGone(ep *endpoint) bool {
 // restore) and saves.
 func (d *Daemon) forgetGone(n *netState, ep *endpoint) {
 	d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
-	if err := deleteLink(ep.HostIf); err != nil {
+	if err := links.Delete(ep.HostIf); err != nil {
 		d.log.Debug("veth of a gone attachment not deleted", "link", ep.HostIf, "err", err)
 	}
 	forgetNamespace(ep.Netns)

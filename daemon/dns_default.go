@@ -2,6 +2,9 @@
 
 package daemon
 
-import "net"
+import (
+	"errors"
+	"net"
+)
 
-func listenDNS(string, string) (net.PacketConn, net.Listener, error) { return nil, nil, errUnsupported }
+func listenDNS(string, string) (net.PacketConn, net.Listener, error) { return nil, nil, errors.New("the embedded resolver serves containers on Linux only") }

@@ -13,7 +13,6 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
-	"github.com/weftnet/weft/tap"
 )
 
 // Metrics the daemon exports beside the data plane's counters (see
@@ -182,7 +181,7 @@ func underlayOffload(o encap.Offload) metrics.Offload {
 
 // setOffloads records at start which offloads are in use: the underlay
 // sockets' as the kernel granted them (every socket's), the TAPs' as
-// configured, until the kernel refuses them to a TAP (see openTAP).
+// configured, until the kernel refuses them to a TAP (see tapRefused).
 func setOffloads(o *metrics.Offloads, cfg Config, socks []*encap.UDPConn) {
 	gso, gro := true, true
 	for _, s := range socks {
@@ -194,18 +193,8 @@ func setOffloads(o *metrics.Offloads, cfg Config, socks []*encap.UDPConn) {
 	o.Set(metrics.OffloadTAP, cfg.TapDriver == "linux" && cfg.TapOffload)
 }
 
-// openOffloaded opens the TAP name with open, with its offloads or, where
-// the kernel refuses them, without: the refusal is reported (see
-// offloadRefused) once the TAP is open without them.
-func openOffloaded(log *slog.Logger, o *metrics.Offloads, name string, open func(offload bool) ([]tap.Device, error)) ([]tap.Device, error) {
-	devs, err := open(true)
-	if err == nil {
-		return devs, nil
-	}
-	devs, plainErr := open(false)
-	if plainErr != nil {
-		return nil, plainErr
-	}
-	offloadRefused(log, o, metrics.OffloadTAP, err, "tap", name)
-	return devs, nil
+// tapRefused returns what TAPs tells when the kernel refuses a TAP's
+// offloads: see offloadRefused.
+func tapRefused(log *slog.Logger, o *metrics.Offloads) func(name string, err error) {
+	return func(name string, err error) { offloadRefused(log, o, metrics.OffloadTAP, err, "tap", name) }
 }

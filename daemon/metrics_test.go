@@ -2,12 +2,10 @@ package daemon
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,8 +21,6 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
-	"github.com/weftnet/weft/tap"
-	"github.com/weftnet/weft/tap/taptest"
 )
 
 // metricsDaemon returns a daemon outside a cluster with three networks:
@@ -353,63 +349,26 @@ func TestUnderlayOffloadRefused(t *testing.T) {
 
 // A TAP whose offloads the kernel refuses is opened without them; the
 // first refusal is a WARN, and every one is counted.
+// A TAP whose offloads the kernel refuses shows 0, is counted for every
+// TAP, and is WARNed about once (see links' tests for the fallback itself).
 func TestTAPOffloadsRefused(t *testing.T) {
-	refusal := errors.New("TUNSETOFFLOAD: invalid argument")
-	for _, tc := range []struct {
-		name      string
-		withErr   error // opening with offloads
-		plainErr  error // opening without
-		wantAsked []bool
-		wantState offloadState
-		wantWarns int
-		wantErr   bool
-	}{
-		{"granted", nil, nil, []bool{true, true, true}, offloadState{1, 0}, 0, false},
-		{"refused", refusal, nil, []bool{true, false, true, false, true, false}, offloadState{0, 3}, 1, false},
-		{"cannot open at all", refusal, errors.New("TUNSETIFF: device or resource busy"), []bool{true, false, true, false, true, false}, offloadState{1, 0}, 0, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			log, buf := testLog()
-			reg := metrics.NewRegistry()
-			reg.Offloads.Set(metrics.OffloadTAP, true) // as configured
-			var asked []bool
-			for _, name := range []string{"wt-42", "wt-43", "wt-44"} {
-				devs, err := openOffloaded(log, &reg.Offloads, name, func(offload bool) ([]tap.Device, error) {
-					asked = append(asked, offload)
-					if err := either(offload, tc.withErr, tc.plainErr); err != nil {
-						return nil, fmt.Errorf("tap %s: %w", name, err)
-					}
-					return []tap.Device{taptest.New(name, 8)}, nil
-				})
-				if (err != nil) != tc.wantErr || (err == nil && (len(devs) != 1 || devs[0].Name() != name)) {
-					t.Fatalf("open %s: got %v, %v; want its device, or an error: %v", name, devs, err, tc.wantErr)
-				}
-			}
-			if !slices.Equal(asked, tc.wantAsked) {
-				t.Errorf("opened with offloads: %v; want %v", asked, tc.wantAsked)
-			}
-			if st := offloadStates(t, reg)["tap"]; st != tc.wantState {
-				t.Errorf("tap: got %+v; want %+v", st, tc.wantState)
-			}
-			warns := warnings(buf)
-			if len(warns) != tc.wantWarns {
-				t.Fatalf("got %d WARNs: %q; want %d", len(warns), warns, tc.wantWarns)
-			}
-			for _, w := range warns {
-				for _, want := range []string{"offload=tap", "tap=wt-42", "TUNSETOFFLOAD: invalid argument", "cost="} {
-					if !strings.Contains(w, want) {
-						t.Errorf("WARN %q lacks %q", w, want)
-					}
-				}
-			}
-		})
+	log, buf := testLog()
+	reg := metrics.NewRegistry()
+	reg.Offloads.Set(metrics.OffloadTAP, true) // as configured
+	refused := tapRefused(log, &reg.Offloads)
+	for _, name := range []string{"wt-42", "wt-43", "wt-44"} {
+		refused(name, fmt.Errorf("tap %s: TUNSETOFFLOAD: invalid argument", name))
 	}
-}
-
-// either returns a if cond, else b.
-func either(cond bool, a, b error) error {
-	if cond {
-		return a
+	if st := offloadStates(t, reg)["tap"]; st != (offloadState{0, 3}) {
+		t.Errorf("tap: got %+v; want off and refused 3 times", st)
 	}
-	return b
+	warns := warnings(buf)
+	if len(warns) != 1 {
+		t.Fatalf("got %d WARNs: %q; want 1", len(warns), warns)
+	}
+	for _, want := range []string{"offload=tap", "tap=wt-42", "TUNSETOFFLOAD: invalid argument", "cost="} {
+		if !strings.Contains(warns[0], want) {
+			t.Errorf("WARN %q lacks %q", warns[0], want)
+		}
+	}
 }

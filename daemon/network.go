@@ -5,18 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/encap"
-	"github.com/weftnet/weft/tap"
 	"github.com/weftnet/weft/vtep"
 )
 
@@ -168,6 +166,13 @@ func (d *Daemon) parsePeers(peers []string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// VXLAN overhead on the underlay: outer IP, UDP and VXLAN headers plus the
+// inner Ethernet header that the overlay MTU does not count.
+const (
+	overheadIPv4 = 20 + 8 + 8 + 14
+	overheadIPv6 = 40 + 8 + 8 + 14
+)
+
 // overlayMTU checks a requested MTU against what the underlay can carry, or
 // returns the largest that fits when none was asked for.
 func (d *Daemon) overlayMTU(asked int, encrypted bool) (int, error) {
@@ -188,117 +193,12 @@ func (d *Daemon) overlayMTU(asked int, encrypted bool) (int, error) {
 	return asked, nil
 }
 
-// startNetwork builds (or adopts) a network's bridge, opens its TAP and starts
-// forwarding. On error it removes the bridge only if it made it, so that a
+// startNetwork builds (or adopts) a network's bridge and TAP and starts
+// forwarding on them. On error it removes only what it made, so that a
 // failed restore never takes containers' links away.
 func (d *Daemon) startNetwork(n *netState) error {
-	br, created, err := ensureBridge(bridgeName(n.VNI), n.MTU)
-	if err == nil {
-		err = d.startForwarding(n, br)
-	}
+	devs, undo, err := d.taps.Open(n.VNI, n.MTU)
 	if err != nil {
-		if created {
-			_ = deleteLink(bridgeName(n.VNI))
-		}
-		return err
-	}
-	return nil
-}
-
-// openTAP opens a network's TAP device with the configured driver: with
-// the linux driver, --queues queues of a persistent TAP, so that a weftd
-// that stops or crashes leaves it on its bridge and the next run attaches
-// to it again. The water driver opens a TAP that goes with weftd's
-// descriptor, and is made again on every start.
-func (d *Daemon) openTAP(name string) ([]tap.Device, error) {
-	if d.cfg.TapDriver == "water" {
-		return d.openWater(name)
-	}
-	opts := []tap.Option{tap.WithBatchSize(d.cfg.Engine.BatchSize), tap.WithPersist()}
-	if !d.cfg.TapOffload {
-		return d.openQueues(name, opts)
-	}
-	return openOffloaded(d.log, &d.reg.Offloads, name, func(offload bool) ([]tap.Device, error) {
-		if offload {
-			return d.openQueues(name, append(opts, tap.WithOffload()))
-		}
-		return d.openQueues(name, opts)
-	})
-}
-
-// openWater opens a TAP through water. A persistent TAP of that name left
-// by the linux driver is deleted first: water would attach to it with the
-// offloads that driver turned on, which water cannot turn off.
-func (d *Daemon) openWater(name string) ([]tap.Device, error) {
-	if linkExists(name) {
-		d.log.Info("deleting the TAP an earlier run left; the water driver makes its own", "tap", name)
-		if err := deleteTAP(name); err != nil {
-			return nil, err
-		}
-	}
-	dev, err := tap.OpenWater(name)
-	if err != nil {
-		return nil, err
-	}
-	return []tap.Device{dev}, nil
-}
-
-// openQueues opens the TAP's queues, attaching to the TAP an earlier run
-// left. One that cannot be attached to with this run's flags (it was made
-// with another --queues: multi-queue or not) is deleted and made afresh.
-func (d *Daemon) openQueues(name string, opts []tap.Option) ([]tap.Device, error) {
-	devs, err := d.openQueuesOnce(name, opts)
-	if !errors.Is(err, tap.ErrIncompatible) {
-		return devs, err
-	}
-	d.log.Warn("the existing TAP cannot be attached with this run's flags; deleting it and making a new one", "tap", name, "queues", d.cfg.Queues, "err", err)
-	if err := deleteTAP(name); err != nil {
-		return nil, err
-	}
-	return d.openQueuesOnce(name, opts)
-}
-
-// openQueuesOnce opens the TAP's queues: a multi-queue TAP when there are
-// several.
-func (d *Daemon) openQueuesOnce(name string, opts []tap.Option) ([]tap.Device, error) {
-	if d.cfg.Queues <= 1 {
-		dev, err := tap.Open(name, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return []tap.Device{dev}, nil
-	}
-	qs, err := tap.OpenQueues(name, d.cfg.Queues, opts...)
-	if err != nil {
-		return nil, err
-	}
-	devs := make([]tap.Device, len(qs))
-	for i, q := range qs {
-		devs[i] = q
-	}
-	return devs, nil
-}
-
-// startForwarding opens the network's TAP, adopting the one an earlier run
-// left, puts it on the bridge and starts the engine on it. On error a TAP
-// it made is deleted; an adopted one stays, as the bridge does.
-func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
-	name := tapName(n.VNI)
-	adopted := linkExists(name) && d.cfg.TapDriver != "water"
-	devs, err := d.openTAP(name)
-	if err != nil {
-		return fmt.Errorf("open TAP: %w", err)
-	}
-	undo := func() {
-		for _, dev := range devs {
-			dev.Close()
-		}
-		if !adopted {
-			_ = deleteTAP(name)
-		}
-	}
-	if err := enslave(devs[0].Name(), br, n.MTU); err != nil {
-		undo()
 		return err
 	}
 	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort, Encrypted: n.Encrypted}
@@ -307,12 +207,11 @@ func (d *Daemon) startForwarding(n *netState, br netlink.Link) error {
 		return err
 	}
 	n.epoch = d.epochs.Add(1)
-	d.log.Debug("TAP open", "network", n.Name, "tap", name, "adopted", adopted, "queues", len(devs))
 	return nil
 }
 
-// stopNetwork stops forwarding for a network and removes its TAP (which
-// persists, so closing it is not enough) and its bridge.
+// stopNetwork stops forwarding for a network and removes its TAP and its
+// bridge.
 func (d *Daemon) stopNetwork(n *netState) {
 	d.dns.res.RemoveZone(n.ID)
 	delete(d.netKeys, n.ID)
@@ -320,11 +219,8 @@ func (d *Daemon) stopNetwork(n *netState) {
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
 		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
 	}
-	if err := deleteTAP(tapName(n.VNI)); err != nil {
-		d.log.Warn("TAP not removed", "network", n.Name, "err", err)
-	}
-	if err := deleteLink(bridgeName(n.VNI)); err != nil {
-		d.log.Warn("bridge not removed", "network", n.Name, "err", err)
+	if err := links.Remove(n.VNI); err != nil {
+		d.log.Warn("links not removed", "network", n.Name, "err", err)
 	}
 }
 
@@ -412,7 +308,7 @@ func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) 
 func (d *Daemon) describe(n *netState) api.Network {
 	out := api.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "weft",
-		VNI: n.VNI, MTU: n.MTU, Bridge: bridgeName(n.VNI),
+		VNI: n.VNI, MTU: n.MTU, Bridge: links.BridgeName(n.VNI),
 		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
 		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
 		Peers:      []string{},

@@ -1,6 +1,10 @@
 package daemon
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/weftnet/weft/daemon/links"
+)
 
 // reportStrays warns about the links on a restored network's bridge that
 // the state names for no attachment: the veth of an attach weftd died in
@@ -8,13 +12,13 @@ import "slices"
 // does not know. They are left in place, since the state may be what is
 // wrong; the warning is what keeps that from passing silently.
 func (d *Daemon) reportStrays(n *netState) {
-	br := bridgeName(n.VNI)
-	ports, err := bridgePorts(br)
+	br := links.BridgeName(n.VNI)
+	ports, err := links.BridgePorts(br)
 	if err != nil {
 		d.log.Debug("bridge ports not listed", "network", n.Name, "bridge", br, "err", err)
 		return
 	}
-	known := map[string]bool{tapName(n.VNI): true}
+	known := map[string]bool{links.TAPName(n.VNI): true}
 	for _, ep := range n.Endpoints {
 		known[ep.HostIf] = true
 	}

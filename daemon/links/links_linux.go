@@ -1,4 +1,4 @@
-package daemon
+package links
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// underlayMTU returns the MTU of the interface that holds addr.
-func underlayMTU(addr netip.Addr) (int, error) {
+// UnderlayMTU returns the MTU of the interface that holds addr.
+func UnderlayMTU(addr netip.Addr) (int, error) {
 	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return 0, fmt.Errorf("list addresses: %w", err)
@@ -30,9 +30,9 @@ func underlayMTU(addr netip.Addr) (int, error) {
 	return 0, fmt.Errorf("no interface has address %s", addr)
 }
 
-// defaultDataAddr picks the first global address of the interface that holds
+// DefaultDataAddr picks the first global address of the interface that holds
 // the default route, for when --data-path-addr is not given.
-func defaultDataAddr() (netip.Addr, error) {
+func DefaultDataAddr() (netip.Addr, error) {
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("list routes: %w", err)
@@ -55,10 +55,10 @@ func defaultDataAddr() (netip.Addr, error) {
 	return netip.Addr{}, errors.New("no default route to pick a data path address from; set --data-path-addr")
 }
 
-// ensureBridge returns the named bridge, creating it if it does not exist, so
+// EnsureBridge returns the named bridge, creating it if it does not exist, so
 // that a restarted daemon adopts the bridge its containers are already on. It
 // reports whether it created it.
-func ensureBridge(name string, mtu int) (netlink.Link, bool, error) {
+func EnsureBridge(name string, mtu int) (netlink.Link, bool, error) {
 	link, err := netlink.LinkByName(name)
 	created := false
 	if err != nil {
@@ -85,8 +85,8 @@ func ensureBridge(name string, mtu int) (netlink.Link, bool, error) {
 	return link, created, nil
 }
 
-// enslave puts the named link on a bridge with the given MTU and brings it up.
-func enslave(name string, br netlink.Link, mtu int) error {
+// Enslave puts the named link on a bridge with the given MTU and brings it up.
+func Enslave(name string, br netlink.Link, mtu int) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("find %s: %w", name, err)
@@ -104,14 +104,14 @@ func enslave(name string, br netlink.Link, mtu int) error {
 	return nil
 }
 
-// linkExists reports whether a link of that name exists.
-func linkExists(name string) bool {
+// Exists reports whether a link of that name exists.
+func Exists(name string) bool {
 	_, err := netlink.LinkByName(name)
 	return err == nil
 }
 
-// deleteLink removes the named link; one that is already gone is not an error.
-func deleteLink(name string) error {
+// Delete removes the named link; one that is already gone is not an error.
+func Delete(name string) error {
 	link, err := netlink.LinkByName(name)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
@@ -126,8 +126,8 @@ func deleteLink(name string) error {
 	return nil
 }
 
-// bridgePorts lists the names of the links on the named bridge.
-func bridgePorts(bridge string) ([]string, error) {
+// BridgePorts lists the names of the links on the named bridge.
+func BridgePorts(bridge string) ([]string, error) {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", bridge, err)
@@ -145,11 +145,11 @@ func bridgePorts(bridge string) ([]string, error) {
 	return ports, nil
 }
 
-// deleteTAP removes the TAP called name, which outlives weftd's descriptors
+// DeleteTAP removes the TAP called name, which outlives weftd's descriptors
 // (it is persistent); one that is already gone is not an error. A link of
 // that name that is not a TAP is not weft's: it is left alone, and the
 // error says so.
-func deleteTAP(name string) error {
+func DeleteTAP(name string) error {
 	link, err := netlink.LinkByName(name)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
@@ -174,9 +174,9 @@ func disableIPv6(ifname string) {
 	_ = os.WriteFile(filepath.Join("/proc/sys/net/ipv6/conf", ifname, "disable_ipv6"), []byte("1"), 0o644)
 }
 
-// openNetns opens a network namespace by path and returns it with a stable
+// OpenNetns opens a network namespace by path and returns it with a stable
 // identity (device and inode).
-func openNetns(path string) (netns.NsHandle, string, error) {
+func OpenNetns(path string) (netns.NsHandle, string, error) {
 	h, err := netns.GetFromPath(path)
 	if err != nil {
 		return netns.None(), "", fmt.Errorf("network namespace %s: %w", path, err)
@@ -184,15 +184,53 @@ func openNetns(path string) (netns.NsHandle, string, error) {
 	return h, h.UniqueId(), nil
 }
 
-// createVeth makes a veth pair on the host: hostIf stays, the peer named
-// c.tmpName is about to move into a container.
-func createVeth(hostIf string, c containerLink) error {
+// Plug makes the veth c: its host end joins bridge, its other end moves
+// into the namespace at nsPath, where it gets a free ethN name, its MAC,
+// MTU and address, and comes up (with the loopback). It returns the name
+// inside the namespace. On error nothing is left behind.
+func Plug(nsPath, bridge string, c Veth) (string, error) {
+	ns, _, err := OpenNetns(nsPath)
+	if err != nil {
+		return "", err
+	}
+	defer ns.Close()
+	if err := createVeth(c); err != nil {
+		return "", err
+	}
+	br, err := netlink.LinkByName(bridge)
+	if err == nil {
+		err = Enslave(c.HostIf, br, c.MTU)
+	}
+	var name string
+	if err == nil {
+		name, err = moveIntoNetns(ns, c)
+	}
+	if err != nil {
+		_ = Delete(c.HostIf) // takes the container end with it, wherever it is
+	}
+	return name, err
+}
+
+// NamespaceID returns the identity (device and inode) of the namespace at
+// path.
+func NamespaceID(path string) (string, error) {
+	h, id, err := OpenNetns(path)
+	if err != nil {
+		return "", err
+	}
+	h.Close()
+	return id, nil
+}
+
+// createVeth makes a veth pair on the host: c.HostIf stays, the peer named
+// c.TmpName is about to move into a container.
+func createVeth(c Veth) error {
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: hostIf, MTU: c.mtu},
-		PeerName:  c.tmpName,
+		LinkAttrs: netlink.LinkAttrs{Name: c.HostIf, MTU: c.MTU},
+		PeerName:  c.TmpName,
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s: %w", hostIf, err)
+		return fmt.Errorf("create veth %s: %w", c.HostIf, err)
 	}
 	return nil
 }
@@ -200,13 +238,13 @@ func createVeth(hostIf string, c containerLink) error {
 // moveIntoNetns moves the container end of a veth into ns and configures it
 // there: a free ethN name, its MAC, MTU and address, up, and loopback up.
 // It returns the interface's name inside the namespace.
-func moveIntoNetns(ns netns.NsHandle, c containerLink) (string, error) {
-	peer, err := netlink.LinkByName(c.tmpName)
+func moveIntoNetns(ns netns.NsHandle, c Veth) (string, error) {
+	peer, err := netlink.LinkByName(c.TmpName)
 	if err != nil {
-		return "", fmt.Errorf("find %s: %w", c.tmpName, err)
+		return "", fmt.Errorf("find %s: %w", c.TmpName, err)
 	}
 	if err := netlink.LinkSetNsFd(peer, int(ns)); err != nil {
-		return "", fmt.Errorf("move %s into namespace: %w", c.tmpName, err)
+		return "", fmt.Errorf("move %s into namespace: %w", c.TmpName, err)
 	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
@@ -216,10 +254,10 @@ func moveIntoNetns(ns netns.NsHandle, c containerLink) (string, error) {
 	return configureInNetns(h, c)
 }
 
-func configureInNetns(h *netlink.Handle, c containerLink) (string, error) {
-	link, err := h.LinkByName(c.tmpName)
+func configureInNetns(h *netlink.Handle, c Veth) (string, error) {
+	link, err := h.LinkByName(c.TmpName)
 	if err != nil {
-		return "", fmt.Errorf("find %s in namespace: %w", c.tmpName, err)
+		return "", fmt.Errorf("find %s in namespace: %w", c.TmpName, err)
 	}
 	name := freeEthName(h)
 	steps := []struct {
@@ -227,10 +265,10 @@ func configureInNetns(h *netlink.Handle, c containerLink) (string, error) {
 		do   func() error
 	}{
 		{"rename to " + name, func() error { return h.LinkSetName(link, name) }},
-		{"set MAC", func() error { return h.LinkSetHardwareAddr(link, c.mac) }},
-		{"set MTU", func() error { return h.LinkSetMTU(link, c.mtu) }},
-		{"add address " + c.ip.String(), func() error {
-			return h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: c.ip.Addr().AsSlice(), Mask: net.CIDRMask(c.ip.Bits(), c.ip.Addr().BitLen())}})
+		{"set MAC", func() error { return h.LinkSetHardwareAddr(link, c.MAC) }},
+		{"set MTU", func() error { return h.LinkSetMTU(link, c.MTU) }},
+		{"add address " + c.IP.String(), func() error {
+			return h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: c.IP.Addr().AsSlice(), Mask: net.CIDRMask(c.IP.Bits(), c.IP.Addr().BitLen())}})
 		}},
 		{"bring up", func() error { return h.LinkSetUp(link) }},
 	}
