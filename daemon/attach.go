@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
 )
 
@@ -105,9 +108,9 @@ func plumb(n *netState, ep *endpoint) error {
 // attached makes a new attachment's resolver and zone and describes the
 // endpoint. The caller holds d.mu.
 func (d *Daemon) attached(n *netState, ep *endpoint) api.Endpoint {
-	d.dns.sync(d.st)
+	d.syncDNS()
 	out := ep.describe(n)
-	d.dns.describe(ep, &out)
+	out.Resolver, out.ResolvConf, _ = d.dns.Resolver(ep.NetnsID)
 	return out
 }
 
@@ -142,7 +145,7 @@ func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
 		return nil, nil, err
 	}
-	d.dns.sync(d.st)
+	d.syncDNS()
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 	return n, ep, nil
 }
@@ -174,4 +177,56 @@ func randomMAC() net.HardwareAddr {
 	_, _ = rand.Read(mac) // crypto/rand.Read never fails on Linux
 	mac[0] = mac[0]&^0x01 | 0x02
 	return mac
+}
+
+// checkNames checks a container name and its aliases: Docker's rule for
+// names, and DNS's limits (labels of at most 63 bytes, 253 in all).
+func checkNames(name string, aliases []string) error {
+	for i, n := range append([]string{name}, aliases...) {
+		what := "alias"
+		if i == 0 {
+			if n == "" {
+				continue
+			}
+			what = "container name"
+		}
+		if !validName.MatchString(n) || len(n) > 253 || slices.ContainsFunc(strings.Split(n, "."), func(l string) bool { return l == "" || len(l) > 63 }) {
+			return badRequest("invalid %s %q: use letters, digits, '_', '.' and '-', in DNS labels of at most 63 characters", what, n)
+		}
+	}
+	return nil
+}
+
+// syncDNS gives the resolvers the namespaces attached here and the zones
+// of the static networks; the zones of cluster networks come from gossip
+// (the reconciler). The caller holds d.mu.
+func (d *Daemon) syncDNS() {
+	byID := map[string]*dnshost.Namespace{}
+	for _, n := range d.st.Networks {
+		for _, ep := range n.Endpoints {
+			ns := byID[ep.NetnsID]
+			if ns == nil {
+				ns = &dnshost.Namespace{ID: ep.NetnsID, Path: ep.Netns}
+				byID[ep.NetnsID] = ns
+			}
+			ns.Networks = append(ns.Networks, n.ID)
+		}
+		if !n.Cluster {
+			d.dns.SetZone(staticZone(n))
+		}
+	}
+	nss := make([]dnshost.Namespace, 0, len(byID))
+	for _, ns := range byID {
+		nss = append(nss, *ns)
+	}
+	d.dns.Sync(nss)
+}
+
+// staticZone is the DNS view of a static network: its endpoints here.
+func staticZone(n *netState) resolver.Zone {
+	z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
+	for _, ep := range n.Endpoints {
+		z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: ep.Name, Aliases: ep.Aliases, Addrs: []netip.Addr{ep.IP}})
+	}
+	return z
 }

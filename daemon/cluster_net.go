@@ -11,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
@@ -520,7 +521,7 @@ func (d *Daemon) reconcile(networkID string) {
 	if c == nil || vni == 0 {
 		delete(d.installed, networkID)
 		d.dropSAs(networkID)
-		d.dns.res.RemoveZone(networkID)
+		d.dns.RemoveZone(networkID)
 		return
 	}
 	recs := c.agent.Records(networkID)
@@ -580,7 +581,7 @@ func (d *Daemon) setClusterZone(networkID string, epoch uint64, recs []gossip.Re
 	defer d.mu.Unlock()
 	for _, n := range d.st.Networks {
 		if n.Cluster && n.ID == networkID && n.epoch == epoch {
-			d.dns.res.SetZone(clusterZone(n, zrecs))
+			d.dns.SetZone(clusterZone(n, zrecs))
 			return
 		}
 	}
@@ -649,4 +650,24 @@ func (d *Daemon) Nodes(ctx context.Context) ([]api.Node, error) {
 	}
 	slices.SortFunc(out, func(a, b api.Node) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// clusterZone returns the DNS view of a cluster network from the visible
+// records of its endpoints, this node's included.
+func clusterZone(n *netState, recs []zoneRecord) resolver.Zone {
+	z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
+	for _, r := range recs {
+		if r.Name == "" && len(r.Aliases) == 0 {
+			continue
+		}
+		z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: r.Name, Aliases: r.Aliases, Addrs: []netip.Addr{r.IP}})
+	}
+	return z
+}
+
+// zoneRecord is what a zone needs of an endpoint record.
+type zoneRecord struct {
+	Name    string
+	Aliases []string
+	IP      netip.Addr
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/capture"
+	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
@@ -122,8 +123,8 @@ type Daemon struct {
 	engine   *vtep.Engine
 	dataAddr netip.AddrPort
 	underMTU int
-	dns      *dnsHost // under mu
-	boot     uint64   // random per run: part of the identities data keys are derived for
+	dns      *dnshost.Host
+	boot     uint64 // random per run: part of the identities data keys are derived for
 
 	mu      sync.Mutex // guards st, cl, netKeys and the links they describe
 	st      *state
@@ -173,7 +174,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.st = st
-	if d.dns, err = newDNSHost(cfg.DNS, log); err != nil {
+	if d.dns, err = dnshost.New(cfg.DNS, log); err != nil {
 		return nil, err
 	}
 	if err := d.openDataPath(); err != nil {
@@ -192,7 +193,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		d.dropClusterNetworks()
 	}
 	d.mu.Lock()
-	d.dns.sync(d.st)
+	d.syncDNS()
 	d.mu.Unlock()
 	go d.reconcileLoop(d.stop)
 	go d.rejoinLoop(d.stop)
@@ -302,7 +303,7 @@ func (d *Daemon) forgetGone(n *netState, ep *endpoint) {
 	if err := links.Delete(ep.HostIf); err != nil {
 		d.log.Debug("veth of a gone attachment not deleted", "link", ep.HostIf, "err", err)
 	}
-	forgetNamespace(ep.Netns)
+	dnshost.ForgetNamespace(ep.Netns)
 	delete(n.Endpoints, ep.ID)
 }
 
@@ -329,7 +330,7 @@ func (d *Daemon) pruneGone() {
 	if changed {
 		_ = d.save()
 	}
-	d.dns.sync(d.st)
+	d.syncDNS()
 	d.mu.Unlock()
 	for _, ep := range released {
 		if c != nil {
@@ -394,7 +395,7 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	if d.cl != nil {
 		d.cl.close(false)
 	}
-	d.dns.close() // containers keep their resolv.conf for the next run
+	d.dns.Close() // containers keep their resolv.conf for the next run
 	d.mu.Unlock()
 	errs = append(errs, d.engine.Close())
 	d.log.Info("weftd stopped")

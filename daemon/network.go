@@ -213,7 +213,7 @@ func (d *Daemon) startNetwork(n *netState) error {
 // stopNetwork stops forwarding for a network and removes its TAP and its
 // bridge.
 func (d *Daemon) stopNetwork(n *netState) {
-	d.dns.res.RemoveZone(n.ID)
+	d.dns.RemoveZone(n.ID)
 	delete(d.netKeys, n.ID)
 	delete(d.advertised, n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {

@@ -103,3 +103,30 @@ func TestRandomMACIsLocalUnicast(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNames(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	tests := []struct {
+		name    string
+		aliases []string
+		ok      bool
+	}{
+		{"web1", []string{"web", "db.1"}, true},
+		{"", []string{"web"}, true},
+		{"", nil, true},
+		{"-bad", nil, false},
+		{"a b", nil, false},
+		{"web", []string{""}, false},
+		{"web", []string{"x/y"}, false},
+		{long, nil, false},
+		{"ok." + long, nil, false},
+		{"a..b", nil, false},
+		{strings.Repeat("a", 63), nil, true},
+	}
+	for _, tt := range tests {
+		err := checkNames(tt.name, tt.aliases)
+		if (err == nil) != tt.ok {
+			t.Errorf("checkNames(%q, %q) = %v; want ok %v", tt.name, tt.aliases, err, tt.ok)
+		}
+	}
+}

@@ -1,25 +1,25 @@
-package daemon
+// Package dnshost serves weft's embedded resolver inside every container
+// namespace on this host, and points the containers at it.
+package dnshost
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/weftnet/weft/control/resolver"
-	"github.com/weftnet/weft/daemon/api"
 )
 
-// resolverAddr is where every container finds the embedded resolver, as in
+// Addr is where every container finds the embedded resolver, as in
 // Docker.
-const resolverAddr = "127.0.0.11"
+const Addr = "127.0.0.11"
 
 // etcNetns is where `ip netns exec NAME` finds the files it bind-mounts over
 // /etc, resolv.conf among them. A variable for tests.
@@ -29,15 +29,23 @@ var etcNetns = "/etc/netns"
 // overwrites or removes one it did not write.
 const resolvConfMarker = "# written by weftd"
 
-// dnsHost runs the embedded resolver for this node's containers: one
-// instance per container namespace, serving at 127.0.0.11:53 inside it, and
-// one zone per network. Its methods are called with d.mu held, except
-// setZone and removeZone, which are safe anywhere.
-type dnsHost struct {
-	res    *resolver.Resolver
-	log    *slog.Logger
-	byNS   map[string]*nsDNS    // by namespace identity (endpoint.NetnsID)
+// Host runs the embedded resolver for this node's containers: one
+// instance per container namespace, serving at 127.0.0.11:53 inside it,
+// and one zone per network. Its methods are safe for concurrent use.
+type Host struct {
+	res *resolver.Resolver
+	log *slog.Logger
+
+	mu     sync.Mutex
+	byNS   map[string]*nsDNS    // by namespace identity
 	failed map[string]time.Time // namespaces whose resolver did not start, and when
+}
+
+// Namespace is a container namespace attached to networks on this host.
+type Namespace struct {
+	ID       string   // its identity (device and inode)
+	Path     string   // the path it was attached by
+	Networks []string // the IDs of the networks it is on here
 }
 
 // dnsRetry is how long a namespace whose resolver did not start waits
@@ -51,7 +59,8 @@ type nsDNS struct {
 	resolvConf string                   // the resolv.conf written for it, "" if none
 }
 
-func newDNSHost(cfg resolver.Config, log *slog.Logger) (*dnsHost, error) {
+// New starts the resolver with no zone and no namespace.
+func New(cfg resolver.Config, log *slog.Logger) (*Host, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log // weftd's handler and format, not slog's default
 	}
@@ -59,45 +68,47 @@ func newDNSHost(cfg resolver.Config, log *slog.Logger) (*dnsHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded resolver: %w", err)
 	}
-	return &dnsHost{res: res, log: log, byNS: map[string]*nsDNS{}, failed: map[string]time.Time{}}, nil
+	return &Host{res: res, log: log, byNS: map[string]*nsDNS{}, failed: map[string]time.Time{}}, nil
 }
 
-// sync brings the resolvers in line with the state: an instance in every
-// namespace attached to a network here, each knowing its networks, none
-// elsewhere, and a zone for every static network. Zones of cluster networks
-// come from gossip (see setClusterZone); a network's zone goes with it (see
-// stopNetwork). The caller holds d.mu.
-func (h *dnsHost) sync(st *state) {
-	scopes := map[string][]string{}
-	paths := map[string]string{}
-	for _, n := range st.Networks {
-		for _, ep := range n.Endpoints {
-			scopes[ep.NetnsID] = append(scopes[ep.NetnsID], n.ID)
-			paths[ep.NetnsID] = ep.Netns
-		}
+// Sync brings the resolvers in line with the namespaces attached here: an
+// instance in each, knowing its networks, and none elsewhere. A namespace
+// whose resolver cannot start keeps its links; it is logged once and
+// tried again on a later Sync after dnsRetry.
+func (h *Host) Sync(nss []Namespace) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	want := map[string]Namespace{}
+	for _, ns := range nss {
+		want[ns.ID] = ns
 	}
 	for id, ns := range h.byNS {
-		if _, ok := scopes[id]; !ok {
+		if _, ok := want[id]; !ok {
 			h.stop(id, ns)
 		}
 	}
 	for id := range h.failed {
-		if _, ok := scopes[id]; !ok {
+		if _, ok := want[id]; !ok {
 			delete(h.failed, id)
 		}
 	}
-	for id, nets := range scopes {
-		slices.Sort(nets)
-		if ns := h.start(id, paths[id]); ns != nil {
-			ns.networks.Store(&nets)
+	for id, ns := range want {
+		nets := slices.Sorted(slices.Values(ns.Networks))
+		if inst := h.start(id, ns.Path); inst != nil {
+			inst.networks.Store(&nets)
 		}
 	}
-	h.syncStatic(st)
 }
+
+// SetZone adds or replaces a network's zone (see resolver.Resolver.SetZone).
+func (h *Host) SetZone(z resolver.Zone) { h.res.SetZone(z) }
+
+// RemoveZone removes a network's zone.
+func (h *Host) RemoveZone(id string) { h.res.RemoveZone(id) }
 
 // start returns the resolver of a namespace, starting it if needed; nil if
 // it cannot be started, which is logged: the container keeps its links.
-func (h *dnsHost) start(id, path string) *nsDNS {
+func (h *Host) start(id, path string) *nsDNS {
 	if ns, ok := h.byNS[id]; ok {
 		return ns
 	}
@@ -118,7 +129,7 @@ func (h *dnsHost) start(id, path string) *nsDNS {
 	ns.networks.Store(&empty)
 	ns.inst = h.res.Serve(pc, ln, func() []string { return *ns.networks.Load() })
 	if ns.resolvConf, err = writeResolvConf(path); err != nil {
-		h.log.Warn("resolv.conf not written; point the container at "+resolverAddr+" by hand", "netns", path, "err", err)
+		h.log.Warn("resolv.conf not written; point the container at "+Addr+" by hand", "netns", path, "err", err)
 	}
 	h.byNS[id] = ns
 	return ns
@@ -126,7 +137,7 @@ func (h *dnsHost) start(id, path string) *nsDNS {
 
 // stop ends a namespace's resolver and removes the resolv.conf written for
 // it.
-func (h *dnsHost) stop(id string, ns *nsDNS) {
+func (h *Host) stop(id string, ns *nsDNS) {
 	if err := ns.inst.Close(); err != nil {
 		h.log.Debug("resolver instance closed with an error", "err", err)
 	}
@@ -134,31 +145,23 @@ func (h *dnsHost) stop(id string, ns *nsDNS) {
 	delete(h.byNS, id)
 }
 
-// syncStatic sets the zone of every static network from its endpoints here.
-func (h *dnsHost) syncStatic(st *state) {
-	for _, n := range st.Networks {
-		if n.Cluster {
-			continue
-		}
-		z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
-		for _, ep := range n.Endpoints {
-			z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: ep.Name, Aliases: ep.Aliases, Addrs: []netip.Addr{ep.IP}})
-		}
-		h.res.SetZone(z)
+// Resolver returns where the container of a namespace finds its resolver
+// and the resolv.conf written for it, if its resolver serves.
+func (h *Host) Resolver(nsID string) (addr, resolvConf string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ns, ok := h.byNS[nsID]
+	if !ok {
+		return "", "", false
 	}
+	return Addr, ns.resolvConf, true
 }
 
-// describe adds where a container finds its resolver to an endpoint's
-// description.
-func (h *dnsHost) describe(ep *endpoint, out *api.Endpoint) {
-	if ns, ok := h.byNS[ep.NetnsID]; ok {
-		out.Resolver, out.ResolvConf = resolverAddr, ns.resolvConf
-	}
-}
-
-// close stops every instance at shutdown. The resolv.conf files stay, so
+// Close stops every instance at shutdown. The resolv.conf files stay, so
 // that containers find the resolver again when weftd is back.
-func (h *dnsHost) close() {
+func (h *Host) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for id, ns := range h.byNS {
 		_ = ns.inst.Close()
 		delete(h.byNS, id)
@@ -189,7 +192,7 @@ func writeResolvConf(nsPath string) (string, error) {
 		return "", err
 	}
 	body := resolvConfMarker + " for weft's embedded resolver; removed when the namespace leaves its last network\n" +
-		"nameserver " + resolverAddr + "\noptions ndots:0\n"
+		"nameserver " + Addr + "\noptions ndots:0\n"
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
 		return "", err
@@ -201,9 +204,9 @@ func writeResolvConf(nsPath string) (string, error) {
 	return path, nil
 }
 
-// forgetNamespace removes the resolv.conf weftd wrote for a named
+// ForgetNamespace removes the resolv.conf weftd wrote for a named
 // namespace that is gone.
-func forgetNamespace(nsPath string) {
+func ForgetNamespace(nsPath string) {
 	if name, ok := namedNetns(nsPath); ok {
 		removeResolvConf(filepath.Join(etcNetns, name, "resolv.conf"))
 	}
@@ -221,42 +224,4 @@ func removeResolvConf(path string) {
 	if err := os.Remove(path); err == nil || errors.Is(err, os.ErrNotExist) {
 		_ = os.Remove(filepath.Dir(path)) // fails, harmlessly, unless empty
 	}
-}
-
-// clusterZone returns the DNS view of a cluster network from the visible
-// records of its endpoints, this node's included.
-func clusterZone(n *netState, recs []zoneRecord) resolver.Zone {
-	z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
-	for _, r := range recs {
-		if r.Name == "" && len(r.Aliases) == 0 {
-			continue
-		}
-		z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: r.Name, Aliases: r.Aliases, Addrs: []netip.Addr{r.IP}})
-	}
-	return z
-}
-
-// zoneRecord is what a zone needs of an endpoint record.
-type zoneRecord struct {
-	Name    string
-	Aliases []string
-	IP      netip.Addr
-}
-
-// checkNames checks a container name and its aliases: Docker's rule for
-// names, and DNS's limits (labels of at most 63 bytes, 253 in all).
-func checkNames(name string, aliases []string) error {
-	for i, n := range append([]string{name}, aliases...) {
-		what := "alias"
-		if i == 0 {
-			if n == "" {
-				continue
-			}
-			what = "container name"
-		}
-		if !validName.MatchString(n) || len(n) > 253 || slices.ContainsFunc(strings.Split(n, "."), func(l string) bool { return l == "" || len(l) > 63 }) {
-			return badRequest("invalid %s %q: use letters, digits, '_', '.' and '-', in DNS labels of at most 63 characters", what, n)
-		}
-	}
-	return nil
 }

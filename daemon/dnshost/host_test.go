@@ -1,4 +1,4 @@
-package daemon
+package dnshost
 
 import (
 	"os"
@@ -46,33 +46,6 @@ func TestResolvConfLifecycle(t *testing.T) {
 	}
 }
 
-func TestCheckNames(t *testing.T) {
-	long := strings.Repeat("a", 64)
-	tests := []struct {
-		name    string
-		aliases []string
-		ok      bool
-	}{
-		{"web1", []string{"web", "db.1"}, true},
-		{"", []string{"web"}, true},
-		{"", nil, true},
-		{"-bad", nil, false},
-		{"a b", nil, false},
-		{"web", []string{""}, false},
-		{"web", []string{"x/y"}, false},
-		{long, nil, false},
-		{"ok." + long, nil, false},
-		{"a..b", nil, false},
-		{strings.Repeat("a", 63), nil, true},
-	}
-	for _, tt := range tests {
-		err := checkNames(tt.name, tt.aliases)
-		if (err == nil) != tt.ok {
-			t.Errorf("checkNames(%q, %q) = %v; want ok %v", tt.name, tt.aliases, err, tt.ok)
-		}
-	}
-}
-
 func TestForgetNamespace(t *testing.T) {
 	etcNetns = t.TempDir()
 	t.Cleanup(func() { etcNetns = "/etc/netns" })
@@ -80,11 +53,11 @@ func TestForgetNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forgetNamespace("/proc/1/ns/net") // not a named namespace: nothing to do
+	ForgetNamespace("/proc/1/ns/net") // not a named namespace: nothing to do
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("resolv.conf of another namespace removed: %v", err)
 	}
-	forgetNamespace("/run/netns/gone")
+	ForgetNamespace("/run/netns/gone")
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("resolv.conf of a gone namespace left: %v", err)
 	}

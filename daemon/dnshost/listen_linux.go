@@ -1,4 +1,4 @@
-package daemon
+package dnshost
 
 import (
 	"fmt"
@@ -27,16 +27,16 @@ func listenDNS(nsPath, wantID string) (net.PacketConn, net.Listener, error) {
 	var ln net.Listener
 	err = links.InNetns(ns, func() error {
 		var err error
-		if pc, err = net.ListenPacket("udp4", resolverAddr+":53"); err != nil {
+		if pc, err = net.ListenPacket("udp4", Addr+":53"); err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp4", resolverAddr+":53"); err != nil {
+		if ln, err = net.Listen("tcp4", Addr+":53"); err != nil {
 			pc.Close()
 		}
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %s:53 in %s: %w", resolverAddr, nsPath, err)
+		return nil, nil, fmt.Errorf("listen on %s:53 in %s: %w", Addr, nsPath, err)
 	}
 	return pc, ln, nil
 }
