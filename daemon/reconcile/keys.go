@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"context"
 	"slices"
+	"time"
 
 	"github.com/weftnet/weft/control/store"
 )
@@ -39,6 +41,56 @@ func (r *Reconciler) KeyGen(id string) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.advertised[id]
+}
+
+// keyLoop fetches the managers' data keys every KeyPoll while an
+// encrypted network is tracked, until Close.
+func (r *Reconciler) keyLoop() {
+	defer r.wg.Done()
+	tick := time.NewTicker(r.cfg.KeyPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+			r.followKeys()
+		}
+	}
+}
+
+// followKeys fetches the managers' state, with no lock held, and takes
+// the keys of every encrypted network tracked.
+func (r *Reconciler) followKeys() {
+	ids := r.encrypted()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*r.cfg.KeyPoll)
+	st, err := r.cfg.State(ctx)
+	cancel()
+	if err != nil {
+		r.cfg.Log.Debug("data keys not fetched", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if n, ok := st.Networks[id]; ok && r.SetKeys(id, n.Keys) {
+			r.cfg.Log.Info("data keys updated", "network", n.Name, "newest", n.Keys[0].Generation, "generations", len(n.Keys))
+		}
+	}
+}
+
+// encrypted returns the IDs of the encrypted networks tracked.
+func (r *Reconciler) encrypted() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id, n := range r.nets {
+		if n.Encrypted {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // newerKeys reports whether fetched keys should replace those held: they

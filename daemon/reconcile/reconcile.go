@@ -17,6 +17,7 @@
 package reconcile
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -76,11 +77,19 @@ type Config struct {
 	// Resync is how often every network is reconciled whether or not
 	// gossip said it changed: a safety net.
 	Resync time.Duration
-	Log    *slog.Logger
+	// State, if set, fetches the managers' state, whose data keys the
+	// reconciler takes (SetKeys) every KeyPoll while it tracks an
+	// encrypted network; a call is given twice KeyPoll to answer.
+	State   func(ctx context.Context) (*store.State, error)
+	KeyPoll time.Duration
+	Log     *slog.Logger
 }
 
-// DefaultResync is the resync period weftd uses.
-const DefaultResync = 5 * time.Second
+// Defaults of the periods weftd uses.
+const (
+	DefaultResync  = 5 * time.Second
+	DefaultKeyPoll = time.Second // with three generations live, rotations down to 3 s
+)
 
 // Reconciler programs this node's cluster networks from gossip. Its
 // methods are safe for concurrent use.
@@ -88,7 +97,7 @@ type Reconciler struct {
 	cfg  Config
 	kick chan struct{} // wakes the loop; never blocks a sender
 	stop chan struct{}
-	done chan struct{}
+	wg   sync.WaitGroup
 
 	mu         sync.Mutex
 	nets       map[string]*Network    // tracked networks by ID; a new Track makes a new pointer
@@ -103,21 +112,32 @@ func New(cfg Config) *Reconciler {
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultResync
 	}
+	if cfg.KeyPoll <= 0 {
+		cfg.KeyPoll = DefaultKeyPoll
+	}
 	return &Reconciler{
-		cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		nets: map[string]*Network{}, pending: map[string]bool{}, keys: map[string][]store.Key{},
 		advertised: map[string]uint64{}, sas: map[string]*saCache{},
 	}
 }
 
-// Start runs the reconciler's goroutine until Close.
-func (r *Reconciler) Start() { go r.loop() }
+// Start runs the reconciler's goroutines until Close: one reconciles,
+// one follows the data keys if Config.State is set.
+func (r *Reconciler) Start() {
+	r.wg.Add(1)
+	go r.loop()
+	if r.cfg.State != nil {
+		r.wg.Add(1)
+		go r.keyLoop()
+	}
+}
 
-// Close stops the goroutine and waits for it. Networks stay as they are
-// programmed.
+// Close stops the goroutines and waits for them. Networks stay as they
+// are programmed.
 func (r *Reconciler) Close() {
 	close(r.stop)
-	<-r.done
+	r.wg.Wait()
 }
 
 // Track says that this node has a cluster network now, started in the data
@@ -159,7 +179,7 @@ func (r *Reconciler) Schedule(id string) {
 
 // loop reconciles what is scheduled, and every network every Resync.
 func (r *Reconciler) loop() {
-	defer close(r.done)
+	defer r.wg.Done()
 	tick := time.NewTicker(r.cfg.Resync)
 	defer tick.Stop()
 	for {

@@ -1,11 +1,15 @@
 package reconcile
 
 import (
+	"context"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 )
@@ -159,4 +163,79 @@ func opens(nd *tnode, gen uint64) bool {
 	return slices.ContainsFunc(nd.rec.SAs(nd.net.ID), func(sa api.SA) bool {
 		return sa.Direction == "in" && sa.Active && sa.Generation == gen
 	})
+}
+
+// fakeState serves the managers' state for key following, and counts the
+// fetches.
+type fakeState struct {
+	mu      sync.Mutex
+	keys    []store.Key
+	fetches int
+}
+
+func (f *fakeState) state(context.Context) (*store.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fetches++
+	st := store.NewState()
+	st.Networks[testSealed.ID] = &store.Network{ID: testSealed.ID, Name: testSealed.Name, Encrypted: true, Keys: f.keys}
+	return st, nil
+}
+
+func (f *fakeState) set(keys []store.Key) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys = keys
+}
+
+func (f *fakeState) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fetches
+}
+
+// TestKeysFollowed: the reconciler takes the managers' data keys of the
+// encrypted networks it tracks, ignores a lagging manager's older ones,
+// and asks for none while it tracks only plaintext networks.
+func TestKeysFollowed(t *testing.T) {
+	managers := &fakeState{keys: keysOf(2, 1)}
+	r := New(Config{Node: "a", Records: &staticRecords{}, Plane: &recordingPlane{}, Zones: &zones{m: map[string]resolver.Zone{}},
+		State: managers.state, KeyPoll: 5 * time.Millisecond, Resync: time.Hour, Log: testLog()})
+	r.Start()
+	defer r.Close()
+
+	r.Track(testNet)
+	r.Track(testSealed)
+	waitFor(t, waitGossip, "generations 2 and 1", func() bool { return newestGen(r.Keys(testSealed.ID)) == 2 })
+	managers.set(keysOf(1)) // a manager that lags
+	managers.set(keysOf(3, 2, 1))
+	waitFor(t, waitGossip, "generation 3", func() bool { return newestGen(r.Keys(testSealed.ID)) == 3 })
+	managers.set(keysOf(2, 1))
+	start := managers.count()
+	waitFor(t, waitGossip, "two more fetches", func() bool { return managers.count() >= start+2 })
+	if got := newestGen(r.Keys(testSealed.ID)); got != 3 {
+		t.Errorf("after a lagging manager's keys: newest generation %d; want 3", got)
+	}
+
+	r.Forget(testSealed.ID)
+	if len(r.Keys(testSealed.ID)) != 0 {
+		t.Error("the keys of a forgotten network are still held")
+	}
+}
+
+// TestNoKeysForPlaintext: with only plaintext networks tracked, nothing is
+// fetched.
+func TestNoKeysForPlaintext(t *testing.T) {
+	managers := &fakeState{keys: keysOf(1)}
+	r := New(Config{Node: "a", State: managers.state, Log: testLog()})
+	r.Track(testNet)
+	r.followKeys()
+	if n := managers.count(); n != 0 {
+		t.Errorf("%d fetches with only a plaintext network; want none", n)
+	}
+	r.Track(testSealed)
+	r.followKeys()
+	if n, gen := managers.count(), newestGen(r.Keys(testSealed.ID)); n != 1 || gen != 1 {
+		t.Errorf("with an encrypted network: %d fetches, newest generation %d; want 1 and 1", n, gen)
+	}
 }
