@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // The lab's namespaces are all named prefix-*; at most one lab exists at a
@@ -236,25 +237,22 @@ func (t *topology) encrypted(sides [2]side) error {
 // up to limit while the network reaches a worker.
 func attachRetrying(w *nstest.Weftd, x side, limit time.Duration) error {
 	name := strings.TrimPrefix(x.c, prefix+"-")
-	deadline := time.Now().Add(limit)
-	for {
-		_, err := w.CLI("attach", "--network", netName, "--ip", x.addr.Addr().String(), "--name", name, x.c)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	var err error
+	poll.Wait(limit, func() bool {
+		_, err = w.CLI("attach", "--network", netName, "--ip", x.addr.Addr().String(), "--name", name, x.c)
+		return err == nil
+	})
+	return err
 }
 
 // waitReachable pings c2 from c1 until it answers, for up to limit.
 func (t *topology) waitReachable(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
 	var err error
-	for time.Now().Before(deadline) {
-		if _, err = nstest.Exec(t.c1, "ping", "-c", "1", "-W", "1", c2Addr.Addr().String()); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	if poll.Wait(limit, func() bool {
+		_, err = nstest.Exec(t.c1, "ping", "-c", "1", "-W", "1", c2Addr.Addr().String())
+		return err == nil
+	}) {
+		return nil
 	}
 	return fmt.Errorf("%s does not reach %s after %s: %w", t.c1, c2Addr.Addr(), limit, err)
 }

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/weftnet/weft/internal/poll"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +57,18 @@ func provokeICMP(t *testing.T, c *UDPConn) {
 	if n, err := c.WriteBatch([][]byte{payload(0, 8)}, []netip.AddrPort{refusedPort(t)}, testOffset); n != 1 {
 		t.Fatalf("WriteBatch to closed port = (%d, %v)", n, err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// The socket polls with POLLERR once the error is queued; unlike
+	// SO_ERROR or a read of the error queue, asking does not clear it.
+	poll.Until(t, testTimeout, "the ICMP error on the socket", func() bool {
+		var revents int16
+		_ = raw.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd)}}
+			if _, err := unix.Poll(fds, 0); err == nil {
+				revents = fds[0].Revents
+			}
+		})
+		return revents&unix.POLLERR != 0
+	})
 }
 
 func TestUDPConnICMPErrorIsReal(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 const (
@@ -196,7 +198,9 @@ func TestUDPConnCloseUnblocksRead(t *testing.T) {
 		_, err := c.ReadBatch(bufs, make([]int, 1), make([]netip.AddrPort, 1), 0)
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let ReadBatch block
+	// Close must wake a ReadBatch that waits in the poller, not only fail
+	// one that comes after it.
+	poll.Until(t, testTimeout, "ReadBatch to wait in the poller", poll.Parked("IO wait", "encap.(*UDPConn).ReadBatch"))
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/tap"
 	"golang.org/x/sys/unix"
 )
@@ -226,7 +227,9 @@ func TestLinuxCloseUnblocksRead(t *testing.T) {
 		_, err := e.dev.Read(bufs, sizes, 0)
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let Read park in the poller
+	// Close must wake a Read that waits in the poller, not only fail one
+	// that comes after it.
+	poll.Until(t, 5*time.Second, "Read to wait in the poller", poll.Parked("IO wait", "tap.(*Linux).Read"))
 	if err := e.dev.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

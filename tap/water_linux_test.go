@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/tap"
 )
 
@@ -66,7 +67,9 @@ func TestWaterCloseUnblocksRead(t *testing.T) {
 		_, err := w.Read(bufs, sizes, 0)
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let Read park in the poller
+	// Close must wake a Read that waits in the poller, not only fail one
+	// that comes after it.
+	poll.Until(t, 5*time.Second, "Read to wait in the poller", poll.Parked("IO wait", "tap.(*Water).Read"))
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/encap/encaptest"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/tap/taptest"
 )
@@ -154,16 +155,9 @@ func marker(src fdb.MAC, id byte) []byte {
 // written, so they may trail the frames seen on a device.
 func waitCount(t *testing.T, what string, load func() uint64, want uint64) {
 	t.Helper()
-	deadline := time.Now().Add(waitCounter)
-	for {
-		got := load()
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: got %d; want %d", what, got, want)
-		}
-		time.Sleep(time.Millisecond)
+	var got uint64
+	if !poll.Wait(waitCounter, func() bool { got = load(); return got == want }) {
+		t.Fatalf("%s: got %d; want %d", what, got, want)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/control/gossip/gossiptest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func TestPublishReachesEveryone(t *testing.T) {
@@ -16,12 +17,12 @@ func TestPublishReachesEveryone(t *testing.T) {
 		t.Fatalf("Publish returned Node %q, Version %d; want a, non-zero", want.Node, want.Version)
 	}
 	for i, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return hasVisible(a, "n1", "e1", want.Version) }, "e1 on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "e1 on "+a.cfg.NodeID, func() bool { return hasVisible(a, "n1", "e1", want.Version) })
 		got := a.Records("n1")
 		if len(got) != 1 || !recordsEqual(got[0], want) {
 			t.Errorf("%s: got %+v; want [%+v]", a.cfg.NodeID, got, want)
 		}
-		waitFor(t, time.Second, func() bool { return recs[i].recordsCalls("n1") > 0 }, "RecordsChanged(n1)")
+		poll.Until(t, time.Second, "RecordsChanged(n1)", func() bool { return recs[i].recordsCalls("n1") > 0 })
 	}
 }
 
@@ -35,7 +36,7 @@ func TestUpdateWinsByVersion(t *testing.T) {
 		t.Fatalf("second version %d; want above %d", second.Version, first.Version)
 	}
 	for _, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return hasVisible(a, "n1", "e1", second.Version) }, "update on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "update on "+a.cfg.NodeID, func() bool { return hasVisible(a, "n1", "e1", second.Version) })
 	}
 	// A late copy of the old version changes nothing.
 	agents[1].merge([]Record{first}, true)
@@ -50,7 +51,7 @@ func TestWithdrawLeavesTombstoneThenPurges(t *testing.T) {
 	agents, _ := c.startJoined("a", "b", "c")
 	agents[0].Publish(testRecord("n1", "e1", 1))
 	for _, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return hasVisible(a, "n1", "e1", 0) }, "e1 on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "e1 on "+a.cfg.NodeID, func() bool { return hasVisible(a, "n1", "e1", 0) })
 	}
 	if agents[1].Withdraw("e1") {
 		t.Errorf("b.Withdraw(a's record) = true; want false")
@@ -62,13 +63,13 @@ func TestWithdrawLeavesTombstoneThenPurges(t *testing.T) {
 		t.Fatalf("a.Withdraw(e1) = false; want true")
 	}
 	for _, a := range agents {
-		waitFor(t, ttl/2, func() bool { r, ok := a.Record("e1"); return ok && r.Deleted }, "tombstone on "+a.cfg.NodeID)
+		poll.Until(t, ttl/2, "tombstone on "+a.cfg.NodeID, func() bool { r, ok := a.Record("e1"); return ok && r.Deleted })
 		if got := a.Records("n1"); len(got) != 0 {
 			t.Errorf("%s: Records after withdraw = %+v; want none", a.cfg.NodeID, got)
 		}
 	}
 	for _, a := range agents {
-		waitFor(t, 2*ttl+time.Second, func() bool { _, ok := a.Record("e1"); return !ok }, "purge on "+a.cfg.NodeID)
+		poll.Until(t, 2*ttl+time.Second, "purge on "+a.cfg.NodeID, func() bool { _, ok := a.Record("e1"); return !ok })
 	}
 }
 
@@ -83,20 +84,20 @@ func TestLateJoinerGetsItsNetworks(t *testing.T) {
 	agents[1].Publish(testRecord("n2", "gone", 3))
 	agents[1].Withdraw("gone")
 	for _, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return len(a.Records("n1")) == 2 }, "records on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "records on "+a.cfg.NodeID, func() bool { return len(a.Records("n1")) == 2 })
 	}
 	late, _ := c.start("late")
 	start := time.Now()
 	if _, err := late.Join([]string{c.addr("a")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, func() bool { return len(late.Records("n1")) == 2 }, "n1's records on the late joiner")
+	poll.Until(t, 2*time.Second, "n1's records on the late joiner", func() bool { return len(late.Records("n1")) == 2 })
 	t.Logf("late joiner had its networks' records %v after Join", time.Since(start))
 	got := late.Records("n1")
 	if !recordsEqual(got[0], ra) || !recordsEqual(got[1], rb) {
 		t.Errorf("late joiner's records: got %+v; want [%+v %+v]", got, ra, rb)
 	}
-	waitFor(t, 2*time.Second, func() bool { r, ok := late.Record("gone"); return ok && r.Deleted }, "the tombstone of gone on the late joiner")
+	poll.Until(t, 2*time.Second, "the tombstone of gone on the late joiner", func() bool { r, ok := late.Record("gone"); return ok && r.Deleted })
 }
 
 // TestSyncRepairsMissedBroadcasts: with every packet from a to b lost, the
@@ -109,7 +110,7 @@ func TestSyncRepairsMissedBroadcasts(t *testing.T) {
 	c.net.BlockPackets(from, to, true) // b hears no gossip from a, only streams
 	r := agents[0].Publish(testRecord("n1", "e1", 1))
 	start := time.Now()
-	waitFor(t, 3*time.Second, func() bool { return hasVisible(agents[1], "n1", "e1", r.Version) }, "e1 on b by sync")
+	poll.Until(t, 3*time.Second, "e1 on b by sync", func() bool { return hasVisible(agents[1], "n1", "e1", r.Version) })
 	t.Logf("repaired by sync after %v", time.Since(start))
 }
 
@@ -118,7 +119,7 @@ func TestConcurrentPublishConverges(t *testing.T) {
 	agents, _ := c.startJoined("a", "b", "c")
 	agents[0].Publish(testRecord("n1", "e1", 1))
 	agents[1].Publish(testRecord("n1", "e1", 2))
-	waitFor(t, 5*time.Second, func() bool {
+	poll.Until(t, 5*time.Second, "all nodes to hold the same e1", func() bool {
 		first, ok := agents[0].Record("e1")
 		for _, a := range agents[1:] {
 			r, ok2 := a.Record("e1")
@@ -127,7 +128,7 @@ func TestConcurrentPublishConverges(t *testing.T) {
 			}
 		}
 		return true
-	}, "all nodes to hold the same e1")
+	})
 }
 
 func TestConflictingCopiesResolveDeterministically(t *testing.T) {
@@ -144,7 +145,7 @@ func TestConflictingCopiesResolveDeterministically(t *testing.T) {
 	agents[1].merge([]Record{y}, true)
 	agents[2].merge([]Record{y, x}, true)
 	for _, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { r, _ := a.Record("e1"); return recordsEqual(r, y) }, "q's copy (higher node) on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "q's copy (higher node) on "+a.cfg.NodeID, func() bool { r, _ := a.Record("e1"); return recordsEqual(r, y) })
 	}
 }
 
@@ -186,19 +187,19 @@ func TestKilledMemberHiddenThenRestored(t *testing.T) {
 	victim.Publish(testRecord("n1", "keep", 1))
 	victim.Publish(testRecord("n1", "stale", 2))
 	for _, a := range others {
-		waitFor(t, 3*time.Second, func() bool { return len(a.Records("n1")) == 2 }, "d's records on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "d's records on "+a.cfg.NodeID, func() bool { return len(a.Records("n1")) == 2 })
 	}
 
 	start := time.Now()
 	victim.Shutdown()
-	waitFor(t, 5*time.Second, func() bool {
+	poll.Until(t, 5*time.Second, "d's records to be hidden everywhere", func() bool {
 		for _, a := range others {
 			if len(a.Records("n1")) != 0 {
 				return false
 			}
 		}
 		return true
-	}, "d's records to be hidden everywhere")
+	})
 	took := time.Since(start)
 	t.Logf("killed member's records hidden everywhere after %v", took)
 	if took >= 3*time.Second {
@@ -208,7 +209,7 @@ func TestKilledMemberHiddenThenRestored(t *testing.T) {
 		if r, ok := a.Record("keep"); !ok || r.Deleted {
 			t.Errorf("%s: Record(keep) = %+v, %v; want it kept, hidden", a.cfg.NodeID, r, ok)
 		}
-		waitFor(t, time.Second, func() bool { return recs[i].sawMember("d", StateDead) }, "MemberChanged(d dead)")
+		poll.Until(t, time.Second, "MemberChanged(d dead)", func() bool { return recs[i].sawMember("d", StateDead) })
 	}
 
 	before := recs[0].recordsCalls("n1")
@@ -218,11 +219,11 @@ func TestKilledMemberHiddenThenRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, a := range others {
-		waitFor(t, 5*time.Second, func() bool {
+		poll.Until(t, 5*time.Second, "only d's re-published record on "+a.cfg.NodeID, func() bool {
 			got := a.Records("n1")
 			return len(got) == 1 && recordsEqual(got[0], want)
-		}, "only d's re-published record on "+a.cfg.NodeID)
-		waitFor(t, time.Second, func() bool { return recs[i].sawMember("d", StateAlive) }, "MemberChanged(d alive)")
+		})
+		poll.Until(t, time.Second, "MemberChanged(d alive)", func() bool { return recs[i].sawMember("d", StateAlive) })
 	}
 	if recs[0].recordsCalls("n1") <= before {
 		t.Errorf("no RecordsChanged(n1) after d came back")
@@ -235,14 +236,14 @@ func TestLeaveHidesRecordsAtOnce(t *testing.T) {
 	leaver, others := agents[2], agents[:2]
 	leaver.Publish(testRecord("n1", "e1", 1))
 	for _, a := range others {
-		waitFor(t, 3*time.Second, func() bool { return hasVisible(a, "n1", "e1", 0) }, "e1 on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "e1 on "+a.cfg.NodeID, func() bool { return hasVisible(a, "n1", "e1", 0) })
 	}
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- leaver.Leave(2 * time.Second) }()
-	waitFor(t, 2*time.Second, func() bool {
+	poll.Until(t, 2*time.Second, "e1 to be hidden", func() bool {
 		return len(others[0].Records("n1")) == 0 && len(others[1].Records("n1")) == 0
-	}, "e1 to be hidden")
+	})
 	took := time.Since(start)
 	t.Logf("left member's records hidden after %v", took)
 	if took >= time.Second {
@@ -252,7 +253,7 @@ func TestLeaveHidesRecordsAtOnce(t *testing.T) {
 		t.Errorf("Leave: %v", err)
 	}
 	for i := range others {
-		waitFor(t, 2*time.Second, func() bool { return recs[i].sawMember("c", StateLeft) }, "MemberChanged(c left)")
+		poll.Until(t, 2*time.Second, "MemberChanged(c left)", func() bool { return recs[i].sawMember("c", StateLeft) })
 		if recs[i].sawMember("c", StateDead) {
 			t.Errorf("%s saw c dead; want only left", others[i].cfg.NodeID)
 		}
@@ -375,14 +376,14 @@ func TestMovedNodeReclaimsItsID(t *testing.T) {
 	c := newTestCluster(t, func(cfg *Config) { cfg.DeadNodeReclaimTime = reclaim })
 	agents, _ := c.startJoined("a", "b")
 	agents[1].Shutdown()
-	waitFor(t, 5*time.Second, func() bool { return countState(agents[0], StateDead) == 1 }, "b dead on a")
+	poll.Until(t, 5*time.Second, "b dead on a", func() bool { return countState(agents[0], StateDead) == 1 })
 	tr, err := c.net.NewTransport("b-moved")
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved, _ := c.start("b", func(cfg *Config) { cfg.Transport = tr })
 	r := moved.Publish(testRecord("n1", "eb", 1))
-	waitFor(t, 5*time.Second, func() bool {
+	poll.Until(t, 5*time.Second, "b alive at its new address on a", func() bool {
 		if _, err := moved.Join([]string{c.addr("a")}); err != nil {
 			return false
 		}
@@ -392,6 +393,6 @@ func TestMovedNodeReclaimsItsID(t *testing.T) {
 			}
 		}
 		return false
-	}, "b alive at its new address on a")
-	waitFor(t, 3*time.Second, func() bool { return hasVisible(agents[0], "n1", "eb", r.Version) }, "b's record on a")
+	})
+	poll.Until(t, 3*time.Second, "b's record on a", func() bool { return hasVisible(agents[0], "n1", "eb", r.Version) })
 }

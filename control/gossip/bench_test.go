@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // BenchmarkPropagation200 starts 200 agents on the in-memory network with
@@ -48,7 +50,9 @@ func BenchmarkPropagation200(b *testing.B) {
 	start := time.Now()
 	converge(b, c, agents, time.Minute)
 	b.Logf("200 agents converged %v after the last join", time.Since(start))
-	time.Sleep(2 * time.Second) // let the join storm's broadcasts drain
+	poll.Until(b, time.Minute, "the join storm's broadcasts to drain", func() bool {
+		return !slices.ContainsFunc(agents, queuesBroadcasts)
+	})
 
 	warm := propagate(b, agents, &cur, 0, maxWait)
 	b.Logf("warm-up round (not counted): %v", warm)
@@ -85,6 +89,22 @@ func propagate(b *testing.B, agents []*Agent, cur *atomic.Pointer[round], i int,
 	return time.Duration(r.last.Load() - start.UnixNano())
 }
 
+// queuesBroadcasts reports whether a has broadcasts queued, of interests or
+// of records, that it has not sent as often as it will.
+func queuesBroadcasts(a *Agent) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.queue.NumQueued() > 0 {
+		return true
+	}
+	for _, q := range a.nets {
+		if q.queue.NumQueued() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // converge waits until every agent sees all others alive and having
 // benchNet. Each second, an agent still missing some does a push/pull with a
 // random other (Join), as memberlist's own push/pull would after
@@ -110,6 +130,8 @@ func converge(b *testing.B, c *testCluster, agents []*Agent, timeout time.Durati
 		if time.Now().After(deadline) {
 			b.Fatalf("%d of %d agents still miss members after %v", lagging, len(agents), timeout)
 		}
+		// Not a wait for the condition above but the period of the
+		// push/pulls that bring it about, as memberlist's would.
 		time.Sleep(time.Second)
 	}
 }

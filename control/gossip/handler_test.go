@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // reentrantHandler calls back into its agent from every callback, and
@@ -55,7 +57,7 @@ func TestHandlerMayCallAgent(t *testing.T) {
 	waitAlive(t, agents, 3)
 	agents[0].Publish(testRecord("n1", "e1", 1))
 	for i, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return len(a.Records("n2")) == 3 }, "every handler's record on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "every handler's record on "+a.cfg.NodeID, func() bool { return len(a.Records("n2")) == 3 })
 		if handlers[i].calls.Load() == 0 {
 			t.Errorf("%s: handler never called", a.cfg.NodeID)
 		}
@@ -70,5 +72,5 @@ func TestHandlerMayCallAgent(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown blocked")
 	}
-	waitFor(t, 5*time.Second, func() bool { return len(agents[0].Records("n2")) == 2 }, "b's record hidden on a")
+	poll.Until(t, 5*time.Second, "b's record hidden on a", func() bool { return len(agents[0].Records("n2")) == 2 })
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/control/gossip/gossiptest"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // testKey is the gossip key test clusters share unless a test says otherwise.
@@ -103,14 +104,14 @@ func (c *testCluster) startJoined(ids ...string) ([]*Agent, []*recorder) {
 // waitAlive waits until every agent sees n members alive.
 func waitAlive(tb testing.TB, agents []*Agent, n int) {
 	tb.Helper()
-	waitFor(tb, 10*time.Second, func() bool {
+	poll.Until(tb, 10*time.Second, fmt.Sprintf("%d agents to see %d members alive", len(agents), n), func() bool {
 		for _, a := range agents {
 			if countState(a, StateAlive) != n {
 				return false
 			}
 		}
 		return true
-	}, fmt.Sprintf("%d agents to see %d members alive", len(agents), n))
+	})
 }
 
 func countState(a *Agent, s MemberState) int {
@@ -121,18 +122,6 @@ func countState(a *Agent, s MemberState) int {
 		}
 	}
 	return n
-}
-
-// waitFor polls cond every 5 ms until it holds or timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, cond func() bool, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // hasVisible reports whether a lists a record with the given ID and version

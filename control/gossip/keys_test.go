@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -29,7 +31,14 @@ func TestWrongKeyCannotJoin(t *testing.T) {
 			if n, err := intruder.Join([]string{c.addr("a")}); err == nil {
 				t.Errorf("Join = %d, nil; want an error", n)
 			}
-			time.Sleep(4 * DefaultConfig().GossipInterval)
+			// A node with the key that joins after the intruder's attempt
+			// is a marker: once every member knows it, they have heard what
+			// they would have of the intruder.
+			marker, _ := c.start("y")
+			if _, err := marker.Join([]string{c.addr("a")}); err != nil {
+				t.Fatal(err)
+			}
+			waitAlive(t, append(agents, marker), len(agents)+1)
 			for _, a := range agents {
 				for _, m := range a.Members() {
 					if m.ID == "x" {
@@ -81,7 +90,10 @@ func TestKeyRotation(t *testing.T) {
 			}
 			// Between nodes, wait longer than the failure detector needs
 			// (about 1 s), so that a node unable to read another would be
-			// declared dead.
+			// declared dead. This pause is not a wait for a condition: it is
+			// the time the rotation must hold up under the failure
+			// detector, and no event marks that a probe of every pair
+			// went through.
 			pause := time.Duration(1200+rand.IntN(300)) * time.Millisecond
 			if i == len(agents)-1 {
 				pause = 300 * time.Millisecond
@@ -97,7 +109,7 @@ func TestKeyRotation(t *testing.T) {
 
 	final := agents[2].Publish(testRecord("n1", "final", 1))
 	for i, a := range agents {
-		waitFor(t, 3*time.Second, func() bool { return hasVisible(a, "n1", "final", final.Version) }, "final record on "+a.cfg.NodeID)
+		poll.Until(t, 3*time.Second, "final record on "+a.cfg.NodeID, func() bool { return hasVisible(a, "n1", "final", final.Version) })
 		if n := countState(a, StateAlive); n != 3 {
 			t.Errorf("%s sees %d members alive; want 3", a.cfg.NodeID, n)
 		}

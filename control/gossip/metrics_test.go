@@ -4,6 +4,8 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func TestMemberCounts(t *testing.T) {
@@ -17,14 +19,9 @@ func TestMemberCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[MemberState]int{StateAlive: 2, StateSuspect: 0, StateDead: 0, StateLeft: 1}
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		got := agents[0].MemberCounts()
-		if maps.Equal(got, want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after c left: got %v; want %v", got, want)
-		}
+	var got map[MemberState]int
+	if !poll.Wait(3*time.Second, func() bool { got = agents[0].MemberCounts(); return maps.Equal(got, want) }) {
+		t.Fatalf("after c left: got %v; want %v", got, want)
 	}
 	if n := len(MemberStates()); n != 4 {
 		t.Fatalf("MemberStates: got %d; want 4", n)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/weftnet/weft/internal/poll"
 	"go.uber.org/goleak"
 )
 
@@ -309,7 +310,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		c := &dns.Client{Net: "udp", Timeout: time.Second}
 		_, _, _ = c.Exchange(question("example.com.", dns.TypeA), pc.LocalAddr().String())
 	}()
-	waitFor(t, func() bool { return len(r.sem) == 1 }) // the forward is in flight
+	poll.Until(t, 3*time.Second, "the forward to be in flight", func() bool { return len(r.sem) == 1 })
 	start := time.Now()
 	if err := inst.Close(); err != nil {
 		t.Errorf("Close: %v", err)
@@ -356,15 +357,5 @@ func TestResolverClose(t *testing.T) {
 	}
 	if n := len(r.instances); n != 0 {
 		t.Errorf("instances tracked: got %d; want 0", n)
-	}
-}
-
-// waitFor waits up to 3 s for cond.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 3s")
-		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func TestRaftStats(t *testing.T) {
@@ -18,11 +20,11 @@ func TestRaftStats(t *testing.T) {
 	if after.AppliedIndex <= before.AppliedIndex || after.CommitIndex < after.AppliedIndex || after.LastIndex < after.CommitIndex {
 		t.Fatalf("after an apply: got %+v (before %+v); want applied index up, applied <= commit <= last", after, before)
 	}
-	eventually(t, "leader applies its whole log", func() bool {
+	poll.Until(t, waitTimeout, "leader applies its whole log", func() bool {
 		s := m1.store.RaftStats()
 		return s.AppliedIndex == s.LastIndex
 	})
-	eventually(t, "follower applies the entry", func() bool {
+	poll.Until(t, waitTimeout, "follower applies the entry", func() bool {
 		return m2.store.RaftStats().AppliedIndex >= after.AppliedIndex
 	})
 	if f := m2.store.RaftStats(); f.Leader || f.State != "follower" {

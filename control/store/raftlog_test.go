@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func TestParseHCLogLine(t *testing.T) {
@@ -38,7 +40,7 @@ func TestRaftLogsReachSlog(t *testing.T) {
 	if err := m.store.WaitLeader(waitTimeout); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "sole node leads", m.store.IsLeader)
+	poll.Until(t, waitTimeout, "sole node leads", m.store.IsLeader)
 	m.store.Close()
 	out := buf.String()
 	for _, want := range []string{"component=raft", "node=m1", "entering leader state"} {

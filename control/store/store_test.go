@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 const (
@@ -79,20 +80,6 @@ func mustStoreApply(t *testing.T, s *Store, cmds ...Command) {
 	}
 }
 
-// eventually polls cond every 10 ms until it holds or waitTimeout passes.
-func eventually(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < waitTimeout {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: not after %v", what, waitTimeout)
-	return 0
-}
-
 func snapshotOf(s *Store) *State {
 	var c *State
 	s.Read(func(st *State) { c = st.Clone() })
@@ -102,7 +89,7 @@ func snapshotOf(s *Store) *State {
 // converged waits until every member's state equals the leader's.
 func converged(t *testing.T, leader *member, ms ...*member) {
 	t.Helper()
-	eventually(t, "replicas converge", func() bool {
+	poll.Until(t, waitTimeout, "replicas converge", func() bool {
 		want := snapshotOf(leader.store)
 		for _, m := range ms {
 			if !reflect.DeepEqual(snapshotOf(m.store), want) {
@@ -132,7 +119,7 @@ func startCluster(t *testing.T, ms ...*member) {
 	if err := ms[0].store.WaitLeader(waitTimeout); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bootstrap node leads", ms[0].store.IsLeader)
+	poll.Until(t, waitTimeout, "bootstrap node leads", ms[0].store.IsLeader)
 	for _, m := range ms[1:] {
 		if err := ms[0].store.AddVoter(m.id, string(m.addr)); err != nil {
 			t.Fatal(err)
@@ -158,7 +145,7 @@ func TestClusterReplicatesAndFailsOver(t *testing.T) {
 	}
 	mustStoreApply(t, m1.store, populated()...)
 	converged(t, m1, ms...)
-	eventually(t, "followers know the leader", func() bool {
+	poll.Until(t, waitTimeout, "followers know the leader", func() bool {
 		id2, _ := ms[1].store.Leader()
 		id3, addr3 := ms[2].store.Leader()
 		return id2 == "m1" && id3 == "m1" && addr3 == m1.addr
@@ -170,7 +157,7 @@ func TestClusterReplicatesAndFailsOver(t *testing.T) {
 	start := time.Now()
 	crash(m1, ms[1:]...)
 	var next *member
-	eventually(t, "new leader elected", func() bool { next = leaderOf(ms[1:]...); return next != nil })
+	poll.Until(t, waitTimeout, "new leader elected", func() bool { next = leaderOf(ms[1:]...); return next != nil })
 	failover := time.Since(start)
 	t.Logf("leader failover took %v", failover)
 	if failover > 5*time.Second {
@@ -210,7 +197,7 @@ func TestStoreDurable(t *testing.T) {
 			if err := m.store.WaitLeader(waitTimeout); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "sole node leads", m.store.IsLeader)
+			poll.Until(t, waitTimeout, "sole node leads", m.store.IsLeader)
 			cmds := populated()
 			mustStoreApply(t, m.store, cmds[:6]...)
 			if snap {
@@ -228,8 +215,8 @@ func TestStoreDurable(t *testing.T) {
 			}
 
 			m.open(t, true)
-			eventually(t, "state restored", func() bool { return reflect.DeepEqual(snapshotOf(m.store), want) })
-			eventually(t, "reopened node leads", m.store.IsLeader)
+			poll.Until(t, waitTimeout, "state restored", func() bool { return reflect.DeepEqual(snapshotOf(m.store), want) })
+			poll.Until(t, waitTimeout, "reopened node leads", m.store.IsLeader)
 			mustStoreApply(t, m.store, mkNet("net9", "later", ""))
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 const offset = 8
@@ -181,7 +183,7 @@ func TestCloseUnblocksAndUnbinds(t *testing.T) {
 		_, err := b.ReadBatch(newReader(1, 8).bufs, make([]int, 1), make([]netip.AddrPort, 1), 0)
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	poll.Until(t, 5*time.Second, "ReadBatch to wait", poll.Parked("select", "encaptest.(*Conn).ReadBatch"))
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -237,16 +239,11 @@ func TestConcurrent(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, 5*time.Second, "the reader to empty dst's queue", func() bool {
 		dst.mu.Lock()
-		queued := dst.n
-		dst.mu.Unlock()
-		if queued == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer dst.mu.Unlock()
+		return dst.n == 0
+	})
 	dst.Close()
 	if got := uint64(<-received) + dst.Dropped(); got != writers*perWriter {
 		t.Errorf("received + dropped = %d; want %d", got, writers*perWriter)

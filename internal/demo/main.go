@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func main() {
@@ -136,10 +137,11 @@ func waitAndPing(cs, ips []string) error {
 func waitResolves(ns, name, ip string) error {
 	var out string
 	var err error
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if out, err = nstest.Exec(ns, "getent", "hosts", name); err == nil && strings.HasPrefix(out, ip+" ") {
-			return nil
-		}
+	if poll.Wait(3*time.Second, func() bool {
+		out, err = nstest.Exec(ns, "getent", "hosts", name)
+		return err == nil && strings.HasPrefix(out, ip+" ")
+	}) {
+		return nil
 	}
 	return fmt.Errorf("%s does not resolve to %s in %s: %w %s", name, ip, ns, err, out)
 }

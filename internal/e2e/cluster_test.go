@@ -12,6 +12,7 @@ import (
 
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // tokenRE finds a join token in `weft cluster init` or join-token output.
@@ -53,18 +54,6 @@ func nodeList(t *testing.T, d *nstest.Weftd) []api.Node {
 		nodes = append(nodes, n)
 	}
 	return nodes
-}
-
-// waitFor polls cond every 100 ms until it holds or limit passes.
-func waitFor(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cond()
 }
 
 // Three hosts: init, two workers join, an attachable network made once,
@@ -138,7 +127,7 @@ func TestClusterThreeHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		withdrawn := waitFor(5*time.Second, func() bool {
+		withdrawn := poll.Wait(5*time.Second, func() bool {
 			n, err := hosts[0].CLI("network", "inspect", "test-net")
 			return err == nil && !strings.Contains(n, victim.IP.String()+":4789")
 		})
@@ -147,7 +136,7 @@ func TestClusterThreeHosts(t *testing.T) {
 			t.Fatalf("the killed node's VTEP was still a peer %s after SIGKILL; want withdrawn within 3s", took.Round(100*time.Millisecond))
 		}
 		t.Logf("withdrawn %s after SIGKILL", took.Round(100*time.Millisecond))
-		if !waitFor(5*time.Second, func() bool {
+		if !poll.Wait(5*time.Second, func() bool {
 			for _, n := range nodeList(t, hosts[0]) {
 				if n.Status == "Down" {
 					return true
@@ -164,7 +153,7 @@ func TestClusterThreeHosts(t *testing.T) {
 		dumpLogsOnFailure(t, restarted)
 		back := time.Now()
 		for _, p := range [][2]string{{"c1", "c3"}, {"c3", "c2"}} {
-			if !waitFor(10*time.Second, func() bool {
+			if !poll.Wait(10*time.Second, func() bool {
 				_, err := nstest.Exec(cs[p[0]], "ping", "-c", "1", "-W", "1", ips[p[1]])
 				return err == nil
 			}) {

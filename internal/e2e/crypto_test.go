@@ -19,6 +19,7 @@ import (
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // inspectNet returns d's inspect of a network, with its SAs if keys.
@@ -66,7 +67,7 @@ func TestEncryptedNetwork(t *testing.T) {
 	o2 := container(t, h2, "o2", "open", "198.19.13.12")
 
 	// The keys come from the managers within a second of the attach.
-	if !waitFor(5*time.Second, func() bool {
+	if !poll.Wait(5*time.Second, func() bool {
 		_, err := nstest.Exec(c1, "ping", "-c", "1", "-W", "1", "198.19.12.12")
 		return err == nil
 	}) {
@@ -81,7 +82,20 @@ func TestEncryptedNetwork(t *testing.T) {
 	ping(t, c2, "198.19.12.11", "-p", pattern)
 	checkMTU(t, c1, "198.19.12.12", sec.MTU)
 	ping(t, o1, "198.19.13.12", "-p", pattern) // the plaintext network, for contrast
-	time.Sleep(300 * time.Millisecond)         // for tcpdump to write the last packets
+	// tcpdump writes packets in the order it sees them: once the last of
+	// them, h2's third reply to o1 (in the clear, with the pattern), is in
+	// the file, every earlier one is too.
+	pat, _ := hex.DecodeString(pattern)
+	poll.Until(t, 5*time.Second, "tcpdump to write h2's replies to o1", func() bool {
+		pkts, err := nstest.ReadUDP(capture.Path) // fails on a packet half written
+		replies := 0
+		for _, p := range pkts {
+			if p.Src.Addr() == h2.IP && bytes.Contains(p.Payload, pat) {
+				replies++
+			}
+		}
+		return err == nil && replies >= 3
+	})
 	if err := capture.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +106,6 @@ func TestEncryptedNetwork(t *testing.T) {
 	}
 	secretVNI := sec.VNI
 	var sealed []nstest.UDPPacket
-	pat, _ := hex.DecodeString(pattern)
 	for _, p := range pkts {
 		if len(p.Payload) >= 8 && binary.BigEndian.Uint32(p.Payload) == wcrypto.VXLANFlags {
 			if vni := binary.BigEndian.Uint32(p.Payload[4:]) >> 8; vni == secretVNI {
@@ -131,7 +144,7 @@ func TestEncryptedNetwork(t *testing.T) {
 		if err := nstest.SendUDP(h2.NS, h1.IP.String()+":4789", replay, replay); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(2*time.Second, func() bool { return dropCount(t, h1, key) >= before+2 }) {
+		if !poll.Wait(2*time.Second, func() bool { return dropCount(t, h1, key) >= before+2 }) {
 			t.Errorf("%s: %v before, %v after two replays; want +2", key, before, dropCount(t, h1, key))
 		}
 	})
@@ -147,7 +160,7 @@ func TestEncryptedNetwork(t *testing.T) {
 		if err := nstest.SendUDP(h2.NS, h1.IP.String()+":4789", clear, clear, clear, bogus, bogus); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(2*time.Second, func() bool { return dropCount(t, h1, cleartext) >= c0+3 && dropCount(t, h1, unknown) >= u0+2 }) {
+		if !poll.Wait(2*time.Second, func() bool { return dropCount(t, h1, cleartext) >= c0+3 && dropCount(t, h1, unknown) >= u0+2 }) {
 			t.Errorf("cleartext %v→%v (want +3), unknown_spi %v→%v (want +2)", c0, dropCount(t, h1, cleartext), u0, dropCount(t, h1, unknown))
 		}
 		ping(t, c1, "198.19.12.12") // and the network goes on
@@ -235,7 +248,7 @@ func TestDataKeyRotationLosesNothing(t *testing.T) {
 	cli(t, h1, "network", "create", "--attachable", "--encrypted", "--subnet", "198.19.14.0/24", "secret")
 	c1 := container(t, h1, "c1", "secret", "198.19.14.11")
 	c2 := container(t, h2, "c2", "secret", "198.19.14.12")
-	if !waitFor(5*time.Second, func() bool {
+	if !poll.Wait(5*time.Second, func() bool {
 		_, err := nstest.Exec(c1, "ping", "-c", "1", "-W", "1", "198.19.14.12")
 		return err == nil
 	}) {
@@ -268,7 +281,7 @@ func TestDataKeyRotationLosesNothing(t *testing.T) {
 		pinged <- out
 	}()
 	start := time.Now()
-	if !waitFor(30*time.Second, func() bool { return maxGeneration(t, h1, "secret") >= gen0+5 }) {
+	if !poll.Wait(30*time.Second, func() bool { return maxGeneration(t, h1, "secret") >= gen0+5 }) {
 		t.Errorf("only %d rotations in 30 s; want 5", maxGeneration(t, h1, "secret")-gen0)
 	}
 	t.Logf("5 rotations in %v (generation %d to %d)", time.Since(start).Round(100*time.Millisecond), gen0, maxGeneration(t, h1, "secret"))
@@ -280,7 +293,7 @@ func TestDataKeyRotationLosesNothing(t *testing.T) {
 		}
 		return 0
 	}
-	if !waitFor(3*time.Second, func() bool { return sending() >= gen0+5 }) {
+	if !poll.Wait(3*time.Second, func() bool { return sending() >= gen0+5 }) {
 		t.Errorf("h1 still seals with generation %d; want %d", sending(), gen0+5)
 	}
 

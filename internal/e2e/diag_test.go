@@ -21,6 +21,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // Two weftd hosts with two static-peer networks, diag1 and diag2, a
@@ -176,7 +177,7 @@ func TestDiagnostics(t *testing.T) {
 			_ = cmd.Process.Kill()
 			<-done
 		})
-		if !waitFor(5*time.Second, func() bool { fi, err := os.Stat(file); return err == nil && fi.Size() > 24 }) {
+		if !poll.Wait(5*time.Second, func() bool { fi, err := os.Stat(file); return err == nil && fi.Size() > 24 }) {
 			t.Fatalf("the capture wrote no frame in 5 s:\n%s", out.String())
 		}
 		start := time.Now()
@@ -212,7 +213,7 @@ func TestDiagnosticsCluster(t *testing.T) {
 	_, wMAC := diagAttach(t, w, "cw", "diagc", "")
 	mID, wID := diagInspect(t, m, "self").ID, diagInspect(t, w, "self").ID
 	var wIP string
-	if !waitFor(15*time.Second, func() bool {
+	if !poll.Wait(15*time.Second, func() bool {
 		var tables []api.FDB
 		out, err := m.CLI("fdb", "--network", "diagc", "--format", "json")
 		if err != nil || json.Unmarshal([]byte(out), &tables) != nil || len(tables) != 1 {
@@ -261,7 +262,7 @@ func TestDiagnosticsCluster(t *testing.T) {
 		if err := w.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(15*time.Second, func() bool {
+		if !poll.Wait(15*time.Second, func() bool {
 			p := diagPeer(t, m, "198.18.0.2:4789")
 			return p != nil && p.State == "dead"
 		}) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // dig asks the embedded resolver inside ns and returns the status and the
@@ -58,7 +59,7 @@ func TestContainersFindEachOtherByName(t *testing.T) {
 	if !strings.Contains(out, "resolver 127.0.0.11") {
 		t.Errorf("attach output names no resolver:\n%s", out)
 	}
-	if !waitFor(2*time.Second, func() bool { return resolves(t, alpine1, "alpine2", "198.19.8.12") }) {
+	if !poll.Wait(2*time.Second, func() bool { return resolves(t, alpine1, "alpine2", "198.19.8.12") }) {
 		t.Fatalf("alpine2 does not resolve in alpine1")
 	}
 	took := time.Since(attached)
@@ -113,7 +114,7 @@ func TestContainersFindEachOtherByName(t *testing.T) {
 			t.Errorf("second alpine2 on test-net: %v\n%s\nwant refused: name already used", err, out)
 		}
 		cli(t, h1, "attach", "--network", "other-net", "--name", "alpine2", "--ip", "198.19.9.12", dup)
-		if !waitFor(time.Second, func() bool { return resolves(t, other, "alpine2", "198.19.9.12") }) {
+		if !poll.Wait(time.Second, func() bool { return resolves(t, other, "alpine2", "198.19.9.12") }) {
 			t.Errorf("alpine2 on other-net does not resolve there to its own address")
 		}
 		if !resolves(t, alpine1, "alpine2", "198.19.8.12") {
@@ -123,21 +124,21 @@ func TestContainersFindEachOtherByName(t *testing.T) {
 	t.Run("a detached name stops resolving within 3 s", func(t *testing.T) {
 		cli(t, h2, "detach", "--network", "test-net", alpine2)
 		start := time.Now()
-		if !waitFor(3*time.Second, func() bool { st, _ := dig(t, alpine1, "alpine2", "A"); return st == "NXDOMAIN" }) {
+		if !poll.Wait(3*time.Second, func() bool { st, _ := dig(t, alpine1, "alpine2", "A"); return st == "NXDOMAIN" }) {
 			t.Fatalf("alpine2 still resolves 3 s after its detach")
 		}
 		t.Logf("alpine2 stopped resolving %v after its detach", time.Since(start).Round(10*time.Millisecond))
 	})
 	t.Run("a dead node's names stop resolving within 3 s and come back", func(t *testing.T) {
 		alpine3 := container(t, h2, "alpine3", "test-net", "198.19.8.13")
-		if !waitFor(time.Second, func() bool { return resolves(t, alpine1, "alpine3", "198.19.8.13") }) {
+		if !poll.Wait(time.Second, func() bool { return resolves(t, alpine1, "alpine3", "198.19.8.13") }) {
 			t.Fatalf("alpine3 does not resolve")
 		}
 		if err := h2.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if !waitFor(3*time.Second, func() bool { st, _ := dig(t, alpine1, "alpine3", "A"); return st == "NXDOMAIN" }) {
+		if !poll.Wait(3*time.Second, func() bool { st, _ := dig(t, alpine1, "alpine3", "A"); return st == "NXDOMAIN" }) {
 			t.Fatalf("alpine3 still resolves 3 s after its node was killed")
 		}
 		t.Logf("alpine3 stopped resolving %v after SIGKILL of its node", time.Since(start).Round(10*time.Millisecond))
@@ -146,7 +147,7 @@ func TestContainersFindEachOtherByName(t *testing.T) {
 			t.Fatal(err)
 		}
 		dumpLogsOnFailure(t, restarted)
-		if !waitFor(5*time.Second, func() bool {
+		if !poll.Wait(5*time.Second, func() bool {
 			return resolves(t, alpine1, "alpine3", "198.19.8.13") && resolves(t, alpine3, "alpine1", "198.19.8.11")
 		}) {
 			t.Errorf("alpine3 and alpine1 do not resolve each other after alpine3's node came back")

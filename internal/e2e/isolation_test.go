@@ -5,10 +5,13 @@ package e2e
 import (
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -48,20 +51,27 @@ func TestIsolationAndBroadcast(t *testing.T) {
 		t.Cleanup(l.Close)
 		listeners[name] = l
 	}
-	// expect waits until every container in got has received payload, then
-	// checks that the ones in none have not.
-	expect := func(t *testing.T, payload string, got, none []string) {
+	// expect waits until every container in got has received payload from
+	// the container from, then checks that the ones in none have not. It
+	// waits first for a marker that from broadcasts after payload to reach
+	// the other containers of its network: the daemons that carry it have
+	// then dealt with payload, a network's frames keeping their order.
+	expect := func(t *testing.T, from, payload string, got, none []string) {
 		t.Helper()
 		deadline := time.Now().Add(3 * time.Second)
 		for _, name := range got {
-			for listeners[name].Received(payload) == 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if listeners[name].Received(payload) == 0 {
+			if !poll.Wait(time.Until(deadline), func() bool { return listeners[name].Received(payload) > 0 }) {
 				t.Errorf("%s did not receive %q", name, payload)
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		mark := "after " + payload
+		send(t, containers[from], "198.19.10.255:9000", mark)
+		for _, i := range members[strings.ToUpper(from[:1])] {
+			if name := from[:1] + strconv.Itoa(i); name != from &&
+				!poll.Wait(3*time.Second, func() bool { return listeners[name].Received(mark) > 0 }) {
+				t.Fatalf("%s did not receive the marker %q", name, mark)
+			}
+		}
 		for _, name := range none {
 			if n := listeners[name].Received(payload); n != 0 {
 				t.Errorf("%s received %q %d times; want 0", name, payload, n)
@@ -88,22 +98,22 @@ func TestIsolationAndBroadcast(t *testing.T) {
 	t.Run("unicast stays in its network", func(t *testing.T) {
 		quietB := rxOf(t, "B")
 		send(t, containers["a1"], "198.19.10.12:9000", "to-a2")
-		expect(t, "to-a2", []string{"a2"}, []string{"b2", "b1", "b4", "a3"})
+		expect(t, "a1", "to-a2", []string{"a2"}, []string{"b2", "b1", "b4", "a3"})
 		if got := rxOf(t, "B"); got != quietB {
 			t.Errorf("network B's hosts delivered %v frames while only A had traffic; want 0", got-quietB)
 		}
 		quietA := rxOf(t, "A")
 		send(t, containers["b1"], "198.19.10.12:9000", "to-b2")
-		expect(t, "to-b2", []string{"b2"}, []string{"a2", "a1", "a3", "b4"})
+		expect(t, "b1", "to-b2", []string{"b2"}, []string{"a2", "a1", "a3", "b4"})
 		if got := rxOf(t, "A"); got != quietA {
 			t.Errorf("network A's hosts delivered %v frames while only B had traffic; want 0", got-quietA)
 		}
 	})
 	t.Run("UDP broadcast reaches its network's hosts and no other", func(t *testing.T) {
 		send(t, containers["a1"], "198.19.10.255:9000", "bcast-A")
-		expect(t, "bcast-A", []string{"a2", "a3"}, []string{"b1", "b2", "b4"})
+		expect(t, "a1", "bcast-A", []string{"a2", "a3"}, []string{"b1", "b2", "b4"})
 		send(t, containers["b4"], "198.19.10.255:9000", "bcast-B")
-		expect(t, "bcast-B", []string{"b1", "b2"}, []string{"a1", "a2", "a3"})
+		expect(t, "b4", "bcast-B", []string{"b1", "b2"}, []string{"a1", "a2", "a3"})
 	})
 	t.Run("ARP reaches its network's hosts and no other", func(t *testing.T) {
 		sniffers := map[string]*nstest.ARPSniffer{}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // Sizes of the traffic metricsPing sends: 56 bytes of ICMP payload make a
@@ -65,8 +66,20 @@ func metricsPing(t *testing.T, ns, dst string, d *nstest.Weftd) (int, map[string
 		out, err := nstest.Exec(ns, "timeout", "30", "ping", "-q", "-c", strconv.Itoa(metricsPings), "-i", "0.01", "-W", "2", dst)
 		done <- result{out, err}
 	}()
-	time.Sleep(time.Second) // half way through
-	during, err := d.Metrics()
+	// Scrape once d counts the pings sent, well before the run's 2 s end.
+	sent := func(m map[string]float64) (n float64) {
+		for k, v := range m {
+			if strings.HasPrefix(k, "weft_network_tx_packets_total{") {
+				n += v
+			}
+		}
+		return n
+	}
+	var during map[string]float64
+	first, err := d.Metrics()
+	if err == nil {
+		poll.Wait(5*time.Second, func() bool { during, err = d.Metrics(); return err != nil || sent(during) > sent(first) })
+	}
 	r := <-done
 	if err != nil {
 		t.Fatalf("scrape during traffic: %v", err)
@@ -106,7 +119,7 @@ func TestMetricsMove(t *testing.T) {
 			m[netKey("rx_packets", vni)]-before1[netKey("rx_packets", vni)] >= float64(replies)
 	}
 	var after1 map[string]float64
-	waitFor(3*time.Second, func() bool { after1 = scrape(t, h1); return afterOK(after1) })
+	poll.Wait(3*time.Second, func() bool { after1 = scrape(t, h1); return afterOK(after1) })
 	after2 := scrape(t, h2)
 	n := float64(replies)
 	peer1, peer2 := peerKey(h1), peerKey(h2) // h1 as h2 labels it, and h2 as h1 does
@@ -235,7 +248,7 @@ func checkBadDatagrams(t *testing.T, d, peer *nstest.Weftd, vni uint32) {
 		}
 	}
 	var after map[string]float64
-	waitFor(3*time.Second, func() bool {
+	poll.Wait(3*time.Second, func() bool {
 		after = scrape(t, d)
 		for _, c := range cases {
 			if after[key(c.reason)]-before[key(c.reason)] < each {
@@ -244,7 +257,14 @@ func checkBadDatagrams(t *testing.T, d, peer *nstest.Weftd, vni uint32) {
 		}
 		return true
 	})
-	time.Sleep(200 * time.Millisecond) // any datagram counted twice would show now
+	// A marker sent after them, a frame too big for the network, is counted
+	// once every datagram before it is, as often as it will be: one
+	// underlay socket reads them in order.
+	oversize := fmt.Sprintf(`weft_network_drops_total{network="metnet",reason="oversize",vni="%d"}`, vni)
+	if err := nstest.SendUDP(peer.NS, d.IP.String()+":4789", append(hdr(0x08000000, vni), make([]byte, 9100)...)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 3*time.Second, "the marker to be counted", func() bool { return scrape(t, d)[oversize]-before[oversize] >= 1 })
 	after = scrape(t, d)
 	for _, c := range cases {
 		if got := after[key(c.reason)] - before[key(c.reason)]; got != each {
@@ -271,7 +291,7 @@ func TestMetricsCluster(t *testing.T) {
 	cli(t, mgr, "network", "create", "--attachable", "--opt", "encrypted", "--subnet", "198.19.24.0/24", "metsec")
 	c1 := container(t, mgr, "c1", "metsec", "198.19.24.11")
 	container(t, wrk, "c2", "metsec", "198.19.24.12")
-	if !waitFor(5*time.Second, func() bool {
+	if !poll.Wait(5*time.Second, func() bool {
 		_, err := nstest.Exec(c1, "ping", "-c", "1", "-W", "1", "198.19.24.12")
 		return err == nil
 	}) {
@@ -280,7 +300,7 @@ func TestMetricsCluster(t *testing.T) {
 	alive := `weft_gossip_members{state="alive"}`
 	for _, h := range hosts {
 		var m map[string]float64
-		if !waitFor(5*time.Second, func() bool { m = scrape(t, h); return m[alive] == 2 }) {
+		if !poll.Wait(5*time.Second, func() bool { m = scrape(t, h); return m[alive] == 2 }) {
 			t.Errorf("%s: %s = %v; want 2", h.Name, alive, m[alive])
 		}
 		for _, s := range []string{"suspect", "dead", "left"} {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // partitionRules drops every packet between a host and the given addresses,
@@ -39,7 +40,7 @@ func TestPartitionAndHeal(t *testing.T) {
 		ips[i] = attachIP(cli(t, h, "attach", "--network", "split", ns))
 	}
 	reach := func(from, to int, limit time.Duration) bool {
-		return waitFor(limit, func() bool {
+		return poll.Wait(limit, func() bool {
 			_, err := nstest.Exec(cs[from], "ping", "-c", "1", "-W", "1", ips[to])
 			return err == nil
 		})
@@ -71,7 +72,26 @@ func TestPartitionAndHeal(t *testing.T) {
 	t.Cleanup(heal)
 
 	t.Run("each side keeps forwarding among itself", func(t *testing.T) {
-		time.Sleep(4 * time.Second) // long enough for both sides to declare the other dead
+		// Both sides declare the other dead: each node sees two members
+		// alive, itself included, and two dead.
+		members := func(m map[string]float64, state string) float64 {
+			return m[`weft_gossip_members{state="`+state+`"}`]
+		}
+		if !poll.Wait(15*time.Second, func() bool {
+			for _, h := range hosts {
+				m, err := h.Metrics()
+				if err != nil || members(m, "alive") != 2 || members(m, "dead") != 2 {
+					return false
+				}
+			}
+			return true
+		}) {
+			for _, h := range hosts {
+				m, err := h.Metrics()
+				t.Logf("%s: %v alive, %v suspect, %v dead (%v)", h.Name, members(m, "alive"), members(m, "suspect"), members(m, "dead"), err)
+			}
+			t.Fatal("the two sides did not declare each other dead within 15 s")
+		}
 		for _, p := range [][2]int{{0, 1}, {1, 0}, {2, 3}, {3, 2}} {
 			ping(t, cs[p[0]], ips[p[1]])
 		}
@@ -82,7 +102,7 @@ func TestPartitionAndHeal(t *testing.T) {
 	t.Run("after the heal every node converges", func(t *testing.T) {
 		heal()
 		start := time.Now()
-		if !waitFor(30*time.Second, func() bool {
+		if !poll.Wait(30*time.Second, func() bool {
 			for _, h := range hosts {
 				nodes, err := nodesOf(h)
 				if err != nil || len(nodes) != len(hosts) {

@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // The README's quick start on one machine works as written (issue 7,
@@ -81,13 +84,19 @@ func quickStart(readme string) (string, error) {
 // cleanQuickStart stops the quick start's daemons and removes its
 // namespaces and files, as the README's clean-up lines do.
 func cleanQuickStart() {
-	pids, _ := filepath.Glob(filepath.Join(quickStartDir, "host*", "pid"))
-	for _, p := range pids {
-		if b, err := os.ReadFile(p); err == nil {
-			_, _ = nstest.Run("kill", strings.TrimSpace(string(b)))
+	files, _ := filepath.Glob(filepath.Join(quickStartDir, "host*", "pid"))
+	var pids []int
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			pid := strings.TrimSpace(string(b))
+			_, _ = nstest.Run("kill", pid)
+			if n, err := strconv.Atoi(pid); err == nil {
+				pids = append(pids, n)
+			}
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The namespaces go once the daemons have exited.
+	poll.Wait(5*time.Second, func() bool { return !slices.ContainsFunc(pids, nstest.Running) })
 	for _, ns := range []string{"alpine1", "alpine2", "qs-host1", "qs-host2"} {
 		_, _ = nstest.IP("netns", "del", ns)
 		_ = os.RemoveAll(filepath.Join("/etc/netns", ns))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/internal/nstest"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // Restart with nothing lost (issue 7, must-show 2): three hosts in a
@@ -44,7 +45,7 @@ func TestRestartNothingLost(t *testing.T) {
 	r.ns["s1"] = container(t, h1, "s1", "rst-static", "198.19.71.2")
 	r.ns["s3"] = container(t, h3, "s3", "rst-static", "198.19.71.3")
 	for _, p := range [][2]string{{"c1", "c2"}, {"c2", "c3"}, {"c3", "c1"}, {"s1", "s3"}} {
-		if !waitFor(10*time.Second, func() bool { return r.reaches(p[0], p[1]) && r.reaches(p[1], p[0]) }) {
+		if !poll.Wait(10*time.Second, func() bool { return r.reaches(p[0], p[1]) && r.reaches(p[1], p[0]) }) {
 			t.Fatalf("%s and %s do not reach each other before any restart", p[0], p[1])
 		}
 	}
@@ -108,7 +109,7 @@ func (r *restartLab) restart(t *testing.T, victim int, targets []string, stop fu
 		pings = append(pings, startPing(t, r.lab, r.ns[peerOf(name)], r.ip(t, name)))
 	}
 	for _, p := range pings {
-		if !waitFor(5*time.Second, func() bool { return len(p.replies()) >= 5 }) {
+		if !poll.Wait(5*time.Second, func() bool { return len(p.replies()) >= 5 }) {
 			t.Fatalf("%s: no replies before the restart:\n%s", p, p.output())
 		}
 	}
@@ -116,8 +117,10 @@ func (r *restartLab) restart(t *testing.T, victim int, targets []string, stop fu
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	time.Sleep(500 * time.Millisecond) // a crash, then a supervisor's restart delay
-	if down && !waitFor(10*time.Second, func() bool {
+	// Not a wait for a condition: a supervisor's restart delay after the
+	// crash is part of the scenario, a node away for that long.
+	time.Sleep(500 * time.Millisecond)
+	if down && !poll.Wait(10*time.Second, func() bool {
 		out, err := r.hosts[1].CLI("network", "inspect", "rst-net")
 		return err == nil && !strings.Contains(out, h.IP.String()+":")
 	}) {
@@ -136,7 +139,7 @@ func (r *restartLab) restart(t *testing.T, victim int, targets []string, stop fu
 	r.attachAfterRestart(t, restarted, victim)
 	for _, p := range pings {
 		var first time.Time
-		waitFor(10*time.Second, func() bool { first = p.firstAfter(start); return !first.IsZero() })
+		poll.Wait(10*time.Second, func() bool { first = p.firstAfter(start); return !first.IsZero() })
 		p.stop()
 		if first.IsZero() {
 			t.Fatalf("%s: no reply within 10 s of weftd's start:\n%s", p, tail(p.output(), 20))
@@ -164,7 +167,7 @@ func (r *restartLab) attachAfterRestart(t *testing.T, h *nstest.Weftd, victim in
 		t.Fatal(err)
 	}
 	var out string
-	ok := waitFor(10*time.Second, func() bool { // a restarted sole manager elects itself first
+	ok := poll.Wait(10*time.Second, func() bool { // a restarted sole manager elects itself first
 		out, err = h.CLI("attach", "--network", "rst-net", "--name", name, ns)
 		return err == nil
 	})
@@ -234,7 +237,7 @@ func (r *restartLab) namesResolve(t *testing.T) {
 				continue
 			}
 			var out string
-			if !waitFor(5*time.Second, func() bool {
+			if !poll.Wait(5*time.Second, func() bool {
 				out, _ = nstest.Exec(r.ns[from], "dig", "+short", "+time=1", "+tries=1", name)
 				return strings.TrimSpace(out) == want
 			}) {
@@ -517,7 +520,7 @@ func TestRestartDamagedState(t *testing.T) {
 		dumpLogsOnFailure(t, restarted)
 		h1 = restarted
 		var log string
-		if !waitFor(5*time.Second, func() bool {
+		if !poll.Wait(5*time.Second, func() bool {
 			log = string(readFile(t, restarted.Log))
 			return strings.Contains(log, "no attachment in the state names") && strings.Contains(log, "wvstray0")
 		}) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftnet/weft/internal/poll"
 	"go.uber.org/goleak"
 )
 
@@ -17,13 +18,8 @@ import (
 func Main(m *testing.M, wait time.Duration) {
 	code := m.Run()
 	if code == 0 {
-		deadline := time.Now().Add(wait)
-		err := goleak.Find()
-		for err != nil && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			err = goleak.Find()
-		}
-		if err != nil {
+		var err error
+		if !poll.Wait(wait, func() bool { err = goleak.Find(); return err == nil }) {
 			fmt.Fprintf(os.Stderr, "goleak: goroutines still running %v after the last test: %v\n", wait, err)
 			code = 1
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // Capture is a tcpdump running in a namespace, writing a pcap file.
@@ -35,12 +36,11 @@ func (l *Lab) StartCapture(ns, ifname, name string, filter ...string) (*Capture,
 	if err != nil {
 		return nil, err
 	}
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if b, _ := os.ReadFile(log); len(b) > 0 { // "listening on eth0 ..."
-			return &Capture{Path: path, cmd: cmd}, nil
-		}
+	listening := func() bool { b, _ := os.ReadFile(log); return len(b) > 0 } // "listening on eth0 ..."
+	if !poll.Wait(5*time.Second, listening) {
+		return nil, fmt.Errorf("tcpdump in %s did not start", ns)
 	}
-	return nil, fmt.Errorf("tcpdump in %s did not start", ns)
+	return &Capture{Path: path, cmd: cmd}, nil
 }
 
 // Stop ends the capture and waits for the file to be complete.

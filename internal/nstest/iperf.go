@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // IperfResult is what one iperf3 TCP test measured.
@@ -48,15 +50,21 @@ func ParseIperf(out []byte) (IperfResult, error) {
 	return IperfResult{r.BitsPerSecond, r.Bytes, r.Seconds, doc.End.SumSent.Retransmits}, nil
 }
 
-// WaitListening polls until a TCP socket listens on port in ns, for up to limit.
+// WaitListening polls until a TCP socket listens on port in ns, for up to
+// limit or until ctx is done.
 func WaitListening(ctx context.Context, ns string, port int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
 	filter := fmt.Sprintf("sport = :%d", port)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if out, err := Exec(ns, "ss", "-Hltn", filter); err == nil && strings.TrimSpace(out) != "" {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	listening := false
+	poll.Wait(limit, func() bool {
+		out, err := Exec(ns, "ss", "-Hltn", filter)
+		listening = err == nil && strings.TrimSpace(out) != ""
+		return listening || ctx.Err() != nil
+	})
+	switch {
+	case listening:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("wait for a listener on %s port %d: %w", ns, port, ctx.Err())
 	}
 	return fmt.Errorf("nothing listens on %s port %d after %s", ns, port, limit)
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weftnet/weft/internal/poll"
 )
 
 // MetricsAddr is where a lab's weftd serves /metrics, inside its namespace.
@@ -48,12 +50,8 @@ func (h *Host) StartWeftd(extra ...string) (*Weftd, error) {
 }
 
 func (w *Weftd) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if _, err := w.CLI("network", "ls", "-q"); err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	if poll.Wait(limit, func() bool { _, err := w.CLI("network", "ls", "-q"); return err == nil }) {
+		return nil
 	}
 	log, _ := os.ReadFile(w.Log)
 	return fmt.Errorf("weftd on %s not ready after %s; log:\n%s", w.Name, limit, log)
@@ -69,8 +67,12 @@ func (w *Weftd) PID() int { return w.cmd.Process.Pid }
 
 // Running reports whether the weftd process is still alive (not exited and
 // not a zombie).
-func (w *Weftd) Running() bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID()))
+func (w *Weftd) Running() bool { return Running(w.PID()) }
+
+// Running reports whether the process pid is alive (not exited and not a
+// zombie).
+func Running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/tap"
 	"github.com/weftnet/weft/tap/taptest"
 )
@@ -208,12 +209,19 @@ func TestWriteBadOffset(t *testing.T) {
 func TestNextWaits(t *testing.T) {
 	d := taptest.New("t0", 4)
 	defer d.Close()
+	type result struct {
+		f  []byte
+		ok bool
+	}
+	next := make(chan result, 1)
 	go func() {
-		time.Sleep(20 * time.Millisecond)
-		d.Write([][]byte{frame(5, 60)}, 0)
+		f, ok := d.Next(5 * time.Second)
+		next <- result{f, ok}
 	}()
-	if got, ok := d.Next(5 * time.Second); !ok || got[0] != 5 {
-		t.Fatalf("Next = %x, %v; want frame 5, true", got, ok)
+	poll.Until(t, 5*time.Second, "Next to wait", poll.Parked("select", "taptest.(*Device).Next"))
+	d.Write([][]byte{frame(5, 60)}, 0)
+	if got := <-next; !got.ok || got.f[0] != 5 {
+		t.Fatalf("Next = %x, %v; want frame 5, true", got.f, got.ok)
 	}
 }
 
@@ -225,7 +233,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 		_, err := d.Read(bufs, sizes, 0)
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	poll.Until(t, 5*time.Second, "Read to wait", poll.Parked("select", "taptest.(*Device).Read"))
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
