@@ -101,6 +101,7 @@ func (c coalescible) continues(first []byte, seg coalescible, frame []byte, tota
 // sameIPv4 reports whether two IPv4 headers agree but for the total
 // length, ID and checksum.
 func sameIPv4(a, b header.IPv4) bool {
+	_, _ = a[header.IPv4MinLen-1], b[header.IPv4MinLen-1] // one bounds check each
 	return a.TOS() == b.TOS() && a.Flags() == b.Flags() && a.FragmentOffset() == b.FragmentOffset() &&
 		a.TTL() == b.TTL() && a.Protocol() == b.Protocol() &&
 		bytes.Equal(a.Addresses(), b.Addresses()) && bytes.Equal(a.Options(), b.Options())
@@ -109,6 +110,7 @@ func sameIPv4(a, b header.IPv4) bool {
 // sameIPv6 reports whether two IPv6 headers agree but for the payload
 // length.
 func sameIPv6(a, b header.IPv6) bool {
+	_, _ = a[header.IPv6Len-1], b[header.IPv6Len-1]
 	return a.TrafficClass() == b.TrafficClass() && a.FlowLabel() == b.FlowLabel() &&
 		a.NextHeader() == b.NextHeader() && a.HopLimit() == b.HopLimit() &&
 		bytes.Equal(a.Addresses(), b.Addresses())
@@ -117,6 +119,7 @@ func sameIPv6(a, b header.IPv6) bool {
 // sameTCP reports whether two TCP headers agree but for the sequence
 // number, flags and checksum.
 func sameTCP(a, b header.TCP) bool {
+	_, _ = a[header.TCPMinLen-1], b[header.TCPMinLen-1]
 	return a.SourcePort() == b.SourcePort() && a.DestinationPort() == b.DestinationPort() &&
 		a.Ack() == b.Ack() && a.DataOffset() == b.DataOffset() && a.Reserved() == b.Reserved() &&
 		a.Window() == b.Window() && a.Urgent() == b.Urgent() && bytes.Equal(a.Options(), b.Options())
