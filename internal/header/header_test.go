@@ -193,10 +193,7 @@ func TestIPv4(t *testing.T) {
 			if !ok {
 				t.Fatal("ParseIPv4: got false; want true")
 			}
-			for _, f := range []struct {
-				field     string
-				got, want uint64
-			}{
+			checkFields(t, []field{
 				{"Version", uint64(ip.Version()), uint64(want.Version)},
 				{"HeaderLen", uint64(ip.HeaderLen()), uint64(want.IHL) * 4},
 				{"TOS", uint64(ip.TOS()), uint64(want.TOS)},
@@ -207,14 +204,10 @@ func TestIPv4(t *testing.T) {
 				{"TTL", uint64(ip.TTL()), uint64(want.TTL)},
 				{"Protocol", uint64(ip.Protocol()), uint64(want.Protocol)},
 				{"Checksum", uint64(ip.Checksum()), uint64(want.Checksum)},
-			} {
-				if f.got != f.want {
-					t.Errorf("%s: got %#x; want %#x", f.field, f.got, f.want)
-				}
-			}
+			})
 			checkBytes(t, "Source", ip.Source().AsSlice(), want.SrcIP.To4())
 			checkBytes(t, "Destination", ip.Destination().AsSlice(), want.DstIP.To4())
-			checkBytes(t, "Addresses", ip.Addresses(), append(want.SrcIP.To4(), want.DstIP.To4()...))
+			checkBytes(t, "Addresses", ip.Addresses(), append(bytes.Clone(want.SrcIP.To4()), want.DstIP.To4()...))
 			checkBytes(t, "Header", ip.Header(), want.Contents)
 			checkBytes(t, "Options", ip.Options(), want.Contents[IPv4MinLen:])
 			checkBytes(t, "Payload", ip.Payload(), want.Payload)
@@ -258,21 +251,14 @@ func TestIPv6(t *testing.T) {
 	if !ok {
 		t.Fatal("ParseIPv6: got false; want true")
 	}
-	for _, f := range []struct {
-		field     string
-		got, want uint64
-	}{
+	checkFields(t, []field{
 		{"Version", uint64(ip.Version()), uint64(want.Version)},
 		{"TrafficClass", uint64(ip.TrafficClass()), uint64(want.TrafficClass)},
 		{"FlowLabel", uint64(ip.FlowLabel()), uint64(want.FlowLabel)},
 		{"PayloadLen", uint64(ip.PayloadLen()), uint64(want.Length)},
 		{"NextHeader", uint64(ip.NextHeader()), uint64(want.NextHeader)},
 		{"HopLimit", uint64(ip.HopLimit()), uint64(want.HopLimit)},
-	} {
-		if f.got != f.want {
-			t.Errorf("%s: got %#x; want %#x", f.field, f.got, f.want)
-		}
-	}
+	})
 	checkBytes(t, "Source", ip.Source().AsSlice(), want.SrcIP)
 	checkBytes(t, "Destination", ip.Destination().AsSlice(), want.DstIP)
 	checkBytes(t, "Addresses", ip.Addresses(), append(bytes.Clone(want.SrcIP), want.DstIP...))
@@ -313,10 +299,7 @@ func TestTCP(t *testing.T) {
 			if !ok {
 				t.Fatal("ParseTCP: got false; want true")
 			}
-			for _, f := range []struct {
-				field     string
-				got, want uint64
-			}{
+			checkFields(t, []field{
 				{"SourcePort", uint64(tcp.SourcePort()), uint64(want.SrcPort)},
 				{"DestinationPort", uint64(tcp.DestinationPort()), uint64(want.DstPort)},
 				{"Seq", uint64(tcp.Seq()), uint64(want.Seq)},
@@ -327,11 +310,7 @@ func TestTCP(t *testing.T) {
 				{"Window", uint64(tcp.Window()), uint64(want.Window)},
 				{"Checksum", uint64(tcp.Checksum()), uint64(want.Checksum)},
 				{"Urgent", uint64(tcp.Urgent()), uint64(want.Urgent)},
-			} {
-				if f.got != f.want {
-					t.Errorf("%s: got %#x; want %#x", f.field, f.got, f.want)
-				}
-			}
+			})
 			checkBytes(t, "Options", tcp.Options(), want.Contents[TCPMinLen:])
 			checkBytes(t, "Payload", tcp.Payload(), want.Payload)
 
@@ -406,6 +385,21 @@ func TestUDP(t *testing.T) {
 	}
 	if _, ok := ParseUDP(make([]byte, UDPLen-1)); ok {
 		t.Error("ParseUDP of 7 bytes: got true; want false")
+	}
+}
+
+// field is an accessor's value and what gopacket reads.
+type field struct {
+	name      string
+	got, want uint64
+}
+
+func checkFields(t *testing.T, fields []field) {
+	t.Helper()
+	for _, f := range fields {
+		if f.got != f.want {
+			t.Errorf("%s: got %#x; want %#x", f.name, f.got, f.want)
+		}
 	}
 }
 
