@@ -73,10 +73,8 @@ func parseCoalescible(frame []byte) (coalescible, bool) {
 	if err != nil || p.hdrLen >= len(frame) || p.flags&^header.TCPFlagPSH != header.TCPFlagACK {
 		return c, false
 	}
-	if !p.v6 {
-		if ip := header.IPv4(frame[p.ipStart:]); ip.Flags()&header.IPv4MoreFragments != 0 || ip.FragmentOffset() != 0 {
-			return c, false // a fragment
-		}
+	if !p.v6 && header.IPv4(frame[p.ipStart:]).IsFragment() {
+		return c, false
 	}
 	c.segmentable = p
 	return c, true

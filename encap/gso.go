@@ -73,11 +73,11 @@ func splitNone(frame []byte, g GSO, dst [][]byte, sizes []int, offset int) (int,
 		if g.CsumStart < 0 || g.CsumStart+g.CsumOffset+2 > len(out) {
 			return 0, ErrGSO
 		}
-		field := out[g.CsumStart+g.CsumOffset:]
-		binary.BigEndian.PutUint16(field, ^fold(sum(out[g.CsumStart:], 0)))
-		if binary.BigEndian.Uint16(field) == 0 && g.CsumOffset == header.UDPChecksumOffset {
-			binary.BigEndian.PutUint16(field, 0xffff) // UDP sends a zero sum as all ones
+		c := ^fold(sum(out[g.CsumStart:], 0))
+		if g.CsumOffset == header.UDPChecksumOffset {
+			c = udpSum(c)
 		}
+		binary.BigEndian.PutUint16(out[g.CsumStart+g.CsumOffset:], c)
 	}
 	sizes[0] = len(out)
 	return 1, nil
@@ -162,14 +162,14 @@ func (p *segmentable) fixSegment(seg []byte, i, count, size int) {
 		udp := header.UDP(l4)
 		udp.SetLength(uint16(len(l4)))
 		udp.SetChecksum(0)
-		udp.SetChecksum(p.transportSum(seg))
+		udp.SetChecksum(udpSum(^fold(sum(l4, p.pseudo(seg, len(l4))))))
 		return
 	}
 	tcp := header.TCP(l4)
 	tcp.SetSeq(p.seq + uint32(i*size))
 	tcp.SetFlags(segmentFlags(p.flags, i, count))
 	tcp.SetChecksum(0)
-	tcp.SetChecksum(p.transportSum(seg))
+	tcp.SetChecksum(^fold(sum(l4, p.pseudo(seg, len(l4)))))
 }
 
 // segmentFlags returns the TCP flags of segment i of count cut from a
@@ -185,13 +185,11 @@ func segmentFlags(flags uint8, i, count int) uint8 {
 	return flags
 }
 
-// transportSum returns the complete transport checksum of frame, whose
-// headers lie where p found them and whose checksum field is zero.
-func (p *segmentable) transportSum(frame []byte) uint16 {
-	l4 := frame[p.l4Start:]
-	c := ^fold(sum(l4, p.pseudo(frame, len(l4))))
-	if p.udp && c == 0 {
-		c = 0xffff // UDP sends a zero sum as all ones
+// udpSum returns the UDP checksum field for the complete checksum c: UDP
+// sends a zero sum as all ones, zero meaning none.
+func udpSum(c uint16) uint16 {
+	if c == 0 {
+		return 0xffff
 	}
 	return c
 }

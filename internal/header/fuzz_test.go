@@ -131,6 +131,7 @@ func FuzzIPv4(f *testing.F) {
 		var g layers.IPv4
 		if g.DecodeFromBytes(b, gopacket.NilDecodeFeedback) == nil {
 			if ip.TOS() != g.TOS || ip.ID() != g.Id || ip.Flags() != uint8(g.Flags) || ip.FragmentOffset() != g.FragOffset*8 ||
+				ip.IsFragment() != (g.Flags&layers.IPv4MoreFragments != 0 || g.FragOffset != 0) ||
 				ip.TTL() != g.TTL || ip.Protocol() != uint8(g.Protocol) || ip.Checksum() != g.Checksum ||
 				ip.Source() != addr(g.SrcIP) || ip.Destination() != addr(g.DstIP) || (ip.TotalLen() != 0 && ip.TotalLen() != g.Length) {
 				t.Fatalf("fields differ from gopacket's: % x", b[:IPv4MinLen])

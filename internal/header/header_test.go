@@ -184,6 +184,8 @@ func TestIPv4(t *testing.T) {
 		{"options", &layers.IPv4{Version: 4, TTL: 1, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst,
 			Options: []layers.IPv4Option{{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}}}}},
 		{"fragment", &layers.IPv4{Version: 4, Id: 0xffff, Flags: layers.IPv4MoreFragments, FragOffset: 185, TTL: 255, Protocol: 253, SrcIP: dst, DstIP: src}},
+		{"first fragment", &layers.IPv4{Version: 4, Flags: layers.IPv4MoreFragments, TTL: 2, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst}},
+		{"last fragment", &layers.IPv4{Version: 4, Flags: layers.IPv4DontFragment, FragOffset: 8191, TTL: 3, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,6 +203,7 @@ func TestIPv4(t *testing.T) {
 				{"ID", uint64(ip.ID()), uint64(want.Id)},
 				{"Flags", uint64(ip.Flags()), uint64(want.Flags)},
 				{"FragmentOffset", uint64(ip.FragmentOffset()), uint64(want.FragOffset) * 8},
+				{"IsFragment", b2u(ip.IsFragment()), b2u(want.Flags&layers.IPv4MoreFragments != 0 || want.FragOffset != 0)},
 				{"TTL", uint64(ip.TTL()), uint64(want.TTL)},
 				{"Protocol", uint64(ip.Protocol()), uint64(want.Protocol)},
 				{"Checksum", uint64(ip.Checksum()), uint64(want.Checksum)},

@@ -67,7 +67,7 @@ func ParseIPv4(b []byte) (IPv4, bool) {
 		return nil, false
 	}
 	ip := IPv4(b)
-	if ip.Version() != 4 || ip.HeaderLen() < IPv4MinLen || ip.HeaderLen() > len(b) {
+	if n := ip.HeaderLen(); ip.Version() != 4 || n < IPv4MinLen || n > len(b) {
 		return nil, false
 	}
 	return ip, true
@@ -94,6 +94,12 @@ func (ip IPv4) Flags() uint8 { return ip[ipv4FlagsFrag] >> 5 }
 // FragmentOffset returns the fragment offset in bytes.
 func (ip IPv4) FragmentOffset() uint16 {
 	return binary.BigEndian.Uint16(ip[ipv4FlagsFrag:]) << 3
+}
+
+// IsFragment reports whether the packet is a fragment: more fragments
+// follow it, or its fragment offset is not zero.
+func (ip IPv4) IsFragment() bool {
+	return binary.BigEndian.Uint16(ip[ipv4FlagsFrag:])&(IPv4MoreFragments<<13|0x1fff) != 0
 }
 
 // TTL returns the time to live.
