@@ -49,15 +49,15 @@ const (
 // (ParseARP checks), or they panic.
 type ARP []byte
 
-// ParseARP returns the ARP packet at the start of b, an Ethernet payload, if
-// b holds one for IPv4 over Ethernet.
+// ParseARP returns the ARP packet at the start of b, an Ethernet payload,
+// and whether b holds a whole one for IPv4 over Ethernet. Use the view only
+// if it does.
 func ParseARP(b []byte) (ARP, bool) {
 	if len(b) < ARPLen {
-		return nil, false
+		return ARP(b), false
 	}
 	a := ARP(b[:ARPLen])
-	fixed := uint64(binary.BigEndian.Uint32(a))<<16 | uint64(binary.BigEndian.Uint16(a[4:]))
-	return a, fixed == arpFixed
+	return a, binary.BigEndian.Uint64(a)>>16 == arpFixed // the first six bytes
 }
 
 // Init writes the fixed fields of an IPv4-over-Ethernet packet and op,

@@ -41,12 +41,10 @@ const (
 // converts to and from any MAC type of that shape for free.
 type Ethernet []byte
 
-// ParseEthernet returns b as an Ethernet frame if it holds a whole header.
+// ParseEthernet returns b as an Ethernet frame, and whether it holds a
+// whole header. Use the view only if it does.
 func ParseEthernet(b []byte) (Ethernet, bool) {
-	if len(b) < EthernetLen {
-		return nil, false
-	}
-	return Ethernet(b), true
+	return Ethernet(b), len(b) >= EthernetLen
 }
 
 // Destination returns the destination address.

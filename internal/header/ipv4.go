@@ -59,18 +59,17 @@ const (
 // (ParseIPv4 checks both), or they panic.
 type IPv4 []byte
 
-// ParseIPv4 returns b as an IPv4 packet if it starts with a whole IPv4
-// header: version 4 and an IHL of at least 5 that b holds. It does not
-// check the total length or the checksum.
+// ParseIPv4 returns b as an IPv4 packet, and whether it starts with a
+// whole IPv4 header: version 4 and an IHL of at least 5 that b holds. Use
+// the view only if it does. It does not check the total length or the
+// checksum.
 func ParseIPv4(b []byte) (IPv4, bool) {
-	if len(b) < IPv4MinLen {
-		return nil, false
-	}
 	ip := IPv4(b)
-	if n := ip.HeaderLen(); ip.Version() != 4 || n < IPv4MinLen || n > len(b) {
-		return nil, false
+	if len(b) < IPv4MinLen {
+		return ip, false
 	}
-	return ip, true
+	n := ip.HeaderLen()
+	return ip, ip.Version() == 4 && n >= IPv4MinLen && n <= len(b)
 }
 
 // Version returns the version field, 4 in a parsed header.

@@ -45,13 +45,11 @@ const (
 // (ParseIPv6 checks), or they panic.
 type IPv6 []byte
 
-// ParseIPv6 returns b as an IPv6 packet if it starts with a whole IPv6
-// header of version 6. It does not check the payload length.
+// ParseIPv6 returns b as an IPv6 packet, and whether it starts with a
+// whole IPv6 header of version 6. Use the view only if it does. It does not
+// check the payload length.
 func ParseIPv6(b []byte) (IPv6, bool) {
-	if len(b) < IPv6Len || IPv6(b).Version() != 6 {
-		return nil, false
-	}
-	return IPv6(b), true
+	return IPv6(b), len(b) >= IPv6Len && IPv6(b).Version() == 6
 }
 
 // Version returns the version field, 6 in a parsed header.

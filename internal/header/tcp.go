@@ -56,17 +56,16 @@ const (
 // both), or they panic.
 type TCP []byte
 
-// ParseTCP returns b as a TCP segment if it starts with a whole TCP header:
-// a data offset of at least 5 words that b holds.
+// ParseTCP returns b as a TCP segment, and whether it starts with a whole
+// TCP header: a data offset of at least 5 words that b holds. Use the view
+// only if it does.
 func ParseTCP(b []byte) (TCP, bool) {
-	if len(b) < TCPMinLen {
-		return nil, false
-	}
 	t := TCP(b)
-	if t.DataOffset() < TCPMinLen || t.DataOffset() > len(b) {
-		return nil, false
+	if len(b) < TCPMinLen {
+		return t, false
 	}
-	return t, true
+	n := t.DataOffset()
+	return t, n >= TCPMinLen && n <= len(b)
 }
 
 // SourcePort returns the source port.

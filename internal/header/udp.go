@@ -29,13 +29,11 @@ const (
 // (ParseUDP checks), or they panic.
 type UDP []byte
 
-// ParseUDP returns b as a UDP datagram if it holds a whole header. It does
-// not check the length field.
+// ParseUDP returns b as a UDP datagram, and whether it holds a whole
+// header. Use the view only if it does. It does not check the length
+// field.
 func ParseUDP(b []byte) (UDP, bool) {
-	if len(b) < UDPLen {
-		return nil, false
-	}
-	return UDP(b), true
+	return UDP(b), len(b) >= UDPLen
 }
 
 // SourcePort returns the source port.
