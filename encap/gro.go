@@ -2,7 +2,8 @@ package encap
 
 import (
 	"bytes"
-	"encoding/binary"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // Coalesce is the reverse of Split, for writing received frames to a TAP
@@ -39,7 +40,7 @@ func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
 			break
 		}
 		total += n
-		if n < mss || seg.flags&tcpPSH != 0 {
+		if n < mss || seg.flags&header.TCPFlagPSH != 0 {
 			taken++
 			break
 		}
@@ -47,7 +48,7 @@ func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
 	if taken < 2 {
 		return 1, 0, GSO{}
 	}
-	return taken, head.build(frames[:taken], dst, total, mss), head.gso(mss)
+	return taken, head.build(frames[:taken], dst), head.gso(mss)
 }
 
 // coalescible is a parsed TCP segment that may start or join a run.
@@ -60,80 +61,90 @@ type coalescible struct {
 // ACK, or ACK and PSH, set.
 func parseCoalescible(frame []byte) (coalescible, bool) {
 	var c coalescible
-	if len(frame) < EthernetHeaderLen+20 {
+	eth, ok := header.ParseEthernet(frame)
+	if !ok {
 		return c, false
 	}
-	g := GSO{Type: GSOTCPv4, Size: 1, CsumStart: EthernetHeaderLen + 20}
-	if binary.BigEndian.Uint16(frame[12:]) == ethTypeIPv6 {
-		g.Type, g.CsumStart = GSOTCPv6, EthernetHeaderLen+ipv6HdrLen
+	g := GSO{Type: header.GSOTCPv4, Size: 1, CsumStart: header.EthernetLen + header.IPv4MinLen}
+	if eth.Type() == header.EtherTypeIPv6 {
+		g.Type, g.CsumStart = header.GSOTCPv6, header.EthernetLen+header.IPv6Len
 	}
 	p, err := parseSegmentable(frame, g)
-	if err != nil || p.hdrLen >= len(frame) || p.flags&^tcpPSH != tcpACK {
+	if err != nil || p.hdrLen >= len(frame) || p.flags&^header.TCPFlagPSH != header.TCPFlagACK {
 		return c, false
 	}
-	if !p.v6 && binary.BigEndian.Uint16(frame[p.ipStart+6:])&0x3fff != 0 {
-		return c, false // a fragment
+	if !p.v6 && header.IPv4(frame[p.ipStart:]).IsFragment() {
+		return c, false
 	}
 	c.segmentable = p
 	return c, true
 }
 
-const tcpACK = 0x10
-
 // continues reports whether seg (frame) can follow the run that started
 // with c (first) and carries total payload bytes so far.
 func (c coalescible) continues(first []byte, seg coalescible, frame []byte, total int) bool {
-	if seg.v6 != c.v6 || seg.hdrLen != c.hdrLen || c.flags&tcpPSH != 0 || seg.seq != c.seq+uint32(total) {
+	if seg.v6 != c.v6 || seg.hdrLen != c.hdrLen || c.flags&header.TCPFlagPSH != 0 || seg.seq != c.seq+uint32(total) {
 		return false
 	}
-	if !bytes.Equal(frame[:EthernetHeaderLen], first[:EthernetHeaderLen]) {
+	if !bytes.Equal(frame[:header.EthernetLen], first[:header.EthernetLen]) {
 		return false
 	}
 	ip, fip := frame[c.ipStart:c.l4Start], first[c.ipStart:c.l4Start]
-	if c.v6 {
-		if !bytes.Equal(ip[:4], fip[:4]) || !bytes.Equal(ip[6:], fip[6:]) {
-			return false // version, class, flow; next header, hop limit, addresses
-		}
-	} else if ip[1] != fip[1] || !bytes.Equal(ip[6:10], fip[6:10]) || !bytes.Equal(ip[12:], fip[12:]) {
-		return false // TOS; flags, TTL, protocol; addresses
+	if c.v6 && !sameIPv6(ip, fip) || !c.v6 && !sameIPv4(ip, fip) {
+		return false
 	}
-	tcp, ftcp := frame[c.l4Start:c.hdrLen], first[c.l4Start:c.hdrLen]
-	return bytes.Equal(tcp[:4], ftcp[:4]) && // ports
-		bytes.Equal(tcp[8:12], ftcp[8:12]) && // ack
-		tcp[12] == ftcp[12] && // data offset
-		bytes.Equal(tcp[14:16], ftcp[14:16]) && // window
-		bytes.Equal(tcp[18:], ftcp[18:]) // urgent pointer, options
+	return sameTCP(frame[c.l4Start:c.hdrLen], first[c.l4Start:c.hdrLen])
 }
 
-// build writes the super-frame of frames, total payload bytes, into dst and
-// returns its length.
-func (c coalescible) build(frames [][]byte, dst []byte, total, mss int) int {
+// sameIPv4 reports whether two IPv4 headers agree but for the total
+// length, ID and checksum.
+func sameIPv4(a, b header.IPv4) bool {
+	_, _ = a[header.IPv4MinLen-1], b[header.IPv4MinLen-1] // one bounds check each
+	return a.TOS() == b.TOS() && a.Flags() == b.Flags() && a.FragmentOffset() == b.FragmentOffset() &&
+		a.TTL() == b.TTL() && a.Protocol() == b.Protocol() &&
+		bytes.Equal(a.Addresses(), b.Addresses()) && bytes.Equal(a.Options(), b.Options())
+}
+
+// sameIPv6 reports whether two IPv6 headers agree but for the payload
+// length.
+func sameIPv6(a, b header.IPv6) bool {
+	_, _ = a[header.IPv6Len-1], b[header.IPv6Len-1]
+	return a.TrafficClass() == b.TrafficClass() && a.FlowLabel() == b.FlowLabel() &&
+		a.NextHeader() == b.NextHeader() && a.HopLimit() == b.HopLimit() &&
+		bytes.Equal(a.Addresses(), b.Addresses())
+}
+
+// sameTCP reports whether two TCP headers agree but for the sequence
+// number, flags and checksum.
+func sameTCP(a, b header.TCP) bool {
+	_, _ = a[header.TCPMinLen-1], b[header.TCPMinLen-1]
+	return a.SourcePort() == b.SourcePort() && a.DestinationPort() == b.DestinationPort() &&
+		a.Ack() == b.Ack() && a.DataOffset() == b.DataOffset() && a.Reserved() == b.Reserved() &&
+		a.Window() == b.Window() && a.Urgent() == b.Urgent() && bytes.Equal(a.Options(), b.Options())
+}
+
+// build writes the super-frame of frames into dst and returns its length.
+func (c coalescible) build(frames [][]byte, dst []byte) int {
 	n := copy(dst, frames[0][:c.hdrLen])
 	for _, f := range frames {
 		n += copy(dst[n:], f[c.hdrLen:])
 	}
 	out := dst[:n]
-	ip, l4 := out[c.ipStart:], out[c.l4Start:]
-	if c.v6 {
-		binary.BigEndian.PutUint16(ip[4:], uint16(n-c.l4Start))
-	} else {
-		binary.BigEndian.PutUint16(ip[2:], uint16(n-c.ipStart))
-		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], ^fold(sum(ip[:c.l4Start-c.ipStart], 0)))
-	}
-	if last := frames[len(frames)-1]; last[c.l4Start+tcpFlagsOff]&tcpPSH != 0 {
-		l4[tcpFlagsOff] |= tcpPSH
+	c.setIPLen(out)
+	tcp := header.TCP(out[c.l4Start:])
+	if last := header.TCP(frames[len(frames)-1][c.l4Start:]); last.Flags()&header.TCPFlagPSH != 0 {
+		tcp.SetFlags(tcp.Flags() | header.TCPFlagPSH)
 	}
 	// The kernel finishes the checksum: leave it the pseudo-header sum.
-	binary.BigEndian.PutUint16(l4[16:], fold(c.pseudo(out, len(l4))))
+	tcp.SetChecksum(fold(c.pseudo(out, len(tcp))))
 	return n
 }
 
 // gso describes the super-frame for its virtio-net header.
 func (c coalescible) gso(mss int) GSO {
-	g := GSO{Type: GSOTCPv4, Size: mss, CsumStart: c.l4Start, CsumOffset: 16, NeedsCsum: true}
+	g := GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: c.l4Start, CsumOffset: header.TCPChecksumOffset, NeedsCsum: true}
 	if c.v6 {
-		g.Type = GSOTCPv6
+		g.Type = header.GSOTCPv6
 	}
 	return g
 }

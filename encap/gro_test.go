@@ -2,11 +2,12 @@ package encap
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // finish completes a coalesced super-frame's TCP checksum, as the kernel
@@ -71,10 +72,10 @@ func TestCoalesceStops(t *testing.T) {
 	}{
 		{"all five", func([][]byte) {}, 5},
 		{"a gap in the sequence", func(s [][]byte) { bumpSeq(s[2], 1) }, 2},
-		{"another flow", func(s [][]byte) { s[3][EthernetHeaderLen+20+1]++ }, 3},
-		{"PSH in the middle", func(s [][]byte) { s[1][EthernetHeaderLen+20+tcpFlagsOff] |= tcpPSH }, 2},
-		{"FIN", func(s [][]byte) { s[2][EthernetHeaderLen+20+tcpFlagsOff] |= tcpFIN }, 2},
-		{"another TTL", func(s [][]byte) { s[4][EthernetHeaderLen+8]-- }, 4},
+		{"another flow", func(s [][]byte) { s[3][v4TCP+1]++ }, 3},
+		{"PSH in the middle", func(s [][]byte) { addFlags(s[1], header.TCPFlagPSH) }, 2},
+		{"FIN", func(s [][]byte) { addFlags(s[2], header.TCPFlagFIN) }, 2},
+		{"another TTL", func(s [][]byte) { s[4][header.EthernetLen+8]-- }, 4},
 		{"a first segment alone", func(s [][]byte) { bumpSeq(s[1], 7) }, 1},
 	}
 	for _, tt := range tests {
@@ -84,15 +85,23 @@ func TestCoalesceStops(t *testing.T) {
 		if taken != tt.want {
 			t.Errorf("%s: took %d; want %d", tt.name, taken, tt.want)
 		}
-		if tt.want == 1 && cg.Type != GSONone {
+		if tt.want == 1 && cg.Type != header.GSONone {
 			t.Errorf("%s: a lone frame got GSO %+v; want none", tt.name, cg)
 		}
 	}
 }
 
+// v4TCP is where the TCP header starts in an IPv4 segment without options.
+const v4TCP = header.EthernetLen + header.IPv4MinLen
+
 func bumpSeq(seg []byte, by uint32) {
-	off := EthernetHeaderLen + 20 + tcpSeqOff
-	binary.BigEndian.PutUint32(seg[off:], binary.BigEndian.Uint32(seg[off:])+by)
+	tcp := header.TCP(seg[v4TCP:])
+	tcp.SetSeq(tcp.Seq() + by)
+}
+
+func addFlags(seg []byte, flags uint8) {
+	tcp := header.TCP(seg[v4TCP:])
+	tcp.SetFlags(tcp.Flags() | flags)
 }
 
 func TestCoalesceAllocs(t *testing.T) {

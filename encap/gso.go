@@ -4,45 +4,23 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // GSO describes an inner frame handed over with segmentation or checksum
 // work left to do, as a TAP device with IFF_VNET_HDR describes it in its
 // virtio-net header. Offsets count from the start of the Ethernet header.
 type GSO struct {
-	Type       GSOType
+	Type       header.GSOType
 	Size       int  // payload bytes per segment (MSS), for Type other than GSONone
 	CsumStart  int  // where the transport header starts
 	CsumOffset int  // where its checksum field is, from CsumStart
 	NeedsCsum  bool // the checksum field holds only the pseudo-header sum
 }
 
-// GSOType is the kind of segmentation a frame needs.
-type GSOType uint8
-
-// Segmentation kinds, as virtio-net numbers them.
-const (
-	GSONone  GSOType = 0
-	GSOTCPv4 GSOType = 1
-	GSOUDPL4 GSOType = 5 // UDP segmentation (USO), IPv4 or IPv6
-	GSOTCPv6 GSOType = 4
-)
-
 // ErrGSO means a frame does not match the segmentation it asks for.
 var ErrGSO = errors.New("encap: frame does not match its GSO description")
-
-// Header lengths and offsets of the inner packets segmented here.
-const (
-	ethTypeIPv4 = 0x0800
-	ethTypeIPv6 = 0x86dd
-	ipv6HdrLen  = 40
-	udpHdrLen   = 8
-	tcpSeqOff   = 4
-	tcpFlagsOff = 13
-	tcpFIN      = 0x01
-	tcpPSH      = 0x08
-	tcpCWR      = 0x80
-)
 
 // Split cuts frame into the segments g describes and writes each, Ethernet
 // header included, to dst[i][offset:], setting sizes[i]. Every segment gets
@@ -53,7 +31,7 @@ const (
 // returns how many segments it wrote; dst must hold enough buffers, each
 // with room for offset plus the headers plus g.Size. It does not allocate.
 func Split(frame []byte, g GSO, dst [][]byte, sizes []int, offset int) (int, error) {
-	if g.Type == GSONone {
+	if g.Type == header.GSONone {
 		return splitNone(frame, g, dst, sizes, offset)
 	}
 	p, err := parseSegmentable(frame, g)
@@ -95,11 +73,11 @@ func splitNone(frame []byte, g GSO, dst [][]byte, sizes []int, offset int) (int,
 		if g.CsumStart < 0 || g.CsumStart+g.CsumOffset+2 > len(out) {
 			return 0, ErrGSO
 		}
-		field := out[g.CsumStart+g.CsumOffset:]
-		binary.BigEndian.PutUint16(field, ^fold(sum(out[g.CsumStart:], 0)))
-		if binary.BigEndian.Uint16(field) == 0 && g.CsumOffset == 6 {
-			binary.BigEndian.PutUint16(field, 0xffff) // UDP sends a zero sum as all ones
+		c := ^fold(sum(out[g.CsumStart:], 0))
+		if g.CsumOffset == header.UDPChecksumOffset {
+			c = udpSum(c)
 		}
+		binary.BigEndian.PutUint16(out[g.CsumStart+g.CsumOffset:], c)
 	}
 	sizes[0] = len(out)
 	return 1, nil
@@ -122,104 +100,122 @@ type segmentable struct {
 // are.
 func parseSegmentable(frame []byte, g GSO) (segmentable, error) {
 	var p segmentable
-	if g.Size <= 0 || len(frame) < EthernetHeaderLen+20 {
+	eth, ok := header.ParseEthernet(frame)
+	if g.Size <= 0 || !ok {
 		return p, ErrGSO
 	}
-	p.ipStart = EthernetHeaderLen
-	switch binary.BigEndian.Uint16(frame[12:]) {
-	case ethTypeIPv4:
-		ihl := int(frame[p.ipStart]&0x0f) * 4
-		if frame[p.ipStart]>>4 != 4 || ihl < 20 || g.Type == GSOTCPv6 {
+	p.ipStart = header.EthernetLen
+	var l4 []byte
+	var proto uint8
+	switch eth.Type() {
+	case header.EtherTypeIPv4:
+		ip, ok := header.ParseIPv4(eth.Payload())
+		if !ok || g.Type == header.GSOTCPv6 {
 			return p, ErrGSO
 		}
-		p.l4Start = p.ipStart + ihl
-		p.ipID = binary.BigEndian.Uint16(frame[p.ipStart+4:])
-	case ethTypeIPv6:
-		if frame[p.ipStart]>>4 != 6 || g.Type == GSOTCPv4 || len(frame) < p.ipStart+ipv6HdrLen {
+		p.l4Start, p.ipID = p.ipStart+ip.HeaderLen(), ip.ID()
+		l4, proto = ip.Payload(), ip.Protocol()
+	case header.EtherTypeIPv6:
+		ip, ok := header.ParseIPv6(eth.Payload())
+		if !ok || g.Type == header.GSOTCPv4 {
 			return p, ErrGSO
 		}
-		p.l4Start, p.v6 = p.ipStart+ipv6HdrLen, true
+		p.l4Start, p.v6 = p.ipStart+header.IPv6Len, true
+		l4, proto = ip.Payload(), ip.NextHeader()
 	default:
 		return p, ErrGSO
 	}
 	if g.CsumStart != p.l4Start {
 		return p, ErrGSO // extension headers, or a header that lies
 	}
-	return p, p.parseL4(frame, g)
+	return p, p.parseL4(l4, proto, g)
 }
 
-// parseL4 reads the transport header of a super-frame.
-func (p *segmentable) parseL4(frame []byte, g GSO) error {
-	proto := frame[p.ipStart+9]
-	if p.v6 {
-		proto = frame[p.ipStart+6]
-	}
-	if g.Type == GSOUDPL4 {
-		if proto != 17 || len(frame) < p.l4Start+udpHdrLen {
+// parseL4 reads the transport header of a super-frame, l4, whose IP header
+// gives its protocol as proto.
+func (p *segmentable) parseL4(l4 []byte, proto uint8, g GSO) error {
+	if g.Type == header.GSOUDPL4 {
+		if _, ok := header.ParseUDP(l4); !ok || proto != header.ProtocolUDP {
 			return ErrGSO
 		}
-		p.udp, p.hdrLen = true, p.l4Start+udpHdrLen
+		p.udp, p.hdrLen = true, p.l4Start+header.UDPLen
 		return nil
 	}
-	if proto != 6 || len(frame) < p.l4Start+20 {
+	tcp, ok := header.ParseTCP(l4)
+	if !ok || proto != header.ProtocolTCP {
 		return ErrGSO
 	}
-	doff := int(frame[p.l4Start+12]>>4) * 4
-	if doff < 20 || len(frame) < p.l4Start+doff {
-		return ErrGSO
-	}
-	p.hdrLen = p.l4Start + doff
-	p.seq = binary.BigEndian.Uint32(frame[p.l4Start+tcpSeqOff:])
-	p.flags = frame[p.l4Start+tcpFlagsOff]
+	p.hdrLen = p.l4Start + tcp.DataOffset()
+	p.seq, p.flags = tcp.Seq(), tcp.Flags()
 	return nil
 }
 
 // fixSegment rewrites the headers of segment i of count, copied from the
 // super-frame, for its payload.
 func (p *segmentable) fixSegment(seg []byte, i, count, size int) {
-	ip, l4 := seg[p.ipStart:], seg[p.l4Start:]
-	if p.v6 {
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(seg)-p.l4Start))
-	} else {
-		binary.BigEndian.PutUint16(ip[2:], uint16(len(seg)-p.ipStart))
-		binary.BigEndian.PutUint16(ip[4:], p.ipID+uint16(i))
-		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], ^fold(sum(ip[:p.l4Start-p.ipStart], 0)))
+	if !p.v6 {
+		header.IPv4(seg[p.ipStart:]).SetID(p.ipID + uint16(i))
 	}
-	csumOff := 16
+	p.setIPLen(seg)
+	l4 := seg[p.l4Start:]
 	if p.udp {
-		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
-		csumOff = 6
-	} else {
-		binary.BigEndian.PutUint32(l4[tcpSeqOff:], p.seq+uint32(i*size))
-		flags := p.flags
-		if i != count-1 {
-			flags &^= tcpFIN | tcpPSH
-		}
-		if i != 0 {
-			flags &^= tcpCWR
-		}
-		l4[tcpFlagsOff] = flags
+		udp := header.UDP(l4)
+		udp.SetLength(uint16(len(l4)))
+		udp.SetChecksum(0)
+		udp.SetChecksum(udpSum(^fold(sum(l4, p.pseudo(seg, len(l4))))))
+		return
 	}
-	l4[csumOff], l4[csumOff+1] = 0, 0
-	c := ^fold(sum(l4, p.pseudo(seg, len(l4))))
-	if p.udp && c == 0 {
-		c = 0xffff
+	tcp := header.TCP(l4)
+	tcp.SetSeq(p.seq + uint32(i*size))
+	tcp.SetFlags(segmentFlags(p.flags, i, count))
+	tcp.SetChecksum(0)
+	tcp.SetChecksum(^fold(sum(l4, p.pseudo(seg, len(l4)))))
+}
+
+// segmentFlags returns the TCP flags of segment i of count cut from a
+// super-frame with flags: FIN and PSH on the last only, CWR on the first
+// only.
+func segmentFlags(flags uint8, i, count int) uint8 {
+	if i != count-1 {
+		flags &^= header.TCPFlagFIN | header.TCPFlagPSH
 	}
-	binary.BigEndian.PutUint16(l4[csumOff:], c)
+	if i != 0 {
+		flags &^= header.TCPFlagCWR
+	}
+	return flags
+}
+
+// udpSum returns the UDP checksum field for the complete checksum c: UDP
+// sends a zero sum as all ones, zero meaning none.
+func udpSum(c uint16) uint16 {
+	if c == 0 {
+		return 0xffff
+	}
+	return c
+}
+
+// setIPLen writes the IP length of frame, whose headers lie where p found
+// them in the super-frame, and for IPv4 the header checksum.
+func (p *segmentable) setIPLen(frame []byte) {
+	if p.v6 {
+		header.IPv6(frame[p.ipStart:]).SetPayloadLen(uint16(len(frame) - p.l4Start))
+		return
+	}
+	ip := header.IPv4(frame[p.ipStart:])
+	ip.SetTotalLen(uint16(len(frame) - p.ipStart))
+	ip.SetChecksum(0)
+	ip.SetChecksum(^fold(sum(ip.Header(), 0)))
 }
 
 // pseudo returns the pseudo-header sum of a segment whose transport part
 // is l4Len bytes.
 func (p *segmentable) pseudo(seg []byte, l4Len int) uint32 {
-	ip := seg[p.ipStart:]
-	var s uint32
 	if p.v6 {
-		s = sum(ip[8:40], 0) + uint32(ip[6])
-	} else {
-		s = sum(ip[12:20], 0) + uint32(ip[9])
+		ip := header.IPv6(seg[p.ipStart:])
+		return sum(ip.Addresses(), 0) + uint32(ip.NextHeader()) + uint32(l4Len)
 	}
-	return s + uint32(l4Len)
+	ip := header.IPv4(seg[p.ipStart:])
+	return sum(ip.Addresses(), 0) + uint32(ip.Protocol()) + uint32(l4Len)
 }
 
 // sum adds the big-endian 16-bit words of b (a trailing odd byte as the

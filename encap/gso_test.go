@@ -2,12 +2,13 @@ package encap
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // superFrame builds an Ethernet frame carrying one TCP or UDP packet of
@@ -17,7 +18,7 @@ func superFrame(t testing.TB, v6, udp bool, payload []byte, flags func(*layers.T
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 	var ip gopacket.NetworkLayer
-	l4Start := EthernetHeaderLen + 20
+	l4Start := header.EthernetLen + header.IPv4MinLen
 	proto := layers.IPProtocolTCP
 	if udp {
 		proto = layers.IPProtocolUDP
@@ -25,7 +26,7 @@ func superFrame(t testing.TB, v6, udp bool, payload []byte, flags func(*layers.T
 	if v6 {
 		eth.EthernetType = layers.EthernetTypeIPv6
 		ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto, SrcIP: net.ParseIP("fd00::1"), DstIP: net.ParseIP("fd00::2")}
-		l4Start = EthernetHeaderLen + ipv6HdrLen
+		l4Start = header.EthernetLen + header.IPv6Len
 	} else {
 		ip = &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 0xfffe, Flags: layers.IPv4DontFragment, Protocol: proto, SrcIP: net.IP{198, 19, 0, 1}, DstIP: net.IP{198, 19, 0, 2}}
 	}
@@ -34,7 +35,7 @@ func superFrame(t testing.TB, v6, udp bool, payload []byte, flags func(*layers.T
 	if udp {
 		u := &layers.UDP{SrcPort: 5000, DstPort: 6000}
 		_ = u.SetNetworkLayerForChecksum(ip)
-		l4, g.Type, g.CsumOffset = u, GSOUDPL4, 6
+		l4, g.Type, g.CsumOffset = u, header.GSOUDPL4, header.UDPChecksumOffset
 	} else {
 		tcp := &layers.TCP{SrcPort: 40000, DstPort: 5201, Seq: 0xfffffff0, Ack: 77, ACK: true, Window: 512,
 			Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: make([]byte, 8)}, {OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop}}}
@@ -42,9 +43,9 @@ func superFrame(t testing.TB, v6, udp bool, payload []byte, flags func(*layers.T
 			flags(tcp)
 		}
 		_ = tcp.SetNetworkLayerForChecksum(ip)
-		l4, g.Type, g.CsumOffset = tcp, GSOTCPv4, 16
+		l4, g.Type, g.CsumOffset = tcp, header.GSOTCPv4, header.TCPChecksumOffset
 		if v6 {
-			g.Type = GSOTCPv6
+			g.Type = header.GSOTCPv6
 		}
 	}
 	buf := gopacket.NewSerializeBuffer()
@@ -91,7 +92,7 @@ func splitAll(t *testing.T, frame []byte, g GSO) [][]byte {
 	const offset = 24
 	dst := make([][]byte, 64)
 	for i := range dst {
-		dst[i] = make([]byte, offset+EthernetHeaderLen+ipv6HdrLen+60+g.Size+8)
+		dst[i] = make([]byte, offset+header.EthernetLen+header.IPv6Len+60+g.Size+8)
 	}
 	sizes := make([]int, len(dst))
 	n, err := Split(frame, g, dst, sizes, offset)
@@ -187,10 +188,10 @@ func TestSplitUDP(t *testing.T) {
 func TestSplitCompletesChecksum(t *testing.T) {
 	frame, g := superFrame(t, false, false, []byte("hello"), nil)
 	// Leave only the pseudo-header sum in the field, as the kernel does.
-	p := segmentable{ipStart: EthernetHeaderLen}
+	p := segmentable{ipStart: header.EthernetLen}
 	l4 := frame[g.CsumStart:]
-	binary.BigEndian.PutUint16(l4[16:], fold(p.pseudo(frame, len(l4))))
-	g.Type = GSONone
+	header.TCP(l4).SetChecksum(fold(p.pseudo(frame, len(l4))))
+	g.Type = header.GSONone
 	segs := splitAll(t, frame, g)
 	checkSegment(t, segs[0])
 }
@@ -205,13 +206,13 @@ func TestSplitRejects(t *testing.T) {
 		frame []byte
 		g     GSO
 	}{
-		{"no size", frame, GSO{Type: GSOTCPv4, CsumStart: g.CsumStart}},
-		{"wrong l4 start", frame, GSO{Type: GSOTCPv4, Size: 1000, CsumStart: g.CsumStart + 4}},
-		{"v6 type on v4", frame, GSO{Type: GSOTCPv6, Size: 1000, CsumStart: g.CsumStart}},
-		{"v4 type on v6", v6frame, GSO{Type: GSOTCPv4, Size: 1000, CsumStart: g6.CsumStart}},
-		{"UDP type on TCP", frame, GSO{Type: GSOUDPL4, Size: 1000, CsumStart: g.CsumStart}},
+		{"no size", frame, GSO{Type: header.GSOTCPv4, CsumStart: g.CsumStart}},
+		{"wrong l4 start", frame, GSO{Type: header.GSOTCPv4, Size: 1000, CsumStart: g.CsumStart + 4}},
+		{"v6 type on v4", frame, GSO{Type: header.GSOTCPv6, Size: 1000, CsumStart: g.CsumStart}},
+		{"v4 type on v6", v6frame, GSO{Type: header.GSOTCPv4, Size: 1000, CsumStart: g6.CsumStart}},
+		{"UDP type on TCP", frame, GSO{Type: header.GSOUDPL4, Size: 1000, CsumStart: g.CsumStart}},
 		{"runt", frame[:30], g},
-		{"too many segments", frame, GSO{Type: GSOTCPv4, Size: 10, CsumStart: g.CsumStart}},
+		{"too many segments", frame, GSO{Type: header.GSOTCPv4, Size: 10, CsumStart: g.CsumStart}},
 	}
 	for _, tt := range tests {
 		dst := [][]byte{make([]byte, 4000), make([]byte, 4000), make([]byte, 4000)}
@@ -265,7 +266,7 @@ func FuzzSplit(f *testing.F) {
 			dst[i] = make([]byte, 2048)
 		}
 		sizes := make([]int, 8)
-		g := GSO{Type: GSOType(typ), Size: int(size), CsumStart: int(start), CsumOffset: int(off), NeedsCsum: needs}
+		g := GSO{Type: header.GSOType(typ), Size: int(size), CsumStart: int(start), CsumOffset: int(off), NeedsCsum: needs}
 		n, err := Split(frame, g, dst, sizes, 16)
 		if err != nil {
 			return

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // ListenQueues binds n UDP sockets to one address with SO_REUSEPORT, so that
@@ -82,14 +84,10 @@ func ListenQueues(addr netip.AddrPort, batch, n int, opts ...Option) ([]*UDPConn
 // Offsets in a VXLAN datagram as the steering program sees it: from the
 // start of the UDP payload.
 const (
-	steerEtherType = HeaderLen + 12           // inner EtherType
-	steerIPv4      = HeaderLen + 14           // inner IPv4 header
-	steerProto     = steerIPv4 + 9            // its protocol
-	steerNoChoice  = 0xffffffff               // an index past the group: the kernel hashes
-	etherTypeIPv4  = 0x0800                   //
-	vxlanFlags     = 0x08000000               // the first word of every VXLAN header weft accepts
-	protoTCP       = uint32(unix.IPPROTO_TCP) //
-	protoUDP       = uint32(unix.IPPROTO_UDP) //
+	steerEtherType = HeaderLen + header.EtherTypeOffset    // inner EtherType
+	steerIPv4      = HeaderLen + header.EthernetLen        // inner IPv4 header
+	steerProto     = steerIPv4 + header.IPv4ProtocolOffset // its protocol
+	steerNoChoice  = 0xffffffff                            // an index past the group: the kernel hashes
 )
 
 // steeringProgram returns the reuseport program for n sockets: the socket
@@ -98,12 +96,12 @@ const (
 func steeringProgram(n int) (*unix.SockFprog, error) {
 	insts := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: 0, Size: 4}, // VXLAN's flags word: ESP (an SPI) is left to the kernel
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: vxlanFlags, SkipTrue: 15},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: flagsWord, SkipTrue: 15},
 		bpf.LoadAbsolute{Off: steerEtherType, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv4, SkipTrue: 13},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: header.EtherTypeIPv4, SkipTrue: 13},
 		bpf.LoadAbsolute{Off: steerProto, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoTCP, SkipTrue: 1},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoUDP, SkipTrue: 10},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: header.ProtocolTCP, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: header.ProtocolUDP, SkipTrue: 10},
 		bpf.LoadMemShift{Off: steerIPv4},                    // X = the IPv4 header's length
 		bpf.LoadIndirect{Off: steerIPv4, Size: 4},           // A = source port << 16 | destination port
 		bpf.StoreScratch{Src: bpf.RegA, N: 0},               //
@@ -134,19 +132,19 @@ func steerKey(d []byte) uint32 {
 	if len(d) < 4 {
 		return 0
 	}
-	if binary.BigEndian.Uint32(d) != vxlanFlags {
+	if binary.BigEndian.Uint32(d) != flagsWord {
 		return steerNoChoice
 	}
 	if len(d) < steerEtherType+2 {
 		return 0
 	}
-	if binary.BigEndian.Uint16(d[steerEtherType:]) != etherTypeIPv4 {
+	if binary.BigEndian.Uint16(d[steerEtherType:]) != header.EtherTypeIPv4 {
 		return steerNoChoice
 	}
 	if len(d) < steerProto+1 {
 		return 0
 	}
-	if p := uint32(d[steerProto]); p != protoTCP && p != protoUDP {
+	if p := d[steerProto]; p != header.ProtocolTCP && p != header.ProtocolUDP {
 		return steerNoChoice
 	}
 	ports := steerIPv4 + int(d[steerIPv4]&0xf)*4

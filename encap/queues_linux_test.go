@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // vxlanFlow returns a VXLAN datagram whose inner frame is IPv4 with proto
@@ -72,12 +74,12 @@ func TestSteeringProgram(t *testing.T) {
 			pkt[i] = byte(r.Uint32())
 		}
 		if len(pkt) >= 4 && r.IntN(8) > 0 {
-			binary.BigEndian.PutUint32(pkt, vxlanFlags)
+			binary.BigEndian.PutUint32(pkt, flagsWord)
 		}
 		if len(pkt) >= steerEtherType+2 && r.IntN(4) > 0 {
-			binary.BigEndian.PutUint16(pkt[steerEtherType:], etherTypeIPv4)
+			binary.BigEndian.PutUint16(pkt[steerEtherType:], header.EtherTypeIPv4)
 			if len(pkt) > steerProto && r.IntN(3) > 0 {
-				pkt[steerProto] = byte([]uint32{protoTCP, protoUDP}[r.IntN(2)])
+				pkt[steerProto] = []byte{header.ProtocolTCP, header.ProtocolUDP}[r.IntN(2)]
 			}
 		}
 		got, err := vm.Run(pkt)

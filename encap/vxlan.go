@@ -1,14 +1,18 @@
 package encap
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/weftnet/weft/internal/header"
+)
 
 const (
 	// HeaderLen is the length of a VXLAN header.
 	HeaderLen = 8
 
-	// EthernetHeaderLen is the length of an untagged Ethernet header, the
-	// shortest inner frame Decap accepts.
-	EthernetHeaderLen = 14
+	// EthernetHeaderLen is the length of an untagged Ethernet header,
+	// header.EthernetLen: the shortest inner frame Decap accepts.
+	EthernetHeaderLen = header.EthernetLen
 
 	// MaxVNI is the largest VXLAN Network Identifier (24 bits).
 	MaxVNI = 1<<24 - 1

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 // VnetHdrLen is the size of struct virtio_net_hdr: what a TAP opened with
@@ -20,23 +22,19 @@ import (
 // Ethernet header.
 const VnetHdrLen = 10
 
-// Virtio-net header flags and GSO types.
+// Virtio-net header flags, and the ECN bit of its GSO type (the types
+// themselves are header.GSOType).
 const (
 	VnetNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start/csum_offset hold checksum work left to do
 	VnetDataValid = 2 // VIRTIO_NET_HDR_F_DATA_VALID: the checksum was checked
 
-	VnetGSONone  = 0
-	VnetGSOTCPv4 = 1
-	VnetGSOUDP   = 3 // UFO, which no TAP of weft's enables
-	VnetGSOTCPv6 = 4
-	VnetGSOUDPL4 = 5
-	VnetGSOECN   = 0x80 // set with a TCP type: the super-frame's CWR goes to the first segment
+	VnetGSOECN = 0x80 // set with a TCP type: the super-frame's CWR goes to the first segment
 )
 
 // VnetHdr is a parsed virtio-net header.
 type VnetHdr struct {
 	Flags      uint8
-	GSOType    uint8 // without VnetGSOECN
+	GSOType    header.GSOType // without VnetGSOECN
 	ECN        bool
 	HdrLen     uint16
 	GSOSize    uint16
@@ -55,13 +53,13 @@ func ParseVnetHdr(b []byte, frameLen int) (VnetHdr, error) {
 		return VnetHdr{}, fmt.Errorf("%w: %d bytes", ErrVnetHdr, len(b))
 	}
 	h := VnetHdr{
-		Flags: b[0], GSOType: b[1] &^ VnetGSOECN, ECN: b[1]&VnetGSOECN != 0,
+		Flags: b[0], GSOType: header.GSOType(b[1] &^ VnetGSOECN), ECN: b[1]&VnetGSOECN != 0,
 		HdrLen: binary.LittleEndian.Uint16(b[2:]), GSOSize: binary.LittleEndian.Uint16(b[4:]),
 		CsumStart: binary.LittleEndian.Uint16(b[6:]), CsumOffset: binary.LittleEndian.Uint16(b[8:]),
 	}
 	switch h.GSOType {
-	case VnetGSONone:
-	case VnetGSOTCPv4, VnetGSOTCPv6, VnetGSOUDPL4:
+	case header.GSONone:
+	case header.GSOTCPv4, header.GSOTCPv6, header.GSOUDPL4:
 		if h.GSOSize == 0 || h.Flags&VnetNeedsCsum == 0 {
 			return h, fmt.Errorf("%w: GSO type %d with segment size %d, flags %#x", ErrVnetHdr, h.GSOType, h.GSOSize, h.Flags)
 		}
@@ -76,7 +74,7 @@ func ParseVnetHdr(b []byte, frameLen int) (VnetHdr, error) {
 
 // Put writes h at the start of b, which must hold VnetHdrLen bytes.
 func (h VnetHdr) Put(b []byte) {
-	b[0], b[1] = h.Flags, h.GSOType
+	b[0], b[1] = h.Flags, byte(h.GSOType)
 	if h.ECN {
 		b[1] |= VnetGSOECN
 	}

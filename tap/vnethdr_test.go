@@ -3,15 +3,17 @@ package tap
 import (
 	"errors"
 	"testing"
+
+	"github.com/weftnet/weft/internal/header"
 )
 
 func TestVnetHdrRoundTrip(t *testing.T) {
 	for _, h := range []VnetHdr{
 		{},
 		{Flags: VnetNeedsCsum, CsumStart: 34, CsumOffset: 16},
-		{Flags: VnetNeedsCsum, GSOType: VnetGSOTCPv4, HdrLen: 66, GSOSize: 1448, CsumStart: 34, CsumOffset: 16},
-		{Flags: VnetNeedsCsum, GSOType: VnetGSOTCPv6, ECN: true, HdrLen: 86, GSOSize: 1428, CsumStart: 54, CsumOffset: 16},
-		{Flags: VnetNeedsCsum, GSOType: VnetGSOUDPL4, HdrLen: 42, GSOSize: 1350, CsumStart: 34, CsumOffset: 6},
+		{Flags: VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 66, GSOSize: 1448, CsumStart: 34, CsumOffset: 16},
+		{Flags: VnetNeedsCsum, GSOType: header.GSOTCPv6, ECN: true, HdrLen: 86, GSOSize: 1428, CsumStart: 54, CsumOffset: 16},
+		{Flags: VnetNeedsCsum, GSOType: header.GSOUDPL4, HdrLen: 42, GSOSize: 1350, CsumStart: 34, CsumOffset: 6},
 	} {
 		b := make([]byte, VnetHdrLen)
 		h.Put(b)
@@ -28,10 +30,10 @@ func TestParseVnetHdrRejects(t *testing.T) {
 		h        VnetHdr
 		frameLen int
 	}{
-		{"UFO", VnetHdr{Flags: VnetNeedsCsum, GSOType: VnetGSOUDP, GSOSize: 1400}, 9000},
+		{"UFO", VnetHdr{Flags: VnetNeedsCsum, GSOType: header.GSOUDP, GSOSize: 1400}, 9000},
 		{"unknown type", VnetHdr{Flags: VnetNeedsCsum, GSOType: 9, GSOSize: 1400}, 9000},
-		{"GSO without size", VnetHdr{Flags: VnetNeedsCsum, GSOType: VnetGSOTCPv4}, 9000},
-		{"GSO without checksum work", VnetHdr{GSOType: VnetGSOTCPv4, GSOSize: 1448}, 9000},
+		{"GSO without size", VnetHdr{Flags: VnetNeedsCsum, GSOType: header.GSOTCPv4}, 9000},
+		{"GSO without checksum work", VnetHdr{GSOType: header.GSOTCPv4, GSOSize: 1448}, 9000},
 		{"checksum beyond the frame", VnetHdr{Flags: VnetNeedsCsum, CsumStart: 60, CsumOffset: 16}, 70},
 	}
 	for _, tt := range tests {
@@ -50,7 +52,7 @@ func TestParseVnetHdrRejects(t *testing.T) {
 // survives a round trip and keeps its checksum offsets inside the frame.
 func FuzzParseVnetHdr(f *testing.F) {
 	b := make([]byte, VnetHdrLen)
-	VnetHdr{Flags: VnetNeedsCsum, GSOType: VnetGSOTCPv4, HdrLen: 66, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}.Put(b)
+	VnetHdr{Flags: VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 66, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}.Put(b)
 	f.Add(b, 9000)
 	f.Add(make([]byte, VnetHdrLen), 60)
 	f.Fuzz(func(t *testing.T, b []byte, frameLen int) {

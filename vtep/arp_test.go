@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 )
 
 // FuzzParseARP feeds arbitrary frames to the ARP parser and, for every
@@ -17,21 +18,23 @@ func FuzzParseARP(f *testing.F) {
 	owner := fdb.MAC{0x02, 0xaa, 0, 0, 0, 1}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		a, ok := parseARP(frame)
-		if !ok || a.op() != arpOpRequest {
+		if !ok || a.Op() != header.ARPRequest {
 			return
 		}
-		reqMAC, reqIP, target := a.senderMAC(), a.senderIP(), a.targetIP()
+		reqMAC, reqIP, target := fdb.MAC(a.SenderMAC()), a.SenderIP(), a.TargetIP()
 		answerARP(frame, a, owner)
 		r, ok := parseARP(frame)
 		switch {
 		case !ok:
 			t.Fatal("the answer does not parse as ARP")
-		case r.op() != arpOpReply:
-			t.Fatalf("op: got %d; want %d", r.op(), arpOpReply)
-		case r.senderMAC() != owner || r.senderIP() != target:
-			t.Fatalf("sender: got %v %v; want %v %v", r.senderMAC(), r.senderIP(), owner, target)
-		case r.targetIP() != reqIP || fdb.MAC(frame[0:6]) != reqMAC || fdb.MAC(frame[6:12]) != owner:
-			t.Fatalf("addressing: got dst %x src %x tpa %v; want dst %v src %v tpa %v", frame[0:6], frame[6:12], r.targetIP(), reqMAC, owner, reqIP)
+		case r.Op() != header.ARPReply:
+			t.Fatalf("op: got %d; want %d", r.Op(), header.ARPReply)
+		case r.SenderMAC() != owner || r.SenderIP() != target:
+			t.Fatalf("sender: got %v %v; want %v %v", fdb.MAC(r.SenderMAC()), r.SenderIP(), owner, target)
+		case r.TargetMAC() != reqMAC || r.TargetIP() != reqIP:
+			t.Fatalf("target: got %v %v; want %v %v", fdb.MAC(r.TargetMAC()), r.TargetIP(), reqMAC, reqIP)
+		case fdb.MAC(frame[0:6]) != reqMAC || fdb.MAC(frame[6:12]) != owner:
+			t.Fatalf("addressing: got dst %x src %x; want dst %v src %v", frame[0:6], frame[6:12], reqMAC, owner)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/weftnet/weft/internal/header"
 	"github.com/weftnet/weft/metrics"
 )
 
@@ -38,7 +39,7 @@ func TestReceiveDrops(t *testing.T) {
 		{"reserved flag set", withByte(vxlan(1, ether(bcast, macB, 1, 60)), 0, 0x0c), 2, map[metrics.Reason]uint64{metrics.DropBadFlags: 2}, nil},
 		{"reserved byte after VNI set", withByte(vxlan(1, ether(bcast, macB, 1, 60)), 7, 1), 1, map[metrics.Reason]uint64{metrics.DropBadFlags: 1}, nil},
 		{"unknown VNI", vxlan(77, ether(bcast, macB, 1, 60)), 4, map[metrics.Reason]uint64{metrics.DropUnknownVNI: 4}, nil},
-		{"truncated inner frame", vxlan(1, ether(bcast, macB, 1, 60)[:ethHeaderLen-1]), 2, map[metrics.Reason]uint64{metrics.DropTruncated: 2}, nil},
+		{"truncated inner frame", vxlan(1, ether(bcast, macB, 1, 60)[:header.EthernetLen-1]), 2, map[metrics.Reason]uint64{metrics.DropTruncated: 2}, nil},
 		{"header only", vxlan(1, nil), 1, map[metrics.Reason]uint64{metrics.DropTruncated: 1}, nil},
 		{"oversize inner frame", vxlan(1, ether(bcast, macB, 1, maxFrame+1)), 3, nil, map[metrics.Reason]uint64{metrics.DropOversize: 3}},
 		{"jumbo inner frame", vxlan(1, ether(bcast, macB, 1, 9000)), 1, nil, map[metrics.Reason]uint64{metrics.DropOversize: 1}},
@@ -87,7 +88,7 @@ func TestTransmitDrops(t *testing.T) {
 		count int
 		want  map[metrics.Reason]uint64
 	}{
-		{"runt", ether(bcast, macA, 1, 60)[:ethHeaderLen-1], 2, map[metrics.Reason]uint64{metrics.DropTruncated: 2}},
+		{"runt", ether(bcast, macA, 1, 60)[:header.EthernetLen-1], 2, map[metrics.Reason]uint64{metrics.DropTruncated: 2}},
 		{"one byte over MTU", ether(bcast, macA, 1, maxFrame+1), 3, map[metrics.Reason]uint64{metrics.DropOversize: 3}},
 		{"jumbo", ether(macB, macA, 1, 9000), 1, map[metrics.Reason]uint64{metrics.DropOversize: 1}},
 	}

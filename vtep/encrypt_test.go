@@ -14,6 +14,7 @@ import (
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/encap/encaptest"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 	"github.com/weftnet/weft/metrics"
 )
 
@@ -257,7 +258,7 @@ func TestSealedUnicast(t *testing.T) {
 	}{
 		{"A to B", 0, 1, ether(macB, macA, 0x5a, 600)},
 		{"B to A", 1, 0, ether(macA, macB, 0xa5, 600)},
-		{"A to B, shortest frame", 0, 1, ether(macB, macA, 0x11, ethHeaderLen)},
+		{"A to B, shortest frame", 0, 1, ether(macB, macA, 0x11, header.EthernetLen)},
 		{"B to A, largest frame", 1, 0, ether(macA, macB, 0x22, maxFrame)},
 		{"A to B, ARP reply", 0, 1, arpReply(macA, ipA, macB, ipB)},
 	}

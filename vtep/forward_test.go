@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 )
 
 func TestFloodReplicatesToEveryPeer(t *testing.T) {
@@ -21,7 +22,7 @@ func TestFloodReplicatesToEveryPeer(t *testing.T) {
 		{"multicast", ether(mcast, macA, 2, 100)},
 		{"unknown unicast", ether(macB, macA, 3, 80)},
 		{"largest frame (MTU+18)", ether(bcast, macA, 4, nc.MTU+maxFrameOverhead)},
-		{"shortest frame (Ethernet header)", ether(bcast, macA, 5, ethHeaderLen)},
+		{"shortest frame (Ethernet header)", ether(bcast, macA, 5, header.EthernetLen)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,10 +177,10 @@ func TestARPSuppression(t *testing.T) {
 	}{
 		{"request for learned IP answered locally", arpRequest(macA, ipA, ipB), arpReply(macB, ipB, macA, ipA), false, false},
 		{"second requester answered", arpRequest(macA2, netip.MustParseAddr("10.0.0.3"), ipB), arpReply(macB, ipB, macA2, netip.MustParseAddr("10.0.0.3")), false, false},
-		{"gratuitous ARP for learned IP flooded", arpFrame(bcast, arpOpRequest, macA2, ipB, fdb.MAC{}, ipB), nil, true, true},
+		{"gratuitous ARP for learned IP flooded", arpFrame(bcast, header.ARPRequest, macA2, ipB, fdb.MAC{}, ipB), nil, true, true},
 		{"request for unknown IP flooded", arpRequest(macA, ipA, ipNone), nil, true, true},
-		{"reply about learned IP flooded", arpFrame(bcast, arpOpReply, macA, ipA, fdb.MAC{}, ipB), nil, true, true},
-		{"unicast request goes to its owner", arpFrame(macB, arpOpRequest, macA, ipA, macB, ipB), nil, true, false},
+		{"reply about learned IP flooded", arpFrame(bcast, header.ARPReply, macA, ipA, fdb.MAC{}, ipB), nil, true, true},
+		{"unicast request goes to its owner", arpFrame(macB, header.ARPRequest, macA, ipA, macB, ipB), nil, true, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,8 +288,8 @@ func TestAnnounce(t *testing.T) {
 		t.Fatalf("not ARP: % x", f)
 	case fdb.MAC(f[0:6]) != bcast || fdb.MAC(f[6:12]) != macB:
 		t.Fatalf("addressing: dst %x src %x; want broadcast from %v", f[0:6], f[6:12], macB)
-	case p.op() != arpOpRequest || p.senderMAC() != macB || p.senderIP() != ipB || p.targetIP() != ipB:
-		t.Fatalf("got op %d sender %v %v target %v; want a gratuitous request for %v at %v", p.op(), p.senderMAC(), p.senderIP(), p.targetIP(), ipB, macB)
+	case p.Op() != header.ARPRequest || p.SenderMAC() != macB || p.SenderIP() != ipB || p.TargetIP() != ipB:
+		t.Fatalf("got op %d sender %v %v target %v; want a gratuitous request for %v at %v", p.Op(), fdb.MAC(p.SenderMAC()), p.SenderIP(), p.TargetIP(), ipB, macB)
 	}
 	if err := a.eng.Announce(99, ipB, macB); err == nil {
 		t.Fatal("Announce on an unknown VNI: got nil; want an error")

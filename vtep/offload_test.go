@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/tap"
 )
@@ -68,7 +69,7 @@ func TestOffloadedSuperFrameIsSplit(t *testing.T) {
 	b := newTxBatch(4, maxSuperFrame)
 	b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
 	b.sizes[0] = copy(b.bufs[0][Headroom:], frame)
-	tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: tap.VnetGSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[0][Headroom-tap.VnetHdrLen:])
+	tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[0][Headroom-tap.VnetHdrLen:])
 	e.transmit(n, b, 1)
 
 	if want := (len(payload) + mss - 1) / mss; len(conn.got) != want {
@@ -141,7 +142,7 @@ func TestOffloadedReceiveCoalesces(t *testing.T) {
 		segs[i] = make([]byte, 1600)
 	}
 	sizes := make([]int, 4)
-	k, err := encap.Split(sb.Bytes(), encap.GSO{Type: encap.GSOTCPv4, Size: 1400, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}, segs, sizes, 0)
+	k, err := encap.Split(sb.Bytes(), encap.GSO{Type: header.GSOTCPv4, Size: 1400, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}, segs, sizes, 0)
 	if err != nil || k != 3 {
 		t.Fatalf("Split = %d, %v", k, err)
 	}
@@ -157,7 +158,7 @@ func TestOffloadedReceiveCoalesces(t *testing.T) {
 		t.Fatalf("TAP writes: %d; want 2 (one super-frame, one lone frame)", len(dev.got))
 	}
 	h, err := tap.ParseVnetHdr(dev.got[0], len(dev.got[0])-tap.VnetHdrLen)
-	if err != nil || h.GSOType != tap.VnetGSOTCPv4 || h.GSOSize != 1400 || h.CsumStart != 34 || h.HdrLen != 54 {
+	if err != nil || h.GSOType != header.GSOTCPv4 || h.GSOSize != 1400 || h.CsumStart != 34 || h.HdrLen != 54 {
 		t.Fatalf("super-frame header %+v, %v; want TCPv4, 1400, checksum at 34, headers 54", h, err)
 	}
 	p := gopacket.NewPacket(dev.got[0][tap.VnetHdrLen:], layers.LayerTypeEthernet, gopacket.Default)
@@ -194,7 +195,7 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 	const runs, mss = 100, 1400
 	frame := tcpSuperFrame(t, 20000)
 	segsPerFrame := (20000 + mss - 1) / mss
-	g := encap.GSO{Type: encap.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
+	g := encap.GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
 
 	t.Run("transmit: split", func(t *testing.T) {
 		conn := &discardConn{}
@@ -210,7 +211,7 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 		b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
 		for i := range 4 {
 			b.sizes[i] = copy(b.bufs[i][Headroom:], frame)
-			tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: tap.VnetGSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[i][Headroom-tap.VnetHdrLen:])
+			tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[i][Headroom-tap.VnetHdrLen:])
 		}
 		if allocs := testing.AllocsPerRun(runs, func() { e.transmit(n, b, 4) }); allocs != 0 {
 			t.Errorf("allocs per batch of 4 super-frames: %v; want 0", allocs)

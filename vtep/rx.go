@@ -11,6 +11,7 @@ import (
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/tap"
 )
@@ -191,15 +192,16 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 
 // learn records where the sender of a received frame lives, as the kernel's
 // VXLAN does: its source MAC against the sending VTEP, and from ARP its IP
-// against its MAC.
+// against its MAC. frame holds at least an Ethernet header, as Decap
+// promises.
 func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time) {
-	src := fdb.MAC(frame[6:12])
+	src := fdb.MAC(header.Ethernet(frame).Source())
 	if src.IsMulticast() || src == (fdb.MAC{}) || n.removed.Load() {
 		return
 	}
 	e.fdb.Learn(n.cfg.VNI, src, n.vtepPort(vtep.Unmap()), now)
-	if a, ok := parseARP(frame); ok && a.senderMAC() == src && a.senderIP().IsValid() && !a.senderIP().IsUnspecified() {
-		e.fdb.LearnIP(n.cfg.VNI, a.senderIP(), src, now)
+	if a, ok := parseARP(frame); ok && a.SenderMAC() == src && a.SenderIP().IsValid() && !a.SenderIP().IsUnspecified() {
+		e.fdb.LearnIP(n.cfg.VNI, a.SenderIP(), src, now)
 	}
 }
 
@@ -249,7 +251,7 @@ func (d *delivery) coalesce() {
 		if len(frames)-i >= 2 {
 			buf := d.groBuffer(used)
 			taken, size, g := encap.Coalesce(frames[i:], buf[rxFrameOffset:])
-			if g.Type != encap.GSONone {
+			if g.Type != header.GSONone {
 				putGSOHeader(buf[rxFrameOffset-tap.VnetHdrLen:], buf[rxFrameOffset:], g)
 				out = append(out, buf[:rxFrameOffset+size])
 				used++
@@ -266,15 +268,12 @@ func (d *delivery) coalesce() {
 	d.merged, d.pending = d.pending[:0], out
 }
 
-// putGSOHeader writes the virtio-net header of a coalesced super-frame.
+// putGSOHeader writes the virtio-net header of a super-frame that Coalesce
+// built: its TCP header lies at g.CsumStart.
 func putGSOHeader(hdr, frame []byte, g encap.GSO) {
-	typ := uint8(tap.VnetGSOTCPv4)
-	if g.Type == encap.GSOTCPv6 {
-		typ = tap.VnetGSOTCPv6
-	}
-	hdrLen := g.CsumStart + int(frame[g.CsumStart+12]>>4)*4
+	hdrLen := g.CsumStart + header.TCP(frame[g.CsumStart:]).DataOffset()
 	tap.VnetHdr{
-		Flags: tap.VnetNeedsCsum, GSOType: typ, HdrLen: uint16(hdrLen), GSOSize: uint16(g.Size),
+		Flags: tap.VnetNeedsCsum, GSOType: g.Type, HdrLen: uint16(hdrLen), GSOSize: uint16(g.Size),
 		CsumStart: uint16(g.CsumStart), CsumOffset: uint16(g.CsumOffset),
 	}.Put(hdr)
 }

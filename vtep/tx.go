@@ -8,6 +8,7 @@ import (
 
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/tap"
 )
@@ -121,10 +122,10 @@ func (e *Engine) transmitOffloaded(n *network, b *txBatch, buf []byte) {
 		return
 	}
 	g := encap.GSO{
-		Type: encap.GSOType(h.GSOType), Size: int(h.GSOSize),
+		Type: h.GSOType, Size: int(h.GSOSize),
 		CsumStart: int(h.CsumStart), CsumOffset: int(h.CsumOffset), NeedsCsum: h.Flags&tap.VnetNeedsCsum != 0,
 	}
-	if g.Type == encap.GSONone {
+	if g.Type == header.GSONone {
 		if g.NeedsCsum {
 			// In place: Split copies the frame onto itself and completes the sum.
 			b.one[0] = buf
@@ -170,14 +171,14 @@ func (b *txBatch) growSegs(n int) {
 func (e *Engine) classify(n *network, b *txBatch, buf []byte) {
 	frame := buf[Headroom:]
 	switch {
-	case len(frame) < ethHeaderLen:
+	case len(frame) < header.EthernetLen:
 		n.ctr.Drop(metrics.DropTruncated, 1)
 		return
 	case len(frame) > n.maxFrame:
 		n.ctr.Drop(metrics.DropOversize, 1)
 		return
 	}
-	dst := fdb.MAC(frame[0:6])
+	dst := fdb.MAC(header.Ethernet(frame).Destination())
 	if !dst.IsMulticast() {
 		if vtep, ok := e.fdb.Lookup(n.cfg.VNI, dst); ok {
 			pkt := encap.Encap(buf, Headroom, n.cfg.VNI)
@@ -200,12 +201,12 @@ func (e *Engine) classify(n *network, b *txBatch, buf []byte) {
 func (e *Engine) answerLocally(n *network, b *txBatch, buf []byte) bool {
 	frame := buf[Headroom:]
 	a, ok := parseARP(frame)
-	if !ok || a.op() != arpOpRequest || a.senderIP() == a.targetIP() {
+	if !ok || a.Op() != header.ARPRequest || a.SenderIP() == a.TargetIP() {
 		return false
 	}
 	// Answer only for a binding whose MAC still has a VTEP: an IP whose
 	// owner has gone quiet is left for the network to answer.
-	mac, ok := e.fdb.LookupIP(n.cfg.VNI, a.targetIP())
+	mac, ok := e.fdb.LookupIP(n.cfg.VNI, a.TargetIP())
 	if !ok {
 		return false
 	}
