@@ -117,10 +117,12 @@ func lint(t *testing.T, c prometheus.Collector) {
 }
 
 // testNode is a cluster node as a scrape reads it (see clusterStats): a
-// gossip agent and, on a manager, a raft store.
+// gossip agent and, on a manager, a raft store and the gossip key
+// generations it holds.
 type testNode struct {
-	agent *gossip.Agent
-	store *store.Store
+	agent      *gossip.Agent
+	store      *store.Store
+	gossipKeys []store.Key
 }
 
 func (n *testNode) Agent() *gossip.Agent { return n.agent }
@@ -136,13 +138,7 @@ func (n *testNode) GossipKeyGenerations() []store.Key {
 	if n.store == nil {
 		return nil
 	}
-	var out []store.Key
-	n.store.Read(func(s *store.State) {
-		for _, k := range s.GossipKeys {
-			out = append(out, store.Key{Generation: k.Generation, Created: k.Created})
-		}
-	})
-	return out
+	return n.gossipKeys
 }
 
 // clusterCollector collects what daemonCollector does for a daemon whose
@@ -195,7 +191,7 @@ func testManager(t *testing.T, now time.Time) *testNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Shutdown() })
-	return &testNode{agent: agent, store: st}
+	return &testNode{agent: agent, store: st, gossipKeys: []store.Key{{Generation: 1, Created: key.Created}}}
 }
 
 func TestDaemonMetricsCluster(t *testing.T) {

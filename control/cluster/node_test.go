@@ -59,6 +59,12 @@ func TestNodeCluster(t *testing.T) {
 		if _, ok := m2.RaftStats(); !ok {
 			t.Fatal("m2 reports no raft stats")
 		}
+		for _, m := range []*Node{m1, m2} {
+			keys := m.GossipKeyGenerations()
+			if len(keys) != 1 || keys[0].Generation != 1 || keys[0].Created.IsZero() || keys[0].Key != nil {
+				t.Errorf("%s's stored gossip keys: got %+v; want generation 1 with its creation time and no key", m.cfg.Hostname, keys)
+			}
+		}
 	})
 	t.Run("apply and state through a worker", func(t *testing.T) {
 		var got store.Network
