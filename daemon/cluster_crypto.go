@@ -58,11 +58,12 @@ type saEntry struct {
 // identity is how a run of a node appears in key derivation.
 func identity(node string, boot uint64) string { return node + "/" + strconv.FormatUint(boot, 16) }
 
-// keyLoop keeps this node's data keys current, and on the leader rotates
-// them, every keyPoll, until stop closes.
+// keyLoop keeps this node's data keys current every keyPoll, until stop
+// closes. (The leader's cluster node rotates them.)
 func (d *Daemon) keyLoop(stop <-chan struct{}) { every(stop, keyPoll, d.followKeys) }
 
-// followKeys is one round of keyLoop.
+// followKeys is one round of keyLoop: while this node has an encrypted
+// network, it fetches the managers' keys.
 func (d *Daemon) followKeys() {
 	d.mu.Lock()
 	c, need := d.cl, false
@@ -70,47 +71,24 @@ func (d *Daemon) followKeys() {
 		need = need || n.Encrypted
 	}
 	d.mu.Unlock()
-	if c == nil || !need && (c.store == nil || !c.store.IsLeader()) {
+	if c == nil || !need {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	st, err := c.state(ctx)
+	st, err := c.State(ctx)
 	cancel()
 	if err != nil {
 		d.log.Debug("data keys not fetched", "err", err)
 		return
 	}
-	d.rotateDataKeys(c, st)
 	d.syncDataKeys(c, st)
-}
-
-// rotateDataKeys adds a key to every encrypted network whose newest key is
-// older than the rotation period, when this node is the leader.
-func (d *Daemon) rotateDataKeys(c *clusterNode, st *store.State) {
-	if c.store == nil || !c.store.IsLeader() || d.cfg.DataKeyRotation <= 0 {
-		return
-	}
-	for _, n := range st.Networks {
-		if !n.Encrypted || len(n.Keys) > 0 && time.Since(n.Keys[0].Created) < d.cfg.DataKeyRotation {
-			continue
-		}
-		k := cluster.NewNetworkKey()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := c.apply(ctx, store.Command{Op: store.OpAddNetworkKey, NetworkID: n.ID, Key: &k}, nil)
-		cancel()
-		if err != nil {
-			d.log.Warn("data key not rotated", "network", n.Name, "err", err)
-			continue
-		}
-		d.log.Info("data key rotated", "network", n.Name)
-	}
 }
 
 // syncDataKeys takes the managers' keys of this node's encrypted networks
 // and has the reconciler reprogram a network whose keys changed. A list
 // older than the one held (from a manager that lags) is ignored: keys
 // never go back.
-func (d *Daemon) syncDataKeys(c *clusterNode, st *store.State) {
+func (d *Daemon) syncDataKeys(c *cluster.Node, st *store.State) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cl != c {
@@ -193,15 +171,15 @@ func peerRuns(self string, recs []gossip.Record) []peerRun {
 // nonces, go on) and the same Inbound (the replay window remembers).
 // Generations retired are never derived again. Called from the reconciler
 // only.
-func (d *Daemon) installSAs(c *clusterNode, n *netState, epoch uint64, recs []gossip.Record) {
+func (d *Daemon) installSAs(c *cluster.Node, n *netState, epoch uint64, recs []gossip.Record) {
 	d.mu.Lock()
 	keys := slices.Clone(d.netKeys[n.ID])
 	d.mu.Unlock()
 	cache := d.saCache(n.ID, keys)
-	self := identity(c.info.NodeID, d.boot)
+	self := identity(c.ID(), d.boot)
 	crypt := vtep.Crypto{Out: map[netip.AddrPort]*wcrypto.Outbound{}}
 	active := map[saKey]bool{}
-	for _, p := range peerRuns(c.info.NodeID, recs) {
+	for _, p := range peerRuns(c.ID(), recs) {
 		peer := identity(p.node, p.boot)
 		for _, k := range keys {
 			sk := saKey{false, peer, self, k.Generation}

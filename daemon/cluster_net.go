@@ -4,13 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
@@ -50,7 +50,7 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 		return api.Network{}, err
 	}
 	var out store.Network
-	if err := c.apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: n}, &out); err != nil {
+	if err := c.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: n}, &out); err != nil {
 		return api.Network{}, err
 	}
 	d.log.Info("cluster network created", "network", out.Name, "vni", out.VNI, "subnet", out.Subnet)
@@ -83,14 +83,14 @@ func parseClusterAddrs(req api.NetworkCreate, n *store.Network) error {
 }
 
 // clusterNetwork finds a cluster network by name in the managers' state.
-func (d *Daemon) clusterNetwork(ctx context.Context, name string) (*clusterNode, *store.Network, error) {
+func (d *Daemon) clusterNetwork(ctx context.Context, name string) (*cluster.Node, *store.Network, error) {
 	d.mu.Lock()
 	c := d.cl
 	d.mu.Unlock()
 	if c == nil {
 		return nil, nil, notFound("network %s not found", name)
 	}
-	st, err := c.state(ctx)
+	st, err := c.State(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,7 +108,7 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.apply(ctx, store.Command{Op: store.OpRemoveNetwork, NetworkID: n.ID}, nil); err != nil {
+	if err := c.Apply(ctx, store.Command{Op: store.OpRemoveNetwork, NetworkID: n.ID}, nil); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -142,7 +142,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if err := d.checkNetns(ep); err != nil {
 		return api.Endpoint{}, err
 	}
-	alloc := &store.Allocation{EndpointID: ep.ID, NetworkID: n.ID, Node: c.info.NodeID, Name: req.Name, MAC: ep.MAC, Aliases: req.Aliases}
+	alloc := &store.Allocation{EndpointID: ep.ID, NetworkID: n.ID, Node: c.ID(), Name: req.Name, MAC: ep.MAC, Aliases: req.Aliases}
 	if req.IP != "" {
 		if alloc.IP, err = netip.ParseAddr(req.IP); err != nil {
 			return api.Endpoint{}, badRequest("invalid address %q: %v", req.IP, err)
@@ -152,14 +152,14 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	var got store.Allocation
-	if err := c.apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
+	if err := c.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
 	release := func() { d.release(c, ep.ID) }
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cl != c {
+	if d.cl != c || d.clusterOp != "" {
 		release()
 		return api.Endpoint{}, conflict("this node left the cluster during the attach")
 	}
@@ -249,13 +249,13 @@ func (d *Daemon) followInterestLocked() {
 			ids = append(ids, n.ID)
 		}
 	}
-	d.cl.agent.SetInterest(ids)
+	d.cl.Agent().SetInterest(ids)
 }
 
 // publish gossips an endpoint's record. The caller holds d.mu.
-func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint) {
+func (d *Daemon) publish(c *cluster.Node, n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
-	c.agent.Publish(gossip.Record{
+	c.Agent().Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
 		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.advertised[n.ID],
 	})
@@ -263,8 +263,8 @@ func (d *Daemon) publish(c *clusterNode, n *netState, ep *endpoint) {
 
 // releaseCluster withdraws a detached endpoint's record and gives its
 // address back.
-func (d *Daemon) releaseCluster(c *clusterNode, ep *endpoint) {
-	c.agent.Withdraw(ep.ID)
+func (d *Daemon) releaseCluster(c *cluster.Node, ep *endpoint) {
+	c.Agent().Withdraw(ep.ID)
 	d.release(c, ep.ID)
 }
 
@@ -272,10 +272,10 @@ func (d *Daemon) releaseCluster(c *clusterNode, ep *endpoint) {
 // deadline so that a caller's cancelled request does not leak the address.
 // A manager that cannot be reached is logged: the address stays taken until
 // the node is removed, which is safer than reusing it.
-func (d *Daemon) release(c *clusterNode, endpointID string) {
+func (d *Daemon) release(c *cluster.Node, endpointID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
-	if err := c.apply(ctx, store.Command{Op: store.OpRelease, EndpointID: endpointID}, nil); err != nil {
+	if err := c.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: endpointID}, nil); err != nil {
 		d.log.Warn("address not released", "endpoint", endpointID, "err", err)
 	}
 }
@@ -320,10 +320,10 @@ func (d *Daemon) describeCluster(n *store.Network) api.Network {
 }
 
 // peersOf lists the VTEPs other than this one with endpoints on a network.
-func (d *Daemon) peersOf(c *clusterNode, networkID string) []netip.AddrPort {
+func (d *Daemon) peersOf(c *cluster.Node, networkID string) []netip.AddrPort {
 	var peers []netip.AddrPort
-	for _, r := range c.agent.Records(networkID) {
-		if r.Node != c.info.NodeID && !slices.Contains(peers, r.VTEP) {
+	for _, r := range c.Agent().Records(networkID) {
+		if r.Node != c.ID() && !slices.Contains(peers, r.VTEP) {
 			peers = append(peers, r.VTEP)
 		}
 	}
@@ -385,20 +385,6 @@ func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
 	}
 }
 
-// rejoinLoop keeps this node in touch with the cluster every few seconds:
-// it follows the managers' keys and manager list, drops local copies of
-// networks the cluster removed, and contacts nodes gossip sees as down.
-func (d *Daemon) rejoinLoop(stop <-chan struct{}) {
-	every(stop, 5*time.Second, func() {
-		d.mu.Lock()
-		c := d.cl
-		d.mu.Unlock()
-		if c != nil {
-			d.rejoin(c)
-		}
-	})
-}
-
 // every calls f every period until stop closes.
 func every(stop <-chan struct{}, period time.Duration, f func()) {
 	tick := time.NewTicker(period)
@@ -413,80 +399,14 @@ func every(stop <-chan struct{}, period time.Duration, f func()) {
 	}
 }
 
-// rejoin is one round of rejoinLoop. Contacting nodes that gossip sees as
-// down merges the two sides of a healed partition, each of which declared
-// the other dead; nodes are known from memberlist, from the managers' node
-// list (cached for when they cannot be reached) and from the first join.
-func (d *Daemon) rejoin(c *clusterNode) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if st, err := c.state(ctx); err == nil {
-		d.rotateKey(c, st)
-		d.syncKeys(c, st)
-		d.followCluster(c, st)
-		known := map[string]string{}
-		for _, n := range st.Nodes {
-			if n.ID != c.info.NodeID && n.GossipAddr.IsValid() {
-				known[n.ID] = n.GossipAddr.String()
-			}
-		}
-		d.recMu.Lock()
-		d.knownGossip = known
-		d.recMu.Unlock()
-	}
-	up := map[string]bool{c.info.NodeID: true}
-	addrs := map[string]bool{}
-	for _, m := range c.agent.Members() {
-		if m.State == gossip.StateAlive || m.State == gossip.StateSuspect {
-			up[m.ID] = true
-		} else if m.State != gossip.StateLeft && m.Addr.IsValid() {
-			addrs[m.Addr.String()] = true
-		}
-	}
-	d.recMu.Lock()
-	for id, addr := range d.knownGossip {
-		if !up[id] {
-			addrs[addr] = true
-		}
-	}
-	d.recMu.Unlock()
-	// A few at a time: each unreachable address can cost a TCP timeout.
-	list := make([]string, 0, 3)
-	for a := range addrs {
-		if len(list) == cap(list) {
-			break
-		}
-		list = append(list, a)
-	}
-	if len(list) > 0 {
-		if n, err := c.agent.Join(list); err != nil || n > 0 {
-			d.log.Debug("gossip rejoin", "tried", list, "reached", n, "err", err)
-		}
-	}
-}
-
-// followCluster brings this node's view in line with the managers' state:
-// the managers it asks, and its copies of cluster networks (one the cluster
-// removed is torn down here once no container of this node is on it).
-func (d *Daemon) followCluster(c *clusterNode, st *store.State) {
-	var managers []string
-	for _, n := range st.Nodes {
-		if n.Role == "manager" && n.Addr.IsValid() {
-			managers = append(managers, n.Addr.String())
-		}
-	}
-	slices.Sort(managers)
+// followCluster tears down this node's copies of networks the cluster
+// removed, once no container of this node is on them. The cluster node
+// calls it after each poll of the managers, from its own goroutine.
+func (d *Daemon) followCluster(c *cluster.Node, st *store.State) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cl != c {
 		return
-	}
-	if len(managers) > 0 && !slices.Equal(managers, c.info.Managers) {
-		c.info.Managers = managers
-		c.client.SetManagers(managers)
-		if err := d.saveCluster(c.info, clusterFiles{}); err != nil {
-			d.log.Warn("manager list not saved", "err", err)
-		}
 	}
 	changed := false
 	for name, n := range d.st.Networks {
@@ -524,7 +444,7 @@ func (d *Daemon) reconcile(networkID string) {
 		d.dns.RemoveZone(networkID)
 		return
 	}
-	recs := c.agent.Records(networkID)
+	recs := c.Agent().Records(networkID)
 	d.setClusterZone(networkID, epoch, recs)
 	if local.Encrypted {
 		d.installSAs(c, local, epoch, recs)
@@ -532,7 +452,7 @@ func (d *Daemon) reconcile(networkID string) {
 	next := map[string]gossip.Record{}
 	macs := map[fdb.MAC]bool{}
 	for _, r := range recs {
-		if r.Node != c.info.NodeID {
+		if r.Node != c.ID() {
 			next[r.EndpointID] = r
 			macs[r.MAC] = true
 		}
@@ -618,25 +538,25 @@ func (d *Daemon) Nodes(ctx context.Context) ([]api.Node, error) {
 	if c == nil {
 		return nil, errNoCluster()
 	}
-	st, err := c.state(ctx)
+	st, err := c.State(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var leader cluster.Leader
-	if err := c.client.Do(ctx, http.MethodGet, "/v1/leader", nil, &leader); err != nil {
+	leader, err := c.Leader(ctx)
+	if err != nil {
 		d.log.Debug("no leader known", "err", err)
 	}
 	alive := map[string]bool{}
-	for _, m := range c.agent.Members() {
+	for _, m := range c.Agent().Members() {
 		alive[m.ID] = m.State == gossip.StateAlive || m.State == gossip.StateSuspect
 	}
 	var out []api.Node
 	for _, n := range st.Nodes {
-		node := api.Node{ID: n.ID, Hostname: n.Hostname, Role: n.Role, Addr: n.Addr.String(), DataAddr: n.DataAddr.String(), Self: n.ID == c.info.NodeID, Status: "Down"}
+		node := api.Node{ID: n.ID, Hostname: n.Hostname, Role: string(n.Role), Addr: n.Addr.String(), DataAddr: n.DataAddr.String(), Self: n.ID == c.ID(), Status: "Down"}
 		if node.Self || alive[n.ID] {
 			node.Status = "Ready"
 		}
-		if n.Role == "manager" {
+		if n.Role == pki.RoleManager {
 			switch {
 			case n.ID == leader.ID:
 				node.ManagerStatus = "Leader"

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
@@ -126,29 +127,29 @@ type Daemon struct {
 	dns      *dnshost.Host
 	boot     uint64 // random per run: part of the identities data keys are derived for
 
-	mu      sync.Mutex // guards st, cl, netKeys and the links they describe
-	st      *state
-	cl      *clusterNode           // nil outside a cluster
-	netKeys map[string][]store.Key // encrypted networks' data keys by network ID, newest first
+	mu        sync.Mutex // guards st, cl, clusterOp, netKeys and the links they describe
+	st        *state
+	cl        *cluster.Node          // nil outside a cluster
+	clusterOp string                 // "init", "join" or "leave" while one talks to the cluster unlocked
+	netKeys   map[string][]store.Key // encrypted networks' data keys by network ID, newest first
 	// advertised is, by network ID, the newest key generation this node's
 	// records say it opens: set once its Inbound SAs are installed.
 	advertised map[string]uint64
 
 	// The reconciler programs cluster networks from gossip.
-	recMu       sync.Mutex
-	recPending  map[string]bool // network IDs to reconcile
-	recKick     chan struct{}
-	installed   map[string]installedSet       // by network ID; the reconciler's own
-	sas         map[string]map[saKey]*saEntry // encrypted networks' SAs by network ID; the reconciler's own
-	saFloor     map[string]uint64             // by network ID, the newest generation retired; the reconciler's own
-	saActive    map[string]map[saKey]bool     // by network ID, the SAs installed now; the reconciler's own
-	keyQueries  []keyQuery                    // under recMu
-	epochs      atomic.Uint64                 // numbers each start of a network
-	orphans     []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
-	knownGossip map[string]string             // node ID → gossip address, from the managers; under recMu
-	stop        chan struct{}
-	captures    capture.Server // debug captures in flight; ended when the API shuts down
-	taps        links.TAPs     // opens the networks' TAPs as configured
+	recMu      sync.Mutex
+	recPending map[string]bool // network IDs to reconcile
+	recKick    chan struct{}
+	installed  map[string]installedSet       // by network ID; the reconciler's own
+	sas        map[string]map[saKey]*saEntry // encrypted networks' SAs by network ID; the reconciler's own
+	saFloor    map[string]uint64             // by network ID, the newest generation retired; the reconciler's own
+	saActive   map[string]map[saKey]bool     // by network ID, the SAs installed now; the reconciler's own
+	keyQueries []keyQuery                    // under recMu
+	epochs     atomic.Uint64                 // numbers each start of a network
+	orphans    []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
+	stop       chan struct{}
+	captures   capture.Server // debug captures in flight; ended when the API shuts down
+	taps       links.TAPs     // opens the networks' TAPs as configured
 }
 
 // New opens the state and the underlay socket and restores every network.
@@ -196,11 +197,10 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.syncDNS()
 	d.mu.Unlock()
 	go d.reconcileLoop(d.stop)
-	go d.rejoinLoop(d.stop)
 	go d.keyLoop(d.stop)
 	if d.cl != nil {
 		d.republish() // before joining, so that peers never see this node without its endpoints
-		go d.joinGossip(d.cl)
+		d.cl.Start()
 		go d.releaseOrphans(d.cl)
 	}
 	return d, nil
@@ -392,11 +392,12 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	}
 	close(d.stop)
 	d.mu.Lock()
-	if d.cl != nil {
-		d.cl.close(false)
-	}
+	c := d.cl
 	d.dns.Close() // containers keep their resolv.conf for the next run
 	d.mu.Unlock()
+	if c != nil {
+		_ = c.Close() // outside d.mu: it waits for the node's goroutine, which may want d.mu
+	}
 	errs = append(errs, d.engine.Close())
 	d.log.Info("weftd stopped")
 	return errors.Join(errs...)

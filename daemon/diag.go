@@ -3,7 +3,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 )
@@ -27,7 +27,7 @@ type diagNet struct {
 
 // diagNets returns the cluster membership and this node's networks, sorted
 // by name.
-func (d *Daemon) diagNets() (*clusterNode, []diagNet) {
+func (d *Daemon) diagNets() (*cluster.Node, []diagNet) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]diagNet, 0, len(d.st.Networks))
@@ -80,10 +80,10 @@ func (d *Daemon) staticPeers(n diagNet, pt peerTable) {
 
 // clusterPeers adds every other cluster member with the gossip state this
 // node sees, and the networks it has endpoints on among this node's.
-func clusterPeers(c *clusterNode, nets []diagNet, pt peerTable) {
-	self := c.info.NodeID
+func clusterPeers(c *cluster.Node, nets []diagNet, pt peerTable) {
+	self := c.ID()
 	members := map[string]gossip.Member{}
-	for _, m := range c.agent.Members() {
+	for _, m := range c.Agent().Members() {
 		if m.ID == self {
 			continue
 		}
@@ -96,7 +96,7 @@ func clusterPeers(c *clusterNode, nets []diagNet, pt peerTable) {
 		if !n.cluster {
 			continue
 		}
-		for _, r := range c.agent.Records(n.id) {
+		for _, r := range c.Agent().Records(n.id) {
 			if r.Node == self {
 				continue
 			}
@@ -159,7 +159,7 @@ func (p *peerRow) seen(t time.Time) {
 // setMember says the peer is a cluster member: its identity and gossip
 // state, which says more of its reachability than any other source.
 func (p *peerRow) setMember(m gossip.Member) {
-	p.NodeID, p.Hostname, p.Role, p.State = m.ID, m.Meta.Hostname, m.Meta.Role, m.State.String()
+	p.NodeID, p.Hostname, p.Role, p.State = m.ID, m.Meta.Hostname, string(m.Meta.Role), m.State.String()
 }
 
 // FDB returns the forwarding database of one of this node's networks, or
@@ -228,21 +228,21 @@ func (d *Daemon) NodeInfo(ctx context.Context, ref string) (api.NodeInfo, error)
 		}
 		return d.standaloneInfo(nets), nil
 	}
-	st, err := c.state(ctx)
+	st, err := c.State(ctx)
 	if err != nil {
 		return api.NodeInfo{}, err
 	}
-	n, err := findNode(st, ref, c.info.NodeID)
+	n, err := findNode(st, ref, c.ID())
 	if err != nil {
 		return api.NodeInfo{}, err
 	}
 	info := api.NodeInfo{
-		ID: n.ID, Hostname: n.Hostname, Role: n.Role, Self: n.ID == c.info.NodeID, Joined: n.Joined,
+		ID: n.ID, Hostname: n.Hostname, Role: string(n.Role), Self: n.ID == c.ID(), Joined: n.Joined,
 		Addresses: api.NodeAddresses{DataPath: n.DataAddr.String(), Gossip: addrString(n.GossipAddr)},
 		Gossip:    "unknown", Status: "Down", Networks: []string{},
 	}
 	d.fillGossip(c, &info)
-	if n.Role == store.RoleManager {
+	if n.Role == pki.RoleManager {
 		info.Addresses.Manager = addrString(n.Addr)
 		info.ManagerStatus = d.managerStatus(ctx, c, n.ID, info.Status == "Ready")
 	}
@@ -254,7 +254,7 @@ func (d *Daemon) NodeInfo(ctx context.Context, ref string) (api.NodeInfo, error)
 		return info, nil
 	}
 	for _, sn := range st.Networks {
-		if slices.Contains(c.agent.Interested(sn.ID), n.ID) {
+		if slices.Contains(c.Agent().Interested(sn.ID), n.ID) {
 			info.Networks = append(info.Networks, sn.Name)
 		}
 	}
@@ -276,12 +276,12 @@ func (d *Daemon) standaloneInfo(nets []diagNet) api.NodeInfo {
 }
 
 // fillGossip sets a node's gossip state and status as this node sees them.
-func (d *Daemon) fillGossip(c *clusterNode, info *api.NodeInfo) {
+func (d *Daemon) fillGossip(c *cluster.Node, info *api.NodeInfo) {
 	if info.Self {
-		info.Gossip, info.Status = c.agent.LocalNode().State.String(), "Ready"
+		info.Gossip, info.Status = c.Agent().LocalNode().State.String(), "Ready"
 		return
 	}
-	for _, m := range c.agent.Members() {
+	for _, m := range c.Agent().Members() {
 		if m.ID == info.ID {
 			info.Gossip = m.State.String()
 			if m.State == gossip.StateAlive || m.State == gossip.StateSuspect {
@@ -293,22 +293,20 @@ func (d *Daemon) fillGossip(c *clusterNode, info *api.NodeInfo) {
 
 // managerStatus says whether a manager leads, and what raft says of it
 // when this node is a manager and so holds the raft configuration.
-func (d *Daemon) managerStatus(ctx context.Context, c *clusterNode, id string, ready bool) *api.ManagerStatus {
+func (d *Daemon) managerStatus(ctx context.Context, c *cluster.Node, id string, ready bool) *api.ManagerStatus {
 	ms := &api.ManagerStatus{Reachability: "unreachable"}
 	if ready {
 		ms.Reachability = "reachable"
 	}
-	var leader cluster.Leader
-	if c.store != nil {
-		leader.ID, _ = c.store.Leader()
-	} else if err := c.client.Do(ctx, http.MethodGet, "/v1/leader", nil, &leader); err != nil {
+	leader, err := c.Leader(ctx)
+	if err != nil {
 		d.log.Debug("no leader known", "err", err)
 	}
 	ms.Leader = leader.ID != "" && leader.ID == id
-	if c.store == nil {
+	if !c.IsManager() {
 		return ms
 	}
-	servers, err := c.store.Servers()
+	servers, err := c.RaftServers()
 	if err != nil {
 		d.log.Debug("no raft configuration", "err", err)
 		return ms

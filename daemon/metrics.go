@@ -99,19 +99,27 @@ func (m daemonCollector) collectFDB(ch chan<- prometheus.Metric, vnis []uint32) 
 	}
 }
 
+// clusterStats is what a scrape reads of the cluster node (a
+// *cluster.Node); every method answers from this node's own state.
+type clusterStats interface {
+	Agent() *gossip.Agent
+	RaftStats() (store.RaftStats, bool)
+	GossipKeyGenerations() []store.Key
+}
+
 // collectCluster reports gossip members and, on a manager, raft's state
 // and the gossip keys' ages.
-func collectCluster(ch chan<- prometheus.Metric, c *clusterNode, now time.Time) {
-	if c.agent != nil {
-		counts := c.agent.MemberCounts()
+func collectCluster(ch chan<- prometheus.Metric, c clusterStats, now time.Time) {
+	if a := c.Agent(); a != nil {
+		counts := a.MemberCounts()
 		for _, s := range gossip.MemberStates() {
 			ch <- gauge(descGossipMembers, counts[s], s.String())
 		}
 	}
-	if c.store == nil {
+	st, ok := c.RaftStats()
+	if !ok {
 		return
 	}
-	st := c.store.RaftStats()
 	ch <- gauge(descRaftLeader, boolInt(st.Leader))
 	for _, s := range store.RaftStates() {
 		ch <- gauge(descRaftState, boolInt(s == st.State), s)
@@ -119,13 +127,7 @@ func collectCluster(ch chan<- prometheus.Metric, c *clusterNode, now time.Time) 
 	ch <- gauge(descRaftTerm, st.Term)
 	ch <- gauge(descRaftCommitIndex, st.CommitIndex)
 	ch <- gauge(descRaftAppliedIndex, st.AppliedIndex)
-	var gossipKeys []store.Key
-	c.store.Read(func(s *store.State) {
-		for _, k := range s.GossipKeys {
-			gossipKeys = append(gossipKeys, store.Key{Generation: k.Generation, Created: k.Created})
-		}
-	})
-	collectKeyAges(ch, descGossipKeyAge, gossipKeys, now)
+	collectKeyAges(ch, descGossipKeyAge, c.GossipKeyGenerations(), now)
 }
 
 // collectKeyAges reports the age at now of each key generation, labelled

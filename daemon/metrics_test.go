@@ -125,10 +125,48 @@ func lint(t *testing.T, c prometheus.Collector) {
 	}
 }
 
+// testNode is a cluster node as a scrape reads it (see clusterStats): a
+// gossip agent and, on a manager, a raft store and the gossip key
+// generations it holds.
+type testNode struct {
+	agent      *gossip.Agent
+	store      *store.Store
+	gossipKeys []store.Key
+}
+
+func (n *testNode) Agent() *gossip.Agent { return n.agent }
+
+func (n *testNode) RaftStats() (store.RaftStats, bool) {
+	if n.store == nil {
+		return store.RaftStats{}, false
+	}
+	return n.store.RaftStats(), true
+}
+
+func (n *testNode) GossipKeyGenerations() []store.Key {
+	if n.store == nil {
+		return nil
+	}
+	return n.gossipKeys
+}
+
+// clusterCollector collects what daemonCollector does for a daemon whose
+// cluster node is c.
+type clusterCollector struct {
+	daemonCollector
+	c   clusterStats
+	now time.Time
+}
+
+func (cc clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	cc.daemonCollector.Collect(ch)
+	collectCluster(ch, cc.c, cc.now)
+}
+
 // testManager returns a cluster node of one manager: a raft store that
 // leads itself, with a gossip key created an hour before now, and a gossip
 // agent on an in-memory network.
-func testManager(t *testing.T, now time.Time) *clusterNode {
+func testManager(t *testing.T, now time.Time) *testNode {
 	t.Helper()
 	addr, trans := raft.NewInmemTransport("m1:2377")
 	cfg := store.DefaultConfig()
@@ -162,14 +200,13 @@ func testManager(t *testing.T, now time.Time) *clusterNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Shutdown() })
-	return &clusterNode{agent: agent, store: st}
+	return &testNode{agent: agent, store: st, gossipKeys: []store.Key{{Generation: 1, Created: key.Created}}}
 }
 
 func TestDaemonMetricsCluster(t *testing.T) {
 	now := time.Now()
-	d := metricsDaemon(now)
-	d.cl = testManager(t, now)
-	c := daemonCollector{d}
+	node := testManager(t, now)
+	c := clusterCollector{daemonCollector{metricsDaemon(now)}, node, now}
 	deadline := time.Now().Add(5 * time.Second)
 	for value(t, gather(t, c), "weft_gossip_members", "state=alive") != 1 {
 		if time.Now().After(deadline) {
@@ -195,7 +232,7 @@ func TestDaemonMetricsCluster(t *testing.T) {
 			t.Errorf("raft state %s: got %v; want %v", s, v, want)
 		}
 	}
-	stats := d.cl.store.RaftStats()
+	stats := node.store.RaftStats()
 	if v := value(t, got, "weft_raft_applied_index", ""); v < 1 || v > float64(stats.AppliedIndex) {
 		t.Errorf("raft applied index: got %v; want 1 to %d", v, stats.AppliedIndex)
 	}
@@ -207,7 +244,7 @@ func TestDaemonMetricsCluster(t *testing.T) {
 	}
 	lint(t, c)
 
-	d.cl.store = nil // a worker
+	node.store = nil // a worker
 	got = gather(t, c)
 	for _, name := range []string{"weft_raft_leader", "weft_raft_state", "weft_raft_applied_index", "weft_gossip_key_age_seconds"} {
 		if _, ok := got[name]; ok {

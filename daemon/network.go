@@ -276,7 +276,7 @@ func (d *Daemon) Networks(ctx context.Context) ([]api.Network, error) {
 	c := d.cl
 	d.mu.Unlock()
 	if c != nil {
-		st, err := c.state(ctx)
+		st, err := c.State(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("cluster networks: %w", err)
 		}

@@ -71,8 +71,8 @@ func (d *Daemon) clusterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/cluster/join", post(http.StatusOK, func(ctx context.Context, req api.ClusterJoin) (any, error) {
 		return d.ClusterJoin(ctx, req)
 	}))
-	mux.HandleFunc("POST /v1/cluster/leave", post(http.StatusNoContent, func(_ context.Context, req api.ClusterLeave) (any, error) {
-		return nil, d.ClusterLeave(req)
+	mux.HandleFunc("POST /v1/cluster/leave", post(http.StatusNoContent, func(ctx context.Context, req api.ClusterLeave) (any, error) {
+		return nil, d.ClusterLeave(ctx, req)
 	}))
 	mux.HandleFunc("POST /v1/cluster/join-token", post(http.StatusOK, func(ctx context.Context, req api.JoinToken) (any, error) {
 		return d.JoinToken(ctx, req)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/weftnet/weft/internal/atomicfile"
 )
 
 // stateVersion is the layout of the state file; a daemon refuses a newer one.
@@ -222,54 +224,16 @@ func (s *state) save(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(backupPath(path), raw); err != nil {
+	if err := atomicfile.Write(backupPath(path), raw); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, raw)
-}
-
-// tempPattern names the files writeFileAtomic writes before renaming them.
-const tempPattern = ".state-*"
-
-// writeFileAtomic replaces the file at path with data: written to a
-// temporary file in the same directory, synced, renamed over path, and the
-// directory synced so that the rename survives a power cut.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tempPattern)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("save %s: sync directory: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, raw)
 }
 
 // removeTemps deletes the temporary files a crash in the middle of
-// writeFileAtomic left in dir.
+// atomicfile.Write left in dir.
 func removeTemps(dir string) {
-	left, _ := filepath.Glob(filepath.Join(dir, tempPattern))
+	left, _ := filepath.Glob(filepath.Join(dir, atomicfile.TempPattern))
 	for _, f := range left {
 		_ = os.Remove(f)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/header"
 )
 
 // clusterConfig is a network as a control plane programs it: no learning
@@ -41,7 +42,7 @@ func TestApply(t *testing.T) {
 	a.taps[1].Inject(uni)
 	expectFrame(t, b.taps[1], uni)
 	a.taps[1].Inject(arpRequest(macA, ipA, ipB))
-	if f, ok := a.taps[1].Next(waitFrame); !ok || parseARPOp(f) != arpOpReply {
+	if f, ok := a.taps[1].Next(waitFrame); !ok || parseARPOp(f) != header.ARPReply {
 		t.Fatalf("ARP request for %v: got %x, %v; want a reply from A's FDB", ipB, f, ok)
 	}
 	a.taps[1].Inject(ether(bcast, macA, 2, 60))
@@ -93,7 +94,7 @@ func TestApplyRefused(t *testing.T) {
 // parseARPOp returns the operation of an ARP frame, 0 if it is not one.
 func parseARPOp(f []byte) uint16 {
 	if p, ok := parseARP(f); ok {
-		return p.op()
+		return p.Op()
 	}
 	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/daemon/api"
 )
 
@@ -86,7 +87,7 @@ func (c *cli) clusterJoinTokenCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Role = args[0]
-			if req.Role != "worker" && req.Role != "manager" {
+			if _, err := pki.ParseRole(req.Role); err != nil {
 				return fmt.Errorf("unknown role %q: want worker or manager", req.Role)
 			}
 			return c.call(func(ctx context.Context, cl *api.Client) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/control/pki"
+	"github.com/weftnet/weft/control/store"
 )
 
 // requestTimeout bounds one call to a manager.
@@ -23,6 +24,7 @@ const requestTimeout = 15 * time.Second
 // answers: followers forward writes to the leader.
 type Client struct {
 	http *http.Client
+	only string // set by At: the one manager asked
 
 	mu       sync.Mutex
 	managers []string // 2377 addresses, the last one that answered first
@@ -33,14 +35,15 @@ func NewClient(cfg *tls.Config, managers []string) *Client {
 	return &Client{http: httpClient(cfg), managers: append([]string(nil), managers...)}
 }
 
+// At returns a client that asks only the manager at addr, with c's
+// certificate: for a node that must reach the manager that admitted it.
+func (c *Client) At(addr string) *Client {
+	return &Client{http: c.http, only: addr}
+}
+
 func httpClient(cfg *tls.Config) *http.Client {
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		deadline, ok := ctx.Deadline()
-		timeout := handshakeTimeout
-		if ok {
-			timeout = min(timeout, time.Until(deadline))
-		}
-		return dialTagged(addr, cfg, tagAPI, timeout)
+		return dialTagged(ctx, addr, cfg, tagAPI, handshakeTimeout)
 	}
 	return &http.Client{Transport: &http.Transport{DialTLSContext: dial, MaxIdleConnsPerHost: 4}, Timeout: requestTimeout}
 }
@@ -54,14 +57,54 @@ func (c *Client) SetManagers(addrs []string) {
 
 // Managers returns the managers the client tries, in order.
 func (c *Client) Managers() []string {
+	if c.only != "" {
+		return []string{c.only}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.managers...)
 }
 
-// Do sends a request to the first manager that answers. An error that the
+// Apply sends a command to the leader through a manager and decodes its
+// result into out (may be nil).
+func (c *Client) Apply(ctx context.Context, cmd store.Command, out any) error {
+	return c.do(ctx, http.MethodPost, pathApply, cmd, out)
+}
+
+// State fetches the cluster state as the leader has it (see
+// Manager.State). A worker gets it without the join secrets and without
+// the data keys of the networks it has no address on.
+func (c *Client) State(ctx context.Context) (*store.State, error) {
+	st := store.NewState()
+	if err := c.do(ctx, http.MethodGet, pathState, nil, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Leader asks a manager which manager leads.
+func (c *Client) Leader(ctx context.Context) (Leader, error) {
+	var l Leader
+	return l, c.do(ctx, http.MethodGet, pathLeader, nil, &l)
+}
+
+// AddVoter makes the manager nodeID, reached at addr, a raft voter. Only
+// managers may ask.
+func (c *Client) AddVoter(ctx context.Context, nodeID, addr string) error {
+	return c.do(ctx, http.MethodPost, pathVoter, VoterRequest{NodeID: nodeID, Addr: addr}, nil)
+}
+
+// RemoveVoter takes the manager nodeID out of raft. Only managers may ask.
+func (c *Client) RemoveVoter(ctx context.Context, nodeID string) error {
+	return c.do(ctx, http.MethodPost, pathVoterRemove, VoterRequest{NodeID: nodeID}, nil)
+}
+
+// do sends a request to the first manager that answers. An error that the
 // manager returned (a refused command) is not retried elsewhere.
-func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	if c.only != "" {
+		return call(ctx, c.http, method, c.only, path, in, out)
+	}
 	var errs []error
 	for _, addr := range c.Managers() {
 		err := call(ctx, c.http, method, addr, path, in, out)
@@ -88,11 +131,6 @@ func (c *Client) preferManager(addr string) {
 			c.managers[0], c.managers[i] = c.managers[i], c.managers[0]
 		}
 	}
-}
-
-// DoAt sends a request to one manager.
-func (c *Client) DoAt(ctx context.Context, addr, method, path string, in, out any) error {
-	return call(ctx, c.http, method, addr, path, in, out)
 }
 
 // RefusedError is a manager's answer that the request is wrong; asking
@@ -127,9 +165,6 @@ func call(ctx context.Context, hc *http.Client, method, addr, path string, in, o
 		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
 			e.Message = resp.Status
 		}
-		if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
-			return &RefusedError{resp.StatusCode, e.Message}
-		}
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			return fmt.Errorf("%s: %s", addr, e.Message) // no leader there yet: try another
 		}
@@ -141,12 +176,12 @@ func call(ctx context.Context, hc *http.Client, method, addr, path string, in, o
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// Join asks the manager at addr to admit this node. It checks that the
+// Admit asks the manager at addr to admit this node. It checks that the
 // manager's CA is the one the token names before it sends the secret.
-func Join(ctx context.Context, addr string, token pki.Token, req JoinRequest) (JoinResponse, error) {
+func Admit(ctx context.Context, addr string, token pki.Token, req AdmitRequest) (AdmitResponse, error) {
 	hc := httpClient(pki.JoinClientConfig(token.Fingerprint))
 	req.Secret = token.Secret
-	var resp JoinResponse
-	err := call(ctx, hc, http.MethodPost, addr, "/v1/join", req, &resp)
+	var resp AdmitResponse
+	err := call(ctx, hc, http.MethodPost, addr, pathJoin, req, &resp)
 	return resp, err
 }

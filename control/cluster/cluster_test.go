@@ -61,10 +61,10 @@ func startManager(t *testing.T) *testManager {
 		t.Fatal(err)
 	}
 	m := &testManager{addr: ln.Addr().String(), ca: ca, id: id, store: st, tokens: map[pki.Role]pki.Token{}}
-	m.addNode(t, "m1", "manager")
+	m.addNode(t, "m1", pki.RoleManager)
 	for _, role := range []pki.Role{pki.RoleWorker, pki.RoleManager} {
 		secret := pki.NewSecret()
-		if _, err := st.Apply(store.Command{Op: store.OpRotateSecret, Role: string(role), Secret: secret}, 5*time.Second); err != nil {
+		if _, err := st.Apply(store.Command{Op: store.OpRotateSecret, Role: role, Secret: secret}, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		m.tokens[role] = pki.Token{Fingerprint: ca.Fingerprint(), Secret: secret}
@@ -73,7 +73,7 @@ func startManager(t *testing.T) *testManager {
 }
 
 // addNode records a node in the store, as a join would.
-func (m *testManager) addNode(t *testing.T, id, role string) {
+func (m *testManager) addNode(t *testing.T, id string, role pki.Role) {
 	t.Helper()
 	nextPort++
 	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), nextPort)
@@ -104,7 +104,7 @@ func issue(t *testing.T, ca *pki.CA, node string, role pki.Role) *pki.Identity {
 // nextPort gives each test node its own addresses, as real nodes have.
 var nextPort uint16 = 3000
 
-func joinRequest(t *testing.T, node string) JoinRequest {
+func admitRequest(t *testing.T, node string) AdmitRequest {
 	t.Helper()
 	nextPort++
 	key, err := pki.NewNodeKey()
@@ -113,19 +113,19 @@ func joinRequest(t *testing.T, node string) JoinRequest {
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), nextPort)
-	return JoinRequest{NodeID: node, Hostname: node, PublicKey: pub, Addr: ap, DataAddr: ap, GossipAddr: ap}
+	return AdmitRequest{NodeID: node, Hostname: node, PublicKey: pub, Addr: ap, DataAddr: ap, GossipAddr: ap}
 }
 
-func TestJoin(t *testing.T) {
+func TestAdmit(t *testing.T) {
 	m := startManager(t)
 	ctx := context.Background()
 	for role, tok := range m.tokens {
 		t.Run(string(role), func(t *testing.T) {
-			resp, err := Join(ctx, m.addr, tok, joinRequest(t, "n-"+string(role)))
+			resp, err := Admit(ctx, m.addr, tok, admitRequest(t, "n-"+string(role)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.Role != string(role) {
+			if resp.Role != role {
 				t.Fatalf("role: got %s; want %s", resp.Role, role)
 			}
 			if (resp.CAKeyPEM != nil) != (role == pki.RoleManager) {
@@ -140,7 +140,7 @@ func TestJoin(t *testing.T) {
 	}
 }
 
-func TestJoinRefused(t *testing.T) {
+func TestAdmitRefused(t *testing.T) {
 	m := startManager(t)
 	ctx := context.Background()
 	other, _ := pki.NewCA("other")
@@ -154,7 +154,7 @@ func TestJoinRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Join(ctx, m.addr, c.tok, joinRequest(t, "intruder"))
+			_, err := Admit(ctx, m.addr, c.tok, admitRequest(t, "intruder"))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v; want an error containing %q", err, c.want)
 			}
@@ -167,10 +167,10 @@ func TestJoinRefused(t *testing.T) {
 	}
 	t.Run("rotated token", func(t *testing.T) {
 		old := m.tokens[pki.RoleWorker]
-		if _, err := m.store.Apply(store.Command{Op: store.OpRotateSecret, Role: "worker", Secret: pki.NewSecret()}, 5*time.Second); err != nil {
+		if _, err := m.store.Apply(store.Command{Op: store.OpRotateSecret, Role: pki.RoleWorker, Secret: pki.NewSecret()}, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Join(ctx, m.addr, old, joinRequest(t, "late")); err == nil || !strings.Contains(err.Error(), "rotated") {
+		if _, err := Admit(ctx, m.addr, old, admitRequest(t, "late")); err == nil || !strings.Contains(err.Error(), "rotated") {
 			t.Fatalf("got %v; want the rotated token refused", err)
 		}
 	})
@@ -182,21 +182,20 @@ func TestNodeCertificateRequired(t *testing.T) {
 	m := startManager(t)
 	ctx := context.Background()
 	anon := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} // a client with no certificate
-	err := call(ctx, httpClient(anon), http.MethodGet, m.addr, "/v1/state", nil, nil)
+	err := call(ctx, httpClient(anon), http.MethodGet, m.addr, pathState, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "node certificate") {
 		t.Fatalf("state without a certificate: got %v; want refused", err)
 	}
 	worker := issue(t, m.ca, "w1", pki.RoleWorker)
-	m.addNode(t, "w1", "worker")
+	m.addNode(t, "w1", pki.RoleWorker)
 	c := NewClient(worker.ClientConfig(), []string{m.addr})
-	st := store.NewState()
-	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); err != nil {
+	if _, err := c.State(ctx); err != nil {
 		t.Fatalf("state with a worker certificate: %v", err)
 	}
-	if err := c.Do(ctx, http.MethodPost, "/v1/voter", VoterRequest{NodeID: "w1", Addr: "127.0.0.1:1"}, nil); err == nil || !strings.Contains(err.Error(), "only managers") {
+	if err := c.AddVoter(ctx, "w1", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "only managers") {
 		t.Fatalf("voter from a worker: got %v; want refused", err)
 	}
-	conn, err := dialTagged(m.addr, worker.ClientConfig(), tagRaft, 2*time.Second)
+	conn, err := dialTagged(ctx, m.addr, worker.ClientConfig(), tagRaft, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,14 +221,14 @@ func TestApplyThroughClient(t *testing.T) {
 	c := NewClient(m.id.ClientConfig(), []string{"127.0.0.1:1", m.addr}) // the first is dead: the client moves on
 	var n store.Network
 	cmd := store.Command{Op: store.OpCreateNetwork, Network: &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Created: time.Unix(0, 0)}}
-	if err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, &n); err != nil {
+	if err := c.Apply(ctx, cmd, &n); err != nil {
 		t.Fatal(err)
 	}
 	if n.VNI < 4096 || n.Name != "web" {
 		t.Fatalf("got %+v; want web with a VNI from 4096", n)
 	}
 	cmd.Network.ID = "n2" // a new network with the same name
-	err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, nil)
+	err := c.Apply(ctx, cmd, nil)
 	var refused *RefusedError
 	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate network: got %v; want a 409 refusal", err)
@@ -241,10 +240,10 @@ func TestApplyThroughClient(t *testing.T) {
 func TestWorkerAuthority(t *testing.T) {
 	m := startManager(t)
 	ctx := context.Background()
-	m.addNode(t, "w1", "worker")
+	m.addNode(t, "w1", pki.RoleWorker)
 	c := NewClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig(), []string{m.addr})
-	st := store.NewState()
-	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); err != nil {
+	st, err := c.State(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if st.ManagerSecret != "" || st.WorkerSecret != "" {
@@ -252,30 +251,30 @@ func TestWorkerAuthority(t *testing.T) {
 	}
 	net := &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Created: time.Unix(0, 0)}
 	refused := []store.Command{
-		{Op: store.OpRotateSecret, Role: "manager", Secret: pki.NewSecret()},
-		{Op: store.OpSetRole, NodeID: "w1", Role: "manager"},
+		{Op: store.OpRotateSecret, Role: pki.RoleManager, Secret: pki.NewSecret()},
+		{Op: store.OpSetRole, NodeID: "w1", Role: pki.RoleManager},
 		{Op: store.OpRemoveNode, NodeID: "m1", Force: true},
 		{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e1", NetworkID: "n1", Node: "m1"}},
 	}
-	if err := c.Do(ctx, http.MethodPost, "/v1/apply", store.Command{Op: store.OpCreateNetwork, Network: net}, nil); err != nil {
+	if err := c.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: net}, nil); err != nil {
 		t.Fatalf("a worker creating a network: %v", err)
 	}
 	for _, cmd := range refused {
-		err := c.Do(ctx, http.MethodPost, "/v1/apply", cmd, nil)
+		err := c.Apply(ctx, cmd, nil)
 		var r *RefusedError
 		if !errors.As(err, &r) || r.Status != http.StatusForbidden {
 			t.Errorf("%s from a worker: got %v; want 403", cmd.Op, err)
 		}
 	}
 	own := store.Command{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e2", NetworkID: "n1", Node: "w1"}}
-	if err := c.Do(ctx, http.MethodPost, "/v1/apply", own, nil); err != nil {
+	if err := c.Apply(ctx, own, nil); err != nil {
 		t.Fatalf("a worker allocating for itself: %v", err)
 	}
 	if _, err := m.store.Apply(store.Command{Op: store.OpRemoveNode, NodeID: "w1", Force: true}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var r *RefusedError
-	if err := c.Do(ctx, http.MethodGet, "/v1/state", nil, st); !errors.As(err, &r) || r.Status != http.StatusForbidden {
+	if _, err := c.State(ctx); !errors.As(err, &r) || r.Status != http.StatusForbidden {
 		t.Fatalf("state from a removed node: got %v; want 403", err)
 	}
 }

@@ -41,19 +41,13 @@ func NewManager(st *store.Store, ca *pki.CA, client *Client, log *slog.Logger) *
 // certificate of the cluster.
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/join", m.join)
-	mux.HandleFunc("POST /v1/apply", m.requireNode(m.apply))
-	mux.HandleFunc("POST /v1/voter", m.requireManager(m.addVoter))
-	mux.HandleFunc("POST /v1/voter/remove", m.requireManager(m.removeVoter))
-	mux.HandleFunc("GET /v1/state", m.requireNode(m.state))
-	mux.HandleFunc("GET /v1/leader", m.requireNode(m.leader))
+	mux.HandleFunc("POST "+pathJoin, m.join)
+	mux.HandleFunc("POST "+pathApply, m.requireNode(m.apply))
+	mux.HandleFunc("POST "+pathVoter, m.requireManager(m.addVoter))
+	mux.HandleFunc("POST "+pathVoterRemove, m.requireManager(m.removeVoter))
+	mux.HandleFunc("GET "+pathState, m.requireNode(m.state))
+	mux.HandleFunc("GET "+pathLeader, m.requireNode(m.leader))
 	return mux
-}
-
-// Leader names the raft leader as a manager sees it.
-type Leader struct {
-	ID   string `json:"id"`
-	Addr string `json:"addr"`
 }
 
 func (m *Manager) leader(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +107,7 @@ func (m *Manager) Apply(ctx context.Context, c store.Command, out any) error {
 		if addr == "" {
 			return errNoLeader
 		}
-		return call(ctx, m.client.http, http.MethodPost, string(addr), "/v1/apply", c, out)
+		return m.client.At(string(addr)).Apply(ctx, c, out)
 	}
 	if c.Op == store.OpCreateNetwork && c.Network != nil && c.Network.Encrypted {
 		// The leader issues data keys; whatever the requester sent is replaced.
@@ -215,16 +209,38 @@ func (m *Manager) voterChange(w http.ResponseWriter, r *http.Request, change fun
 	reply(w, nil, call(r.Context(), m.client.http, http.MethodPost, string(addr), r.URL.Path, req, nil))
 }
 
-// state answers with the replica's state; the join secrets only go to
+// state answers with the leader's state; the join secrets only go to
 // managers, so that a worker cannot promote itself.
 func (m *Manager) state(w http.ResponseWriter, r *http.Request) {
-	var st *store.State
-	m.store.Read(func(s *store.State) { st = s.Clone() })
+	st, err := m.State(r.Context())
+	if err != nil {
+		reply(w, nil, err)
+		return
+	}
 	if id, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
 		st.WorkerSecret, st.ManagerSecret = "", ""
 		withholdKeys(st, id)
 	}
 	reply(w, st, nil)
+}
+
+// State returns the cluster state as the leader has it, so that a write
+// just made through the leader is always seen: this replica's if this
+// manager leads, or knows no leader (it is then the best there is), else
+// the leader's answer.
+func (m *Manager) State(ctx context.Context) (*store.State, error) {
+	_, leader := m.store.Leader()
+	if m.store.IsLeader() || leader == "" {
+		return m.replica(), nil
+	}
+	return m.client.At(string(leader)).State(ctx)
+}
+
+// replica returns a copy of this manager's replica of the state.
+func (m *Manager) replica() *store.State {
+	var st *store.State
+	m.store.Read(func(s *store.State) { st = s.Clone() })
+	return st
 }
 
 // withholdKeys blanks the data keys of the encrypted networks on which node
@@ -247,7 +263,7 @@ func withholdKeys(st *store.State, node string) {
 // join admits a node that knows a join secret: it issues the node's
 // certificate and records the node in the store.
 func (m *Manager) join(w http.ResponseWriter, r *http.Request) {
-	var req JoinRequest
+	var req AdmitRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -272,29 +288,29 @@ func (m *Manager) roleFor(secret string) (pki.Role, error) {
 	return "", errors.New("invalid join token: its secret is wrong or has been rotated")
 }
 
-func (m *Manager) admit(ctx context.Context, req JoinRequest, role pki.Role) (JoinResponse, error) {
+func (m *Manager) admit(ctx context.Context, req AdmitRequest, role pki.Role) (AdmitResponse, error) {
 	pub, err := x509.ParsePKIXPublicKey(req.PublicKey)
 	if err != nil {
-		return JoinResponse{}, badInput("invalid public key: %v", err)
+		return AdmitResponse{}, badInput("invalid public key: %v", err)
 	}
 	ips := []net.IP{req.Addr.Addr().AsSlice(), req.DataAddr.Addr().AsSlice()}
 	cert, err := m.ca.Issue(req.NodeID, role, pub, ips)
 	if err != nil {
-		return JoinResponse{}, badInput("cannot issue a certificate: %v", err)
+		return AdmitResponse{}, badInput("cannot issue a certificate: %v", err)
 	}
-	node := &store.Node{ID: req.NodeID, Hostname: req.Hostname, Role: string(role), Addr: req.Addr, DataAddr: req.DataAddr, GossipAddr: req.GossipAddr, Joined: m.now().UTC()}
+	node := &store.Node{ID: req.NodeID, Hostname: req.Hostname, Role: role, Addr: req.Addr, DataAddr: req.DataAddr, GossipAddr: req.GossipAddr, Joined: m.now().UTC()}
 	if err := m.Apply(ctx, store.Command{Op: store.OpAddNode, Node: node}, nil); err != nil {
-		return JoinResponse{}, err
+		return AdmitResponse{}, err
 	}
-	resp := JoinResponse{Role: string(role), CertPEM: cert, CAPEM: m.ca.CertPEM()}
+	resp := AdmitResponse{Role: role, CertPEM: cert, CAPEM: m.ca.CertPEM()}
 	if role == pki.RoleManager {
 		if resp.CAKeyPEM, err = m.ca.KeyPEM(); err != nil {
-			return JoinResponse{}, err
+			return AdmitResponse{}, err
 		}
 	}
 	m.store.Read(func(s *store.State) {
 		for _, n := range s.Nodes {
-			if n.Role == string(pki.RoleManager) && n.Addr.IsValid() {
+			if n.Role == pki.RoleManager && n.Addr.IsValid() {
 				resp.Managers = append(resp.Managers, n.Addr.String())
 			}
 			if n.ID != req.NodeID && n.GossipAddr.IsValid() {

@@ -4,6 +4,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -150,13 +151,21 @@ func (l *chanListener) Close() error {
 // Addr implements net.Listener.
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
-// dialTagged opens a TLS connection to addr and sends the tag.
-func dialTagged(addr string, cfg *tls.Config, tag byte, timeout time.Duration) (*tls.Conn, error) {
-	d := &net.Dialer{Timeout: timeout}
-	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+// dialTagged opens a TLS connection to addr and sends the tag. It gives up
+// when ctx ends or after timeout, whichever is first: a manager that
+// accepts TCP and never answers costs no more than that.
+func dialTagged(ctx context.Context, addr string, cfg *tls.Config, tag byte, timeout time.Duration) (*tls.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d := &tls.Dialer{Config: cfg}
+	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s: %w", timeout, err)
+		}
 		return nil, explainTLS(addr, err)
 	}
+	c := nc.(*tls.Conn)
 	if _, err := c.Write([]byte{tag}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", addr, err)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -22,7 +23,7 @@ func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 // Dial implements raft.StreamLayer.
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialTagged(string(addr), s.cfg, tagRaft, timeout)
+	return dialTagged(context.Background(), string(addr), s.cfg, tagRaft, timeout)
 }
 
 // NewRaftTransport returns a raft transport over the mux's raft streams;

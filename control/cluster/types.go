@@ -1,13 +1,25 @@
 package cluster
 
 import (
-	"encoding/json"
 	"net/netip"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
-// JoinRequest is what a joining node sends, after it has checked the
+// The manager API's routes. They appear nowhere outside this package: the
+// Client's typed methods call them.
+const (
+	pathJoin        = "/v1/join"
+	pathApply       = "/v1/apply"
+	pathVoter       = "/v1/voter"
+	pathVoterRemove = "/v1/voter/remove"
+	pathState       = "/v1/state"
+	pathLeader      = "/v1/leader"
+)
+
+// AdmitRequest is what a joining node sends, after it has checked the
 // manager's CA against its token.
-type JoinRequest struct {
+type AdmitRequest struct {
 	Secret     string         `json:"secret"`
 	NodeID     string         `json:"node_id"`
 	Hostname   string         `json:"hostname"`
@@ -17,9 +29,9 @@ type JoinRequest struct {
 	GossipAddr netip.AddrPort `json:"gossip_addr"`
 }
 
-// JoinResponse is what the cluster gives a node it admits.
-type JoinResponse struct {
-	Role        string   `json:"role"`
+// AdmitResponse is what the cluster gives a node it admits.
+type AdmitResponse struct {
+	Role        pki.Role `json:"role"`
 	CertPEM     []byte   `json:"cert"`
 	CAPEM       []byte   `json:"ca"`
 	CAKeyPEM    []byte   `json:"ca_key,omitempty"` // managers only: any manager admits nodes
@@ -28,18 +40,20 @@ type JoinResponse struct {
 	GossipKeys  [][]byte `json:"gossip_keys"`      // newest first
 }
 
-// VoterRequest asks the leader to make a manager a raft voter.
+// VoterRequest asks the leader to make a manager a raft voter, or to take
+// one out of raft (Addr unused).
 type VoterRequest struct {
 	NodeID string `json:"node_id"`
 	Addr   string `json:"addr"`
 }
 
+// Leader names the raft leader as a manager sees it.
+type Leader struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+}
+
 // apiError is the body of a failed request.
 type apiError struct {
 	Message string `json:"message"`
-}
-
-// Result wraps a command's result as the leader returned it.
-type Result struct {
-	Value json.RawMessage `json:"value"`
 }

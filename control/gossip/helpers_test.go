@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/control/gossip/gossiptest"
+	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/internal/poll"
 )
@@ -57,7 +58,7 @@ func (c *testCluster) startWith(id string, h Handler, opts ...func(*Config)) *Ag
 	cfg.Transport = tr
 	cfg.Keys = [][]byte{testKey}
 	cfg.Logger = testLogger()
-	cfg.Meta = NodeMeta{Role: "worker", Hostname: id, VTEP: netip.AddrPortFrom(tr.Addr().Addr(), 4789)}
+	cfg.Meta = NodeMeta{Role: pki.RoleWorker, Hostname: id, VTEP: netip.AddrPortFrom(tr.Addr().Addr(), 4789)}
 	if c.cfg != nil {
 		c.cfg(&cfg)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/weftnet/weft/control/pki"
 )
 
 // MemberState is what this agent believes about a member.
@@ -56,7 +57,7 @@ type Member struct {
 // memberlist's node meta, which is limited to memberlist.MetaMaxSize (512)
 // bytes once encoded; New refuses a larger one.
 type NodeMeta struct {
-	Role     string         `json:"role,omitempty"` // "manager" or "worker"
+	Role     pki.Role       `json:"role,omitempty"` // pki.RoleManager or pki.RoleWorker
 	VTEP     netip.AddrPort `json:"vtep,omitzero"`  // underlay address of the node's data plane
 	Hostname string         `json:"host,omitempty"` // the host's name, for people
 }

@@ -3,6 +3,8 @@ package gossip
 import (
 	"bytes"
 	"testing"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -102,7 +104,7 @@ func TestBatch(t *testing.T) {
 }
 
 func TestMetaRoundTrip(t *testing.T) {
-	m := NodeMeta{Role: "manager", Hostname: "h1"}
+	m := NodeMeta{Role: pki.RoleManager, Hostname: "h1"}
 	b, err := encodeMeta(m, 99)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
 // Operations a Command can carry, as its Op field.
@@ -34,8 +36,8 @@ type Command struct {
 	// Force lets RemoveNode drop a node that still holds allocations, and
 	// them with it.
 	Force bool `json:"force,omitempty"`
-	// Role is RoleManager or RoleWorker (SetRole, RotateSecret).
-	Role string `json:"role,omitempty"`
+	// Role is pki.RoleManager or pki.RoleWorker (SetRole, RotateSecret).
+	Role pki.Role `json:"role,omitempty"`
 	// Network is the network to create (CreateNetwork). ID and Name are
 	// required; VNI, Subnet and Gateway are chosen when zero.
 	Network *Network `json:"network,omitempty"`

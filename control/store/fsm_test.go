@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/weftnet/weft/control/pki"
 )
 
 // populated is a command log touching every part of State.
@@ -24,8 +25,8 @@ func populated() []Command {
 		Command{Op: OpAllocate, Allocation: &Allocation{EndpointID: "e1", NetworkID: "net1", Node: "n2", Name: "web.1", Aliases: []string{"web"}}},
 		mkAlloc("e2", "net2", "n3", "db", ""),
 		mkAlloc("e3", "net3", "n1", "", "10.0.0.9"),
-		Command{Op: OpRotateSecret, Role: RoleWorker, Secret: "SWMTKN-w"},
-		Command{Op: OpRotateSecret, Role: RoleManager, Secret: "SWMTKN-m"},
+		Command{Op: OpRotateSecret, Role: pki.RoleWorker, Secret: "SWMTKN-w"},
+		Command{Op: OpRotateSecret, Role: pki.RoleManager, Secret: "SWMTKN-m"},
 		gossipKey(1, 32), gossipKey(2, 32),
 		Command{Op: OpSetDefaultPool, Pool: netip.MustParsePrefix("10.128.0.0/9"), PoolSize: 25},
 	)
@@ -98,7 +99,7 @@ func TestSnapshotRestore(t *testing.T) {
 	snap.Release()
 
 	dst := NewFSM()
-	mustApply(t, dst.state, addNode("stale", RoleManager, "")) // must be replaced, not merged
+	mustApply(t, dst.state, addNode("stale", pki.RoleManager, "")) // must be replaced, not merged
 	if err := dst.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
 		t.Fatal(err)
 	}

@@ -3,19 +3,21 @@ package store
 import (
 	"bytes"
 	"slices"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
-func (s *State) rotateSecret(role, secret string) error {
+func (s *State) rotateSecret(role pki.Role, secret string) error {
 	if secret == "" {
 		return errorf(ErrInvalid, "rotate %s secret: empty secret", role)
 	}
 	switch role {
-	case RoleManager:
+	case pki.RoleManager:
 		s.ManagerSecret = secret
-	case RoleWorker:
+	case pki.RoleWorker:
 		s.WorkerSecret = secret
 	default:
-		return errorf(ErrInvalid, "rotate secret: role %q is neither %s nor %s", role, RoleManager, RoleWorker)
+		return errorf(ErrInvalid, "rotate secret: role %q is neither %s nor %s", role, pki.RoleManager, pki.RoleWorker)
 	}
 	return nil
 }

@@ -3,9 +3,14 @@ package store
 import (
 	"fmt"
 	"strings"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
-func validRole(role string) bool { return role == RoleManager || role == RoleWorker }
+func validRole(role pki.Role) bool {
+	_, err := pki.ParseRole(string(role))
+	return err == nil
+}
 
 func (s *State) addNode(n *Node) (any, error) {
 	if n == nil {
@@ -15,7 +20,7 @@ func (s *State) addNode(n *Node) (any, error) {
 		return nil, errorf(ErrInvalid, "add node %q: empty node ID", n.Hostname)
 	}
 	if !validRole(n.Role) {
-		return nil, errorf(ErrInvalid, "add node %s: role %q is neither %s nor %s", n.ID, n.Role, RoleManager, RoleWorker)
+		return nil, errorf(ErrInvalid, "add node %s: role %q is neither %s nor %s", n.ID, n.Role, pki.RoleManager, pki.RoleWorker)
 	}
 	if _, ok := s.Nodes[n.ID]; ok {
 		return nil, errorf(ErrConflict, "add node %s: node %s already exists", n.ID, n.ID)
@@ -38,7 +43,7 @@ func (s *State) removeNode(id string, force bool) (any, error) {
 	if !ok {
 		return nil, errorf(ErrNotFound, "remove node %s: no such node", id)
 	}
-	if n.Role == RoleManager && s.managers() == 1 {
+	if n.Role == pki.RoleManager && s.managers() == 1 {
 		return nil, errorf(ErrConflict, "remove node %s: it is the only manager", id)
 	}
 	allocs := s.NodeAllocations(id)
@@ -50,15 +55,15 @@ func (s *State) removeNode(id string, force bool) (any, error) {
 	return s.releaseNode(id), nil
 }
 
-func (s *State) setRole(id, role string) (any, error) {
+func (s *State) setRole(id string, role pki.Role) (any, error) {
 	n, ok := s.Nodes[id]
 	if !ok {
 		return nil, errorf(ErrNotFound, "set role of node %s: no such node", id)
 	}
 	if !validRole(role) {
-		return nil, errorf(ErrInvalid, "set role of node %s: role %q is neither %s nor %s", id, role, RoleManager, RoleWorker)
+		return nil, errorf(ErrInvalid, "set role of node %s: role %q is neither %s nor %s", id, role, pki.RoleManager, pki.RoleWorker)
 	}
-	if n.Role == RoleManager && role != RoleManager && s.managers() == 1 {
+	if n.Role == pki.RoleManager && role != pki.RoleManager && s.managers() == 1 {
 		return nil, errorf(ErrConflict, "set role of node %s to %s: it is the only manager", id, role)
 	}
 	n.Role = role
@@ -68,7 +73,7 @@ func (s *State) setRole(id, role string) (any, error) {
 func (s *State) managers() int {
 	count := 0
 	for _, n := range s.Nodes {
-		if n.Role == RoleManager {
+		if n.Role == pki.RoleManager {
 			count++
 		}
 	}

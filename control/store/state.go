@@ -6,13 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
-)
 
-// Roles a node can hold. Only managers are raft voters; workers are not raft
-// members at all.
-const (
-	RoleManager = "manager"
-	RoleWorker  = "worker"
+	"github.com/weftnet/weft/control/pki"
 )
 
 // VNI bounds. Networks created without a VNI get the lowest free one at or
@@ -58,8 +53,9 @@ type State struct {
 type Node struct {
 	ID       string `json:"id"`
 	Hostname string `json:"hostname,omitempty"`
-	// Role is RoleManager or RoleWorker.
-	Role string `json:"role"`
+	// Role is pki.RoleManager or pki.RoleWorker. Only managers are raft
+	// voters; workers are not raft members at all.
+	Role pki.Role `json:"role"`
 	// Addr is the advertised manager address (port 2377).
 	Addr netip.AddrPort `json:"addr,omitzero"`
 	// DataAddr is the node's VTEP (VXLAN underlay) address.

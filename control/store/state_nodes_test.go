@@ -2,6 +2,8 @@ package store
 
 import (
 	"testing"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
 func TestApplyNodes(t *testing.T) {
@@ -9,18 +11,18 @@ func TestApplyNodes(t *testing.T) {
 		mkAlloc("e1", "net1", "n2", "c1", ""), mkAlloc("e2", "net1", "n2", "c2", ""), mkAlloc("e3", "net1", "n3", "c3", ""))
 	runApplyCases(t, []applyCase{
 		{
-			name: "add", cmd: addNode("n1", RoleManager, "198.18.0.1:4789"),
+			name: "add", cmd: addNode("n1", pki.RoleManager, "198.18.0.1:4789"),
 			check: func(t *testing.T, got any, s *State) {
 				wantEqual(t, "returned ID", got.(Node).ID, "n1")
-				wantEqual(t, "stored role", s.Nodes["n1"].Role, RoleManager)
+				wantEqual(t, "stored role", s.Nodes["n1"].Role, pki.RoleManager)
 				wantEqual(t, "stored joined", s.Nodes["n1"].Joined, t0)
 			},
 		},
-		{name: "add duplicate", setup: nodes, cmd: addNode("n1", RoleWorker, ""), err: "node n1 already exists", kind: ErrConflict},
-		{name: "add empty ID", cmd: addNode("", RoleWorker, ""), err: "empty node ID", kind: ErrInvalid},
+		{name: "add duplicate", setup: nodes, cmd: addNode("n1", pki.RoleWorker, ""), err: "node n1 already exists", kind: ErrConflict},
+		{name: "add empty ID", cmd: addNode("", pki.RoleWorker, ""), err: "empty node ID", kind: ErrInvalid},
 		{name: "add bad role", cmd: addNode("n9", "boss", ""), err: `add node n9: role "boss" is neither manager nor worker`, kind: ErrInvalid},
 		{name: "add no node", cmd: Command{Op: OpAddNode}, err: "command has no node", kind: ErrInvalid},
-		{name: "add duplicate data address", setup: nodes, cmd: addNode("n9", RoleWorker, "198.18.0.2:4789"), err: "data address 198.18.0.2:4789 already used by node n2", kind: ErrConflict},
+		{name: "add duplicate data address", setup: nodes, cmd: addNode("n9", pki.RoleWorker, "198.18.0.2:4789"), err: "data address 198.18.0.2:4789 already used by node n2", kind: ErrConflict},
 		{
 			name: "remove", setup: nodes, cmd: Command{Op: OpRemoveNode, NodeID: "n3"},
 			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "nodes left", len(s.Nodes), 2) },
@@ -43,19 +45,19 @@ func TestApplyNodes(t *testing.T) {
 		},
 		{name: "remove only manager", setup: nodes, cmd: Command{Op: OpRemoveNode, NodeID: "n1", Force: true}, err: "remove node n1: it is the only manager", kind: ErrConflict},
 		{
-			name: "set role promote", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n2", Role: RoleManager},
+			name: "set role promote", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n2", Role: pki.RoleManager},
 			check: func(t *testing.T, got any, s *State) {
-				wantEqual(t, "returned role", got.(Node).Role, RoleManager)
-				wantEqual(t, "stored role", s.Nodes["n2"].Role, RoleManager)
+				wantEqual(t, "returned role", got.(Node).Role, pki.RoleManager)
+				wantEqual(t, "stored role", s.Nodes["n2"].Role, pki.RoleManager)
 			},
 		},
 		{
-			name: "set role demote with another manager", setup: with(nodes, Command{Op: OpSetRole, NodeID: "n2", Role: RoleManager}),
-			cmd:   Command{Op: OpSetRole, NodeID: "n1", Role: RoleWorker},
-			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "n1 role", s.Nodes["n1"].Role, RoleWorker) },
+			name: "set role demote with another manager", setup: with(nodes, Command{Op: OpSetRole, NodeID: "n2", Role: pki.RoleManager}),
+			cmd:   Command{Op: OpSetRole, NodeID: "n1", Role: pki.RoleWorker},
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "n1 role", s.Nodes["n1"].Role, pki.RoleWorker) },
 		},
-		{name: "set role demote only manager", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n1", Role: RoleWorker}, err: "it is the only manager", kind: ErrConflict},
-		{name: "set role unknown node", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n9", Role: RoleWorker}, err: "set role of node n9: no such node", kind: ErrNotFound},
+		{name: "set role demote only manager", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n1", Role: pki.RoleWorker}, err: "it is the only manager", kind: ErrConflict},
+		{name: "set role unknown node", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n9", Role: pki.RoleWorker}, err: "set role of node n9: no such node", kind: ErrNotFound},
 		{name: "set role bad role", setup: nodes, cmd: Command{Op: OpSetRole, NodeID: "n2", Role: "boss"}, err: `role "boss" is neither`, kind: ErrInvalid},
 		{
 			name: "release node", setup: withAllocs, cmd: Command{Op: OpReleaseNode, NodeID: "n2"},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/control/pki"
 )
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -70,7 +72,7 @@ func mustApply(t *testing.T, s *State, cmds ...Command) {
 	}
 }
 
-func addNode(id, role, data string) Command {
+func addNode(id string, role pki.Role, data string) Command {
 	n := &Node{ID: id, Hostname: "host-" + id, Role: role, Joined: t0}
 	if data != "" {
 		n.DataAddr = netip.MustParseAddrPort(data)
@@ -80,9 +82,9 @@ func addNode(id, role, data string) Command {
 
 // nodes is the usual setup: manager n1, workers n2 and n3.
 var nodes = []Command{
-	addNode("n1", RoleManager, "198.18.0.1:4789"),
-	addNode("n2", RoleWorker, "198.18.0.2:4789"),
-	addNode("n3", RoleWorker, "198.18.0.3:4789"),
+	addNode("n1", pki.RoleManager, "198.18.0.1:4789"),
+	addNode("n2", pki.RoleWorker, "198.18.0.2:4789"),
+	addNode("n3", pki.RoleWorker, "198.18.0.3:4789"),
 }
 
 func mkNet(id, name, subnet string, mods ...func(*Network)) Command {
@@ -126,7 +128,7 @@ func TestApplyUnknownOp(t *testing.T) {
 func TestApplySecretsAndPool(t *testing.T) {
 	runApplyCases(t, []applyCase{
 		{
-			name: "rotate worker", cmd: Command{Op: OpRotateSecret, Role: RoleWorker, Secret: "w1"},
+			name: "rotate worker", cmd: Command{Op: OpRotateSecret, Role: pki.RoleWorker, Secret: "w1"},
 			check: func(t *testing.T, _ any, s *State) {
 				wantEqual(t, "WorkerSecret", s.WorkerSecret, "w1")
 				wantEqual(t, "ManagerSecret", s.ManagerSecret, "")
@@ -134,12 +136,12 @@ func TestApplySecretsAndPool(t *testing.T) {
 		},
 		{
 			name:  "rotate manager",
-			setup: []Command{{Op: OpRotateSecret, Role: RoleManager, Secret: "m1"}},
-			cmd:   Command{Op: OpRotateSecret, Role: RoleManager, Secret: "m2"},
+			setup: []Command{{Op: OpRotateSecret, Role: pki.RoleManager, Secret: "m1"}},
+			cmd:   Command{Op: OpRotateSecret, Role: pki.RoleManager, Secret: "m2"},
 			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "ManagerSecret", s.ManagerSecret, "m2") },
 		},
 		{name: "rotate bad role", cmd: Command{Op: OpRotateSecret, Role: "boss", Secret: "x"}, err: `role "boss" is neither`, kind: ErrInvalid},
-		{name: "rotate empty secret", cmd: Command{Op: OpRotateSecret, Role: RoleWorker}, err: "rotate worker secret: empty secret", kind: ErrInvalid},
+		{name: "rotate empty secret", cmd: Command{Op: OpRotateSecret, Role: pki.RoleWorker}, err: "rotate worker secret: empty secret", kind: ErrInvalid},
 		{
 			name: "set pool", cmd: Command{Op: OpSetDefaultPool, Pool: netip.MustParsePrefix("198.19.0.0/16"), PoolSize: 26},
 			check: func(t *testing.T, _ any, s *State) {

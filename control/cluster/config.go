@@ -1,0 +1,110 @@
+package cluster
+
+import (
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/store"
+)
+
+// Config is what a Node needs of the daemon it runs in. Start from
+// DefaultConfig.
+//
+// A node that joined follows the managers' gossip keys every PollInterval,
+// and makes a new key its primary only once it is KeyGrace old, so that by
+// then every node can decrypt what it sends. The store keeps three
+// generations, so a key is dropped two rotations after its successor
+// appears and every node must have moved on by then: KeyGrace +
+// PollInterval < 2 × GossipKeyRotation. MinKeyRotation keeps that true for
+// the defaults.
+type Config struct {
+	// StateDir holds the node's identity and membership in
+	// StateDir/cluster and, on a manager, the raft log in StateDir/raft.
+	StateDir string
+	// DataAddr is this node's VTEP: recorded in the cluster, gossiped,
+	// and one of its certificate's addresses.
+	DataAddr netip.AddrPort
+	// Hostname is the name people see for this node; empty means
+	// os.Hostname.
+	Hostname string
+	// GossipPort is the TCP and UDP port of gossip, on the node's
+	// advertise address.
+	GossipPort uint16
+	// Gossip tunes failure detection; only its timing fields are used.
+	Gossip gossip.Config
+	// Raft tunes a manager's raft elections; only its timing fields are
+	// used.
+	Raft store.Config
+	// Handler is told of gossip's changes; nil ignores them.
+	Handler gossip.Handler
+	// GossipKeyRotation is how often the leader issues a new gossip key;
+	// zero or less never rotates.
+	GossipKeyRotation time.Duration
+	// DataKeyRotation is how often the leader issues a new data key for
+	// each encrypted network; zero or less never rotates.
+	DataKeyRotation time.Duration
+	// PollInterval is how often a started node asks the managers for the
+	// cluster state, to follow its gossip keys and manager list and to
+	// contact the members gossip sees as down.
+	PollInterval time.Duration
+	// KeyGrace is how long a new gossip key only decrypts before the
+	// nodes encrypt with it.
+	KeyGrace time.Duration
+	// DataKeyCheck is how often the leader looks for data keys due for
+	// rotation.
+	DataKeyCheck time.Duration
+	// OnState, if set, is called with the managers' state after each poll,
+	// from the node's own goroutine, with no lock of the node held. It
+	// must not call Close or Leave.
+	OnState func(*Node, *store.State)
+	// Logger receives the node's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration weftd runs its cluster node
+// with; StateDir and DataAddr must still be set.
+func DefaultConfig() Config {
+	return Config{
+		StateDir:          "",                     // required: the daemon's state directory
+		DataAddr:          netip.AddrPort{},       // required: the daemon's data path
+		Hostname:          "",                     // os.Hostname()
+		GossipPort:        7946,                   // as Docker's overlay gossip
+		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
+		Raft:              store.DefaultConfig(),  // a lost leader is replaced within about 2 s on a LAN
+		Handler:           nil,                    // set by the daemon: its reconciler
+		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
+		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
+		PollInterval:      5 * time.Second,        // a healed partition merges within this
+		KeyGrace:          8 * time.Second,        // above PollInterval: every node has installed the key
+		DataKeyCheck:      time.Second,            // so that a 3 s data key rotation still holds
+		OnState:           nil,                    // set by the daemon: it follows the networks
+		Logger:            nil,                    // slog.Default()
+	}
+}
+
+// MinKeyRotation is the shortest gossip key rotation period that keeps
+// DefaultConfig's KeyGrace + PollInterval below two rotations.
+const MinKeyRotation = 10 * time.Second
+
+// withDefaults returns c with its logger, hostname and zero periods filled
+// in from DefaultConfig and the system.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
+	}
+	for _, p := range []struct{ dst, def *time.Duration }{
+		{&c.PollInterval, &d.PollInterval}, {&c.KeyGrace, &d.KeyGrace}, {&c.DataKeyCheck, &d.DataKeyCheck},
+	} {
+		if *p.dst <= 0 {
+			*p.dst = *p.def
+		}
+	}
+	return c
+}
