@@ -21,23 +21,16 @@ const MinKeyRotation = cluster.MinKeyRotation
 // (d.clusterOp), so that two never overlap and no attach slips into a
 // leave, and then to commit.
 
-// clusterConfig is the configuration of this daemon's cluster node.
-func (d *Daemon) clusterConfig() cluster.Config {
-	cfg := cluster.DefaultConfig()
-	cfg.StateDir, cfg.DataAddr, cfg.GossipPort, cfg.Gossip = d.cfg.StateDir, d.dataAddr, d.cfg.GossipPort, d.cfg.Gossip
-	cfg.GossipKeyRotation, cfg.DataKeyRotation = d.cfg.GossipKeyRotation, d.cfg.DataKeyRotation
-	cfg.Handler, cfg.OnState, cfg.Logger = gossipHandler{d}, d.followCluster, d.log
-	return cfg
-}
-
-// resumeCluster brings a node that was in a cluster back after a restart.
-// It runs before the daemon serves anything, so it takes no lock.
+// resumeCluster brings a node that was in a cluster back after a restart,
+// with its reconciler. It runs before the daemon serves anything, so it
+// takes no lock.
 func (d *Daemon) resumeCluster() error {
-	c, err := cluster.Resume(d.clusterConfig())
+	h := d.newHandler()
+	c, err := cluster.Resume(d.clusterConfig(h))
 	if err != nil || c == nil {
 		return err
 	}
-	d.cl = c
+	d.cl, d.rec = c, d.newReconciler(c, h)
 	return nil
 }
 
@@ -84,16 +77,17 @@ func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.Clus
 		return api.ClusterInfo{}, err
 	}
 	ireq, err := d.initRequest(req)
+	h := d.newHandler()
 	var c *cluster.Node
 	var tokens cluster.Tokens
 	if err == nil {
-		c, tokens, err = cluster.Init(ctx, d.clusterConfig(), ireq)
+		c, tokens, err = cluster.Init(ctx, d.clusterConfig(h), ireq)
 	}
 	if err != nil {
 		d.endClusterOp()
 		return api.ClusterInfo{}, err
 	}
-	d.commitJoin(c)
+	d.commitJoin(c, h)
 	return api.ClusterInfo{
 		NodeID: c.ID(), Role: string(c.Role()), Managers: c.Managers(),
 		WorkerToken: tokens.Worker.String(), ManagerToken: tokens.Manager.String(),
@@ -120,18 +114,19 @@ func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.Clus
 	if err := d.beginJoin("join", req.DataPathAddr, req.DataPathPort); err != nil {
 		return api.ClusterInfo{}, err
 	}
-	c, err := d.join(ctx, req)
+	h := d.newHandler()
+	c, err := d.join(ctx, req, h)
 	if err != nil {
 		d.endClusterOp()
 		return api.ClusterInfo{}, err
 	}
-	d.commitJoin(c)
+	d.commitJoin(c, h)
 	return api.ClusterInfo{NodeID: c.ID(), Role: string(c.Role()), Managers: c.Managers()}, nil
 }
 
 // join reads a join request and joins. No lock is held: it waits on the
 // managers.
-func (d *Daemon) join(ctx context.Context, req api.ClusterJoin) (*cluster.Node, error) {
+func (d *Daemon) join(ctx context.Context, req api.ClusterJoin, h *recordsHandler) (*cluster.Node, error) {
 	token, err := pki.ParseToken(req.Token)
 	if err != nil {
 		return nil, badRequest("%v", err)
@@ -140,7 +135,7 @@ func (d *Daemon) join(ctx context.Context, req api.ClusterJoin) (*cluster.Node, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := cluster.Join(ctx, d.clusterConfig(), cluster.JoinRequest{Token: token, Via: req.RemoteAddr, Advertise: adv, Listen: req.ListenAddr})
+	c, err := cluster.Join(ctx, d.clusterConfig(h), cluster.JoinRequest{Token: token, Via: req.RemoteAddr, Advertise: adv, Listen: req.ListenAddr})
 	var refused *cluster.AdmitError
 	if errors.As(err, &refused) {
 		return nil, badRequest("%v", err)
@@ -160,11 +155,12 @@ func (d *Daemon) beginJoin(op, dataAddr string, dataPort int) error {
 	return nil
 }
 
-// commitJoin makes c this daemon's cluster node, ending the init or join,
-// and starts it.
-func (d *Daemon) commitJoin(c *cluster.Node) {
+// commitJoin makes c this daemon's cluster node, with a reconciler for
+// it, ending the init or join, and starts it.
+func (d *Daemon) commitJoin(c *cluster.Node, h *recordsHandler) {
+	rec := d.newReconciler(c, h)
 	d.mu.Lock()
-	d.cl, d.clusterOp = c, ""
+	d.cl, d.rec, d.clusterOp = c, rec, ""
 	d.mu.Unlock()
 	c.Start()
 }
@@ -268,10 +264,13 @@ func (d *Daemon) ClusterLeave(ctx context.Context, req api.ClusterLeave) error {
 		return fmt.Errorf("leave: %w (use --force to leave anyway)", err)
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.stopClusterNetworksLocked()
-	d.cl, d.clusterOp = nil, ""
-	return d.save()
+	rec := d.rec
+	d.cl, d.rec, d.clusterOp = nil, nil, ""
+	err = d.save()
+	d.mu.Unlock()
+	rec.Close() // outside d.mu: its goroutine may want d.mu
+	return err
 }
 
 // beginLeave checks that this node may leave its cluster now, and marks

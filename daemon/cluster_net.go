@@ -11,10 +11,10 @@ import (
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/pki"
-	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
+	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/fdb"
 )
 
@@ -168,7 +168,6 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	local, err := d.ensureClusterNetwork(n)
-	d.seedKeys(n)
 	if err == nil {
 		err = plumb(local, ep)
 	}
@@ -183,7 +182,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		release()
 		return api.Endpoint{}, err
 	}
-	d.publish(c, local, ep)
+	d.publish(local, ep)
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
 	return d.attached(local, ep), nil
 }
@@ -233,7 +232,7 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 	}
 	d.st.Networks[n.Name] = local
 	d.followInterestLocked()
-	d.scheduleReconcile(n.ID)
+	d.rec.SetKeys(n.ID, n.Keys) // the managers' copy: no need to wait for the next poll
 	return local, nil
 }
 
@@ -252,12 +251,14 @@ func (d *Daemon) followInterestLocked() {
 	d.cl.Agent().SetInterest(ids)
 }
 
-// publish gossips an endpoint's record. The caller holds d.mu.
-func (d *Daemon) publish(c *cluster.Node, n *netState, ep *endpoint) {
+// publish gossips an endpoint's record, with the newest data key
+// generation this node opens on its network. The caller holds d.mu, and
+// this node is in a cluster.
+func (d *Daemon) publish(n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
-	c.Agent().Publish(gossip.Record{
+	d.cl.Agent().Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
-		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.advertised[n.ID],
+		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.rec.KeyGen(n.ID),
 	})
 }
 
@@ -312,77 +313,11 @@ func (d *Daemon) describeCluster(n *store.Network) api.Network {
 	c := d.cl
 	d.mu.Unlock()
 	if c != nil {
-		for _, p := range d.peersOf(c, n.ID) {
+		for _, p := range reconcile.Peers(c.ID(), c.Agent().Records(n.ID)) {
 			out.Peers = append(out.Peers, p.String())
 		}
 	}
 	return out
-}
-
-// peersOf lists the VTEPs other than this one with endpoints on a network.
-func (d *Daemon) peersOf(c *cluster.Node, networkID string) []netip.AddrPort {
-	var peers []netip.AddrPort
-	for _, r := range c.Agent().Records(networkID) {
-		if r.Node != c.ID() && !slices.Contains(peers, r.VTEP) {
-			peers = append(peers, r.VTEP)
-		}
-	}
-	slices.SortFunc(peers, func(a, b netip.AddrPort) int { return a.Compare(b) })
-	return peers
-}
-
-// gossipHandler turns gossip events into data-plane updates.
-type gossipHandler struct{ d *Daemon }
-
-// RecordsChanged implements gossip.Handler.
-func (h gossipHandler) RecordsChanged(network string) { h.d.scheduleReconcile(network) }
-
-// MemberChanged implements gossip.Handler.
-func (h gossipHandler) MemberChanged(m gossip.Member) {
-	h.d.log.Info("cluster member changed", "node", m.ID, "state", m.State, "addr", m.Addr)
-}
-
-// scheduleReconcile asks the reconciler to bring a network's data plane in
-// line with its records. It never blocks.
-func (d *Daemon) scheduleReconcile(networkID string) {
-	d.recMu.Lock()
-	d.recPending[networkID] = true
-	d.recMu.Unlock()
-	select {
-	case d.recKick <- struct{}{}:
-	default:
-	}
-}
-
-// reconcileLoop programs the data plane of cluster networks from gossip, on
-// every change and every few seconds as a safety net, until stop closes.
-func (d *Daemon) reconcileLoop(stop <-chan struct{}) {
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-d.recKick:
-		case <-tick.C:
-			d.pruneGone()
-			d.mu.Lock()
-			for _, n := range d.st.Networks {
-				if n.Cluster {
-					d.scheduleReconcile(n.ID)
-				}
-			}
-			d.mu.Unlock()
-		}
-		d.recMu.Lock()
-		pending := d.recPending
-		d.recPending = map[string]bool{}
-		d.recMu.Unlock()
-		for id := range pending {
-			d.reconcile(id)
-		}
-		d.answerKeyQueries()
-	}
 }
 
 // every calls f every period until stop closes.
@@ -423,110 +358,18 @@ func (d *Daemon) followCluster(c *cluster.Node, st *store.State) {
 	}
 }
 
-// reconcile makes one network's peers and FDB match the records of the
-// other nodes: a MAC → VTEP and an IP → MAC entry for each remote endpoint,
-// and broadcast replicated to exactly the VTEPs that have endpoints. What it
-// installed is remembered per start of the network (its epoch), so a network
-// built again starts from nothing.
-func (d *Daemon) reconcile(networkID string) {
-	d.mu.Lock()
-	c, vni, epoch := d.cl, uint32(0), uint64(0)
-	var local *netState
-	for _, n := range d.st.Networks {
-		if n.Cluster && n.ID == networkID {
-			vni, epoch, local = n.VNI, n.epoch, n
-		}
-	}
-	d.mu.Unlock()
-	if c == nil || vni == 0 {
-		delete(d.installed, networkID)
-		d.dropSAs(networkID)
-		d.dns.RemoveZone(networkID)
-		return
-	}
-	recs := c.Agent().Records(networkID)
-	d.setClusterZone(networkID, epoch, recs)
-	if local.Encrypted {
-		d.installSAs(c, local, epoch, recs)
-	}
-	next := map[string]gossip.Record{}
-	macs := map[fdb.MAC]bool{}
-	for _, r := range recs {
-		if r.Node != c.ID() {
-			next[r.EndpointID] = r
-			macs[r.MAC] = true
-		}
-	}
-	prev := d.installed[networkID]
-	if prev.epoch != epoch {
-		prev = installedSet{}
-	}
-	for id, old := range prev.records {
-		if r, ok := next[id]; ok && r.MAC == old.MAC && r.IP == old.IP && r.VTEP == old.VTEP {
-			continue
-		}
-		if !macs[old.MAC] {
-			d.fdb.Delete(vni, old.MAC)
-		}
-		if mac, ok := d.fdb.LookupIP(vni, old.IP); ok && mac == old.MAC {
-			d.fdb.DeleteIP(vni, old.IP) // only while it still names the old owner
-		}
-	}
-	for id, r := range next {
-		if old, ok := prev.records[id]; !ok || r.MAC != old.MAC || r.IP != old.IP || r.VTEP != old.VTEP {
-			d.fdb.AddStatic(vni, r.MAC, r.VTEP)
-			d.fdb.AddStaticIP(vni, r.IP, r.MAC)
-			// A container here may still map this address to its previous
-			// owner's MAC; tell it who has the address now.
-			if err := d.engine.Announce(vni, r.IP, r.MAC); err != nil {
-				d.log.Debug("announce failed", "network", networkID, "ip", r.IP, "err", err)
-			}
-		}
-	}
-	d.installed[networkID] = installedSet{epoch: epoch, records: next}
-	if err := d.engine.SetPeers(vni, d.peersOf(c, networkID)); err != nil {
-		d.log.Debug("peers not set", "network", networkID, "err", err)
-	}
-}
-
-// setClusterZone gives the resolver the names of a cluster network's
-// endpoints, this node's included, unless the network was rebuilt or
-// removed since the records were read.
-func (d *Daemon) setClusterZone(networkID string, epoch uint64, recs []gossip.Record) {
-	zrecs := make([]zoneRecord, len(recs))
-	for i, r := range recs {
-		zrecs[i] = zoneRecord{Name: r.Name, Aliases: r.Aliases, IP: r.IP}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, n := range d.st.Networks {
-		if n.Cluster && n.ID == networkID && n.epoch == epoch {
-			d.dns.SetZone(clusterZone(n, zrecs))
-			return
-		}
-	}
-}
-
-// installedSet is what reconcile programmed for one start of a network.
-type installedSet struct {
-	epoch   uint64
-	records map[string]gossip.Record
-}
-
 // republish gossips this node's networks and endpoints again after a
-// restart and programs every cluster network.
+// restart.
 func (d *Daemon) republish() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.followInterestLocked()
 	for _, n := range d.st.Networks {
-		if !n.Cluster {
-			continue
+		if n.Cluster {
+			for _, ep := range n.Endpoints {
+				d.publish(n, ep)
+			}
 		}
-		for _, ep := range n.Endpoints {
-			d.publish(d.cl, n, ep)
-		}
-		d.scheduleReconcile(n.ID)
 	}
 }
 
@@ -570,24 +413,4 @@ func (d *Daemon) Nodes(ctx context.Context) ([]api.Node, error) {
 	}
 	slices.SortFunc(out, func(a, b api.Node) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-// clusterZone returns the DNS view of a cluster network from the visible
-// records of its endpoints, this node's included.
-func clusterZone(n *netState, recs []zoneRecord) resolver.Zone {
-	z := resolver.Zone{ID: n.ID, Name: n.Name, Subnets: []netip.Prefix{n.Subnet}}
-	for _, r := range recs {
-		if r.Name == "" && len(r.Aliases) == 0 {
-			continue
-		}
-		z.Endpoints = append(z.Endpoints, resolver.Endpoint{Name: r.Name, Aliases: r.Aliases, Addrs: []netip.Addr{r.IP}})
-	}
-	return z
-}
-
-// zoneRecord is what a zone needs of an endpoint record.
-type zoneRecord struct {
-	Name    string
-	Aliases []string
-	IP      netip.Addr
 }

@@ -16,16 +16,15 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/resolver"
-	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
+	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -116,6 +115,10 @@ func DefaultConfig() Config {
 }
 
 // Daemon is one running weftd.
+//
+// Its fields are set in New and never change, except those under mu. The
+// rooms it wires together guard their own state: the engine, the FDB, the
+// resolvers (dns), the captures, the cluster node and the reconciler.
 type Daemon struct {
 	cfg      Config
 	log      *slog.Logger
@@ -124,49 +127,27 @@ type Daemon struct {
 	engine   *vtep.Engine
 	dataAddr netip.AddrPort
 	underMTU int
-	dns      *dnshost.Host
 	boot     uint64 // random per run: part of the identities data keys are derived for
+	dns      *dnshost.Host
+	taps     links.TAPs     // opens the networks' TAPs as configured
+	captures capture.Server // debug captures in flight; ended when the API shuts down
+	stop     chan struct{}  // closed at shutdown: the daemon's own loops end
 
-	mu        sync.Mutex // guards st, cl, clusterOp, netKeys and the links they describe
-	st        *state
-	cl        *cluster.Node          // nil outside a cluster
-	clusterOp string                 // "init", "join" or "leave" while one talks to the cluster unlocked
-	netKeys   map[string][]store.Key // encrypted networks' data keys by network ID, newest first
-	// advertised is, by network ID, the newest key generation this node's
-	// records say it opens: set once its Inbound SAs are installed.
-	advertised map[string]uint64
-
-	// The reconciler programs cluster networks from gossip.
-	recMu      sync.Mutex
-	recPending map[string]bool // network IDs to reconcile
-	recKick    chan struct{}
-	installed  map[string]installedSet       // by network ID; the reconciler's own
-	sas        map[string]map[saKey]*saEntry // encrypted networks' SAs by network ID; the reconciler's own
-	saFloor    map[string]uint64             // by network ID, the newest generation retired; the reconciler's own
-	saActive   map[string]map[saKey]bool     // by network ID, the SAs installed now; the reconciler's own
-	keyQueries []keyQuery                    // under recMu
-	epochs     atomic.Uint64                 // numbers each start of a network
-	orphans    []string                      // endpoint IDs of cluster attachments restore forgot; their addresses go back
-	stop       chan struct{}
-	captures   capture.Server // debug captures in flight; ended when the API shuts down
-	taps       links.TAPs     // opens the networks' TAPs as configured
+	mu        sync.Mutex            // guards the fields below and the links st describes
+	st        *state                // networks and attachments, as saved
+	cl        *cluster.Node         // nil outside a cluster
+	rec       *reconcile.Reconciler // the reconciler of cl's membership; nil with it
+	clusterOp string                // "init", "join" or "leave" while one talks to the cluster unlocked
+	orphans   []string              // endpoint IDs of cluster attachments restore forgot; their addresses go back
 }
 
 // New opens the state and the underlay socket and restores every network.
 // The daemon serves nothing until Run.
 func New(cfg Config, log *slog.Logger) (*Daemon, error) {
-	d := &Daemon{
-		cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(),
-		recPending: map[string]bool{}, recKick: make(chan struct{}, 1),
-		installed: map[string]installedSet{}, stop: make(chan struct{}),
-		netKeys: map[string][]store.Key{}, sas: map[string]map[saKey]*saEntry{}, boot: mathrand.Uint64(),
-		advertised: map[string]uint64{}, saFloor: map[string]uint64{}, saActive: map[string]map[saKey]bool{},
-	}
+	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(), boot: mathrand.Uint64(), stop: make(chan struct{})}
 	d.captures.Log = log
 	d.taps = links.TAPs{Driver: cfg.TapDriver, Offload: cfg.TapOffload, Queues: cfg.Queues, Batch: cfg.Engine.BatchSize, Log: log,
-		Refused: func(name string, err error) {
-			offloadRefused(log, &d.reg.Offloads, metrics.OffloadTAP, err, "tap", name)
-		}}
+		Refused: tapRefused(log, &d.reg.Offloads)}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -182,28 +163,43 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.engine.Start()
-	if err := d.restore(); err != nil {
-		d.engine.Close()
+	if err := d.resume(); err != nil {
+		_ = d.closeAll()
 		return nil, err
 	}
+	d.start()
+	return d, nil
+}
+
+// resume brings back the cluster membership, then every network, as they
+// were when weftd stopped. It runs before the daemon serves anything, so
+// it takes no lock.
+func (d *Daemon) resume() error {
 	if err := d.resumeCluster(); err != nil {
-		d.engine.Close()
-		return nil, err
+		return err
+	}
+	if err := d.restore(); err != nil {
+		return err
 	}
 	if d.cl == nil {
 		d.dropClusterNetworks()
 	}
+	return nil
+}
+
+// start starts the daemon's loops and, in a cluster, joins it: this
+// node's records are published first, so that peers never see it without
+// its endpoints.
+func (d *Daemon) start() {
 	d.mu.Lock()
 	d.syncDNS()
 	d.mu.Unlock()
-	go d.reconcileLoop(d.stop)
-	go d.keyLoop(d.stop)
+	go every(d.stop, pruneInterval, d.pruneGone)
 	if d.cl != nil {
-		d.republish() // before joining, so that peers never see this node without its endpoints
+		d.republish()
 		d.cl.Start()
 		go d.releaseOrphans(d.cl)
 	}
-	return d, nil
 }
 
 func (d *Daemon) statePath() string { return filepath.Join(d.cfg.StateDir, "state.json") }
@@ -307,6 +303,10 @@ func (d *Daemon) forgetGone(n *netState, ep *endpoint) {
 	delete(n.Endpoints, ep.ID)
 }
 
+// pruneInterval is how often weftd looks for attachments whose namespace
+// went away without a detach.
+const pruneInterval = 5 * time.Second
+
 // pruneGone forgets attachments whose namespace went away while weftd ran,
 // withdraws their records and gives their addresses back, and stops their
 // resolvers, whose sockets would otherwise keep the namespace (and its veth
@@ -344,8 +344,8 @@ func (d *Daemon) pruneGone() {
 func (d *Daemon) Run(ctx context.Context) error {
 	apiLn, err := listenUnix(d.cfg.APISocket)
 	if err != nil {
-		d.engine.Close()
-		return err
+		close(d.stop)
+		return errors.Join(err, d.closeAll())
 	}
 	servers := []*http.Server{{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}}
 	servers[0].RegisterOnShutdown(d.captures.StopAll) // a capture's stream would hold Shutdown up
@@ -354,8 +354,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		mln, err := net.Listen("tcp", d.cfg.MetricsAddr)
 		if err != nil {
 			apiLn.Close()
-			d.engine.Close()
-			return fmt.Errorf("metrics address: %w", err)
+			close(d.stop)
+			return errors.Join(fmt.Errorf("metrics address: %w", err), d.closeAll())
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(d.reg, daemonCollector{d}))
@@ -391,16 +391,25 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 		}
 	}
 	close(d.stop)
+	errs = append(errs, d.closeAll())
+	d.log.Info("weftd stopped")
+	return errors.Join(errs...)
+}
+
+// closeAll stops the cluster membership, the resolvers and the data plane.
+// Containers' links stay, and their resolv.conf, for the next run.
+func (d *Daemon) closeAll() error {
 	d.mu.Lock()
-	c := d.cl
-	d.dns.Close() // containers keep their resolv.conf for the next run
+	c, rec := d.cl, d.rec
 	d.mu.Unlock()
+	if rec != nil {
+		rec.Close()
+	}
 	if c != nil {
 		_ = c.Close() // outside d.mu: it waits for the node's goroutine, which may want d.mu
 	}
-	errs = append(errs, d.engine.Close())
-	d.log.Info("weftd stopped")
-	return errors.Join(errs...)
+	d.dns.Close()
+	return d.engine.Close()
 }
 
 // listenUnix listens on a unix socket, replacing a stale socket file left by a

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -68,8 +67,8 @@ func (m daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	var keys []netKeyAges
 	for _, n := range d.st.Networks {
 		vnis = append(vnis, n.VNI)
-		if n.Encrypted {
-			keys = append(keys, netKeyAges{n.Name, slices.Clone(d.netKeys[n.ID])})
+		if n.Encrypted && d.rec != nil {
+			keys = append(keys, netKeyAges{n.Name, d.rec.Keys(n.ID)})
 		}
 	}
 	d.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/gossip/gossiptest"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -30,10 +31,12 @@ import (
 func metricsDaemon(now time.Time) *Daemon {
 	d := testDaemon()
 	d.fdb = fdb.New()
-	d.netKeys = map[string][]store.Key{"red-id": {
+	d.rec = reconcile.New(reconcile.Config{Log: slog.New(slog.DiscardHandler)})
+	d.rec.Track(reconcile.Network{ID: "red-id", Name: "red", VNI: 43, Encrypted: true})
+	d.rec.SetKeys("red-id", []store.Key{
 		{Generation: 2, Created: now.Add(-100 * time.Second)},
 		{Generation: 1, Created: now.Add(-time.Hour)},
-	}}
+	})
 	d.st.Networks["blue"] = &netState{ID: "blue-id", Name: "blue", VNI: 42}
 	d.st.Networks["red"] = &netState{ID: "red-id", Name: "red", VNI: 43, Cluster: true, Encrypted: true}
 	d.st.Networks["green"] = &netState{ID: "green-id", Name: "green", VNI: 44}

@@ -14,6 +14,7 @@ import (
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
+	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/vtep"
 )
@@ -194,10 +195,12 @@ func (d *Daemon) overlayMTU(asked int, encrypted bool) (int, error) {
 }
 
 // startNetwork builds (or adopts) a network's bridge and TAP and starts
-// forwarding on them. On error it removes only what it made, so that a
-// failed restore never takes containers' links away.
+// forwarding on them; the reconciler programs a cluster network from
+// then on. On error it removes only what it made, so that a failed
+// restore never takes containers' links away. The caller holds d.mu (or
+// is New).
 func (d *Daemon) startNetwork(n *netState) error {
-	devs, undo, err := d.taps.Open(n.VNI, n.MTU)
+	devs, undo, err := d.taps.Open(n.Name, n.VNI, n.MTU)
 	if err != nil {
 		return err
 	}
@@ -206,16 +209,19 @@ func (d *Daemon) startNetwork(n *netState) error {
 		undo()
 		return err
 	}
-	n.epoch = d.epochs.Add(1)
+	if n.Cluster && d.rec != nil {
+		d.rec.Track(reconcile.Network{ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Encrypted: n.Encrypted})
+	}
 	return nil
 }
 
-// stopNetwork stops forwarding for a network and removes its TAP and its
-// bridge.
+// stopNetwork stops forwarding for a network and removes its zone, its TAP
+// and its bridge. The caller holds d.mu.
 func (d *Daemon) stopNetwork(n *netState) {
+	if n.Cluster && d.rec != nil {
+		d.rec.Forget(n.ID) // nothing of it is programmed after this
+	}
 	d.dns.RemoveZone(n.ID)
-	delete(d.netKeys, n.ID)
-	delete(d.advertised, n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
 		d.log.Warn("engine did not release network", "network", n.Name, "err", err)
 	}

@@ -40,10 +40,6 @@ type netState struct {
 	Cluster bool `json:"cluster,omitempty"`
 	// Encrypted marks a cluster network sealed with ESP between hosts.
 	Encrypted bool `json:"encrypted,omitempty"`
-
-	// epoch numbers each start of the network in this process, so that the
-	// reconciler knows a rebuilt network's FDB starts empty. Not saved.
-	epoch uint64
 }
 
 // endpoint is one namespace attached to a network.

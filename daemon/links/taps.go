@@ -28,12 +28,12 @@ type TAPs struct {
 	Refused func(tap string, err error)
 }
 
-// Open makes, or adopts, the bridge and the TAP of the network with VNI
-// vni and the given MTU, and puts the TAP on the bridge. It returns the
+// Open makes, or adopts, the bridge and the TAP of a network (named
+// network in logs) with VNI vni and the given MTU, and puts the TAP on the bridge. It returns the
 // TAP's queues and a function that closes them and removes what Open made:
 // a bridge or TAP an earlier run left stays, so that a failed restore
 // never takes containers' links away.
-func (t *TAPs) Open(vni uint32, mtu int) ([]tap.Device, func(), error) {
+func (t *TAPs) Open(network string, vni uint32, mtu int) ([]tap.Device, func(), error) {
 	bridge, name := BridgeName(vni), TAPName(vni)
 	br, madeBridge, err := EnsureBridge(bridge, mtu)
 	if err != nil {
@@ -63,7 +63,7 @@ func (t *TAPs) Open(vni uint32, mtu int) ([]tap.Device, func(), error) {
 		undo()
 		return nil, nil, err
 	}
-	t.Log.Debug("TAP open", "tap", name, "adopted", adopted, "queues", len(devs))
+	t.Log.Debug("TAP open", "network", network, "tap", name, "adopted", adopted, "queues", len(devs))
 	return devs, undo, nil
 }
 
