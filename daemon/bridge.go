@@ -2,35 +2,13 @@ package daemon
 
 import (
 	"context"
-	"net/http"
 
-	"github.com/weftnet/weft/daemon/api"
-	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/daemon/links"
 )
 
-// serveCapture streams a pcap of one network's inner Ethernet frames, as
-// its bridge on this node sees them (see capture.Server.Serve).
-func (d *Daemon) serveCapture(w http.ResponseWriter, r *http.Request) {
-	var req api.Capture
-	if !decode(w, r, &req) {
-		return
-	}
-	err := capture.Check(&req)
-	var bridge string
-	if err == nil {
-		bridge, err = d.bridgeOf(r.Context(), req.Network)
-	}
-	if err == nil {
-		err = d.captures.Serve(w, r, req, bridge)
-	}
-	if err != nil {
-		reply(w, 0, nil, err)
-	}
-}
-
-// bridgeOf returns the bridge of a network on this node.
-func (d *Daemon) bridgeOf(ctx context.Context, network string) (string, error) {
+// Bridge returns the bridge of a network on this node, where its frames
+// are captured.
+func (d *Daemon) Bridge(ctx context.Context, network string) (string, error) {
 	d.mu.Lock()
 	n, ok := d.st.Networks[network]
 	var vni uint32

@@ -24,6 +24,7 @@ import (
 	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
+	"github.com/weftnet/weft/daemon/localapi"
 	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
@@ -347,7 +348,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		close(d.stop)
 		return errors.Join(err, d.closeAll())
 	}
-	servers := []*http.Server{{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}}
+	servers := []*http.Server{{Handler: apiHandler(d), ReadHeaderTimeout: 10 * time.Second}}
 	servers[0].RegisterOnShutdown(d.captures.StopAll) // a capture's stream would hold Shutdown up
 	listeners := []net.Listener{apiLn}
 	if d.cfg.MetricsAddr != "" {
@@ -410,6 +411,11 @@ func (d *Daemon) closeAll() error {
 	}
 	d.dns.Close()
 	return d.engine.Close()
+}
+
+// apiHandler is the local API, served by d's rooms.
+func apiHandler(d *Daemon) http.Handler {
+	return localapi.Server{Networks: d, Cluster: d, Diag: d, Captures: &d.captures}.Handler()
 }
 
 // listenUnix listens on a unix socket, replacing a stale socket file left by a

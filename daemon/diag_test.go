@@ -58,7 +58,7 @@ func serveAPI(t *testing.T, d *Daemon) *api.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: apiHandler(d), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	cl, err := api.NewClient("unix://" + path)
@@ -73,7 +73,7 @@ func serveAPI(t *testing.T, d *Daemon) *api.Client {
 func status(t *testing.T, d *Daemon, method, target, body string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	d.apiHandler().ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
+	apiHandler(d).ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
 	var e api.Error
 	_ = json.Unmarshal(rec.Body.Bytes(), &e)
 	return rec.Code, e.Message
