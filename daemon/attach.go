@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
+	"github.com/weftnet/weft/daemon/request"
 )
 
 // Attach puts a network namespace on a network: a veth whose container end
@@ -50,14 +50,14 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 	if !ok {
 		return nil, nil, notFound("network %s not found", req.Network)
 	}
-	if err := checkNames(req.Name, req.Aliases); err != nil {
+	if err := request.Names(req.Name, req.Aliases); err != nil {
 		return nil, nil, err
 	}
 	ip, err := netip.ParseAddr(req.IP)
 	if err != nil {
 		return nil, nil, badRequest("invalid address %q: %v", req.IP, err)
 	}
-	if !usable(n.Subnet, ip) {
+	if !request.Usable(n.Subnet, ip) {
 		return nil, nil, badRequest("address %s is not a usable address of %s's subnet %s", ip, n.Name, n.Subnet)
 	}
 	if ip == n.Gateway {
@@ -177,24 +177,6 @@ func randomMAC() net.HardwareAddr {
 	_, _ = rand.Read(mac) // crypto/rand.Read never fails on Linux
 	mac[0] = mac[0]&^0x01 | 0x02
 	return mac
-}
-
-// checkNames checks a container name and its aliases: Docker's rule for
-// names, and DNS's limits (labels of at most 63 bytes, 253 in all).
-func checkNames(name string, aliases []string) error {
-	for i, n := range append([]string{name}, aliases...) {
-		what := "alias"
-		if i == 0 {
-			if n == "" {
-				continue
-			}
-			what = "container name"
-		}
-		if !validName.MatchString(n) || len(n) > 253 || slices.ContainsFunc(strings.Split(n, "."), func(l string) bool { return l == "" || len(l) > 63 }) {
-			return badRequest("invalid %s %q: use letters, digits, '_', '.' and '-', in DNS labels of at most 63 characters", what, n)
-		}
-	}
-	return nil
 }
 
 // syncDNS gives the resolvers the namespaces attached here and the zones

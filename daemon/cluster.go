@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/pki"
@@ -76,7 +75,7 @@ func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.Clus
 	if err := d.beginJoin("init", req.DataPathAddr, req.DataPathPort); err != nil {
 		return api.ClusterInfo{}, err
 	}
-	ireq, err := d.initRequest(req)
+	ireq, err := d.host.Init(req)
 	h := d.newHandler()
 	var c *cluster.Node
 	var tokens cluster.Tokens
@@ -92,21 +91,6 @@ func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.Clus
 		NodeID: c.ID(), Role: string(c.Role()), Managers: c.Managers(),
 		WorkerToken: tokens.Worker.String(), ManagerToken: tokens.Manager.String(),
 	}, nil
-}
-
-// initRequest checks the addresses and pool of an init.
-func (d *Daemon) initRequest(req api.ClusterInit) (cluster.InitRequest, error) {
-	adv, err := d.advertiseAddr(req.AdvertiseAddr)
-	if err != nil {
-		return cluster.InitRequest{}, err
-	}
-	out := cluster.InitRequest{Advertise: adv, Listen: req.ListenAddr, PoolSize: req.PoolMaskLen}
-	if req.DefaultAddrPool != "" {
-		if out.Pool, err = netip.ParsePrefix(req.DefaultAddrPool); err != nil {
-			return out, badRequest("invalid --default-addr-pool %q: %v", req.DefaultAddrPool, err)
-		}
-	}
-	return out, nil
 }
 
 // ClusterJoin joins the cluster that a token names, through one manager.
@@ -131,7 +115,7 @@ func (d *Daemon) join(ctx context.Context, req api.ClusterJoin, h *recordsHandle
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	adv, err := d.advertiseAddr(req.AdvertiseAddr)
+	adv, err := d.host.Advertise(req.AdvertiseAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -181,51 +165,7 @@ func (d *Daemon) checkJoinable(dataAddr string, dataPort int) error {
 	if d.cl != nil {
 		return conflict("this node is already part of a cluster; leave it first")
 	}
-	return d.checkDataPath(dataAddr, dataPort)
-}
-
-// checkDataPath accepts --data-path-addr and --data-path-port on init and
-// join when they name the data path weftd already uses: weftd binds it when
-// it starts, and moving it while networks carry traffic is not supported.
-func (d *Daemon) checkDataPath(addr string, port int) error {
-	if addr != "" {
-		a, err := netip.ParseAddr(addr)
-		if err != nil {
-			return badRequest("invalid --data-path-addr %q: %v", addr, err)
-		}
-		if a.Unmap() != d.dataAddr.Addr() {
-			return badRequest("--data-path-addr %s differs from weftd's data path %s; restart weftd with --data-path-addr %s", a, d.dataAddr.Addr(), a)
-		}
-	}
-	if port != 0 && port != int(d.dataAddr.Port()) {
-		return badRequest("--data-path-port %d differs from weftd's data path port %d; restart weftd with --data-path-port %d", port, d.dataAddr.Port(), port)
-	}
-	return nil
-}
-
-// advertiseAddr reads --advertise-addr: IP or IP:PORT, by default the data
-// path's address and port 2377.
-func (d *Daemon) advertiseAddr(s string) (netip.AddrPort, error) {
-	adv, err := parseHostPort(s, d.dataAddr.Addr(), 2377)
-	if err != nil {
-		return adv, badRequest("invalid --advertise-addr %q: %v", s, err)
-	}
-	return adv, nil
-}
-
-// parseHostPort reads IP or IP:PORT, filling in what is missing.
-func parseHostPort(s string, ip netip.Addr, port uint16) (netip.AddrPort, error) {
-	if s == "" {
-		return netip.AddrPortFrom(ip, port), nil
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.AddrPort{}, errors.New("want IP or IP:PORT")
-	}
-	return netip.AddrPortFrom(a, port), nil
+	return d.host.CheckDataPath(dataAddr, dataPort)
 }
 
 // JoinToken returns a role's join token, rotating its secret first if asked.

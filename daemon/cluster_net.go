@@ -15,6 +15,7 @@ import (
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/daemon/reconcile"
+	"github.com/weftnet/weft/daemon/request"
 	"github.com/weftnet/weft/fdb"
 )
 
@@ -36,17 +37,18 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	switch {
 	case c == nil:
 		return api.Network{}, errNoCluster()
-	case !validName.MatchString(req.Name):
-		return api.Network{}, badRequest("invalid network name %q: use letters, digits, '_', '.' and '-'", req.Name)
 	case local:
 		return api.Network{}, conflict("network %s already exists", req.Name)
 	}
-	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Encrypted: wantsEncryption(req), Options: req.Options, Created: time.Now().UTC()}
-	if err := parseClusterAddrs(req, n); err != nil {
+	if err := request.NetworkName(req.Name); err != nil {
 		return api.Network{}, err
 	}
+	n := &store.Network{ID: randomID(), Name: req.Name, Attachable: req.Attachable, Internal: req.Internal, Encrypted: request.Encrypted(req), Options: req.Options, Created: time.Now().UTC()}
 	var err error
-	if n.MTU, err = d.overlayMTU(req.MTU, n.Encrypted); err != nil {
+	if n.Subnet, n.Gateway, n.IPRange, err = request.ClusterAddrs(req); err != nil {
+		return api.Network{}, err
+	}
+	if n.MTU, err = d.host.MTU(req.MTU, n.Encrypted); err != nil {
 		return api.Network{}, err
 	}
 	var out store.Network
@@ -55,31 +57,6 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	}
 	d.log.Info("cluster network created", "network", out.Name, "vni", out.VNI, "subnet", out.Subnet)
 	return d.describeCluster(&out), nil
-}
-
-// wantsEncryption reports whether a request asks for an encrypted network:
-// Encrypted, or the option "encrypted" as Docker's --opt encrypted gives it.
-func wantsEncryption(req api.NetworkCreate) bool {
-	_, opt := req.Options["encrypted"]
-	return req.Encrypted || opt
-}
-
-// parseClusterAddrs reads the subnet, gateway and range of a request.
-func parseClusterAddrs(req api.NetworkCreate, n *store.Network) error {
-	var err error
-	if req.Subnet != "" {
-		if n.Subnet, n.Gateway, err = parseSubnet(req.Subnet, req.Gateway); err != nil {
-			return err
-		}
-	} else if req.Gateway != "" {
-		return badRequest("--gateway needs --subnet")
-	}
-	if req.IPRange != "" {
-		if n.IPRange, err = netip.ParsePrefix(req.IPRange); err != nil {
-			return badRequest("invalid --ip-range %q: %v", req.IPRange, err)
-		}
-	}
-	return nil
 }
 
 // clusterNetwork finds a cluster network by name in the managers' state.
@@ -135,7 +112,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if !n.Attachable {
 		return api.Endpoint{}, badRequest("network %s is not attachable: create it with --attachable", n.Name)
 	}
-	if err := checkNames(req.Name, req.Aliases); err != nil {
+	if err := request.Names(req.Name, req.Aliases); err != nil {
 		return api.Endpoint{}, err
 	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
@@ -257,7 +234,7 @@ func (d *Daemon) followInterestLocked() {
 func (d *Daemon) publish(n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
 	d.cl.Agent().Publish(gossip.Record{
-		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.dataAddr,
+		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.host.DataAddr,
 		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.rec.KeyGen(n.ID),
 	})
 }

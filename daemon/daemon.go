@@ -26,6 +26,7 @@ import (
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/daemon/localapi"
 	"github.com/weftnet/weft/daemon/reconcile"
+	"github.com/weftnet/weft/daemon/request"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
@@ -126,9 +127,8 @@ type Daemon struct {
 	reg      *metrics.Registry
 	fdb      *fdb.Table
 	engine   *vtep.Engine
-	dataAddr netip.AddrPort
-	underMTU int
-	boot     uint64 // random per run: part of the identities data keys are derived for
+	host     request.Host // this node's data path, which requests are checked against
+	boot     uint64       // random per run: part of the identities data keys are derived for
 	dns      *dnshost.Host
 	taps     links.TAPs     // opens the networks' TAPs as configured
 	captures capture.Server // debug captures in flight; ended when the API shuts down
@@ -152,7 +152,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	st, err := loadState(d.statePath(), log)
+	st, err := loadState(statePath(d.cfg.StateDir), log)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,8 @@ func (d *Daemon) start() {
 	}
 }
 
-func (d *Daemon) statePath() string { return filepath.Join(d.cfg.StateDir, "state.json") }
+// statePath is where the state file is in a state directory.
+func statePath(dir string) string { return filepath.Join(dir, "state.json") }
 
 // openDataPath binds the underlay socket and builds the engine on it.
 func (d *Daemon) openDataPath() error {
@@ -218,7 +219,7 @@ func (d *Daemon) openDataPath() error {
 	if err != nil {
 		return fmt.Errorf("data path address %s: %w", addr, err)
 	}
-	d.dataAddr, d.underMTU = netip.AddrPortFrom(addr, d.cfg.DataPathPort), mtu
+	d.host = request.Host{DataAddr: netip.AddrPortFrom(addr, d.cfg.DataPathPort), UnderlayMTU: mtu}
 	queues := max(d.cfg.Queues, 1)
 	if d.cfg.TapDriver == "water" {
 		queues = 1 // one TAP queue: more sockets would only split its traffic
@@ -226,12 +227,12 @@ func (d *Daemon) openDataPath() error {
 	var opts []encap.Option
 	if d.cfg.UDPOffload { // turned off by flag, they are not refused
 		opts = append(opts, encap.WithOffloadRefused(func(o encap.Offload, err error) {
-			offloadRefused(d.log, &d.reg.Offloads, underlayOffload(o), err, "addr", d.dataAddr)
+			offloadRefused(d.log, &d.reg.Offloads, underlayOffload(o), err, "addr", d.host.DataAddr)
 		}))
 	}
-	socks, err := encap.ListenQueues(d.dataAddr, d.cfg.Engine.BatchSize, queues, opts...)
+	socks, err := encap.ListenQueues(d.host.DataAddr, d.cfg.Engine.BatchSize, queues, opts...)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+		return fmt.Errorf("listen on %s: %w", d.host.DataAddr, err)
 	}
 	conns := make([]encap.Conn, len(socks))
 	for i, s := range socks {
@@ -244,11 +245,11 @@ func (d *Daemon) openDataPath() error {
 		for _, s := range socks {
 			s.Close()
 		}
-		return fmt.Errorf("listen on %s: %w", d.dataAddr, err)
+		return fmt.Errorf("listen on %s: %w", d.host.DataAddr, err)
 	}
 	setOffloads(&d.reg.Offloads, d.cfg, socks)
 	gso, gro := socks[0].Offload()
-	d.log.Info("underlay sockets", "addr", d.dataAddr, "queues", queues, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
+	d.log.Info("underlay sockets", "addr", d.host.DataAddr, "queues", queues, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
 	d.engine = vtep.NewQueues(d.cfg.Engine, conns, d.fdb, d.reg, d.log)
 	return nil
 }
@@ -272,7 +273,7 @@ func (d *Daemon) restore() error {
 				pruned++
 			}
 		}
-		d.reportStrays(n)
+		reportStrays(d.log, n)
 		d.log.Info("network restored", "network", n.Name, "vni", n.VNI, "endpoints", len(n.Endpoints))
 	}
 	if pruned > 0 {
@@ -371,7 +372,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for i, s := range servers {
 		go func() { errs <- s.Serve(listeners[i]) }()
 	}
-	d.log.Info("weftd ready", "api", d.cfg.APISocket, "metrics", d.cfg.MetricsAddr, "data_path", d.dataAddr, "underlay_mtu", d.underMTU)
+	d.log.Info("weftd ready", "api", d.cfg.APISocket, "metrics", d.cfg.MetricsAddr, "data_path", d.host.DataAddr, "underlay_mtu", d.host.UnderlayMTU)
 	if d.cfg.Ready != nil {
 		d.cfg.Ready()
 	}
@@ -442,7 +443,7 @@ func listenUnix(path string) (net.Listener, error) {
 
 // save writes the state; the caller holds d.mu.
 func (d *Daemon) save() error {
-	if err := d.st.save(d.statePath()); err != nil {
+	if err := d.st.save(statePath(d.cfg.StateDir)); err != nil {
 		d.log.Error("state not saved", "err", err)
 		return err
 	}

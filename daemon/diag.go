@@ -267,7 +267,7 @@ func (d *Daemon) standaloneInfo(nets []diagNet) api.NodeInfo {
 	hostname, _ := os.Hostname()
 	info := api.NodeInfo{
 		Hostname: hostname, Role: api.RoleStandalone, Self: true, Status: "Ready",
-		Addresses: api.NodeAddresses{DataPath: d.dataAddr.String()}, Networks: []string{}, Version: api.ThisBuild().Version,
+		Addresses: api.NodeAddresses{DataPath: d.host.DataAddr.String()}, Networks: []string{}, Version: api.ThisBuild().Version,
 	}
 	for _, n := range nets {
 		info.Networks = append(info.Networks, n.name)

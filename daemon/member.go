@@ -23,7 +23,7 @@ const MinDataKeyRotation = 3 * reconcile.DefaultKeyPoll
 // its gossip events go to the reconciler that handler is given.
 func (d *Daemon) clusterConfig(handler *recordsHandler) cluster.Config {
 	cfg := cluster.DefaultConfig()
-	cfg.StateDir, cfg.DataAddr, cfg.GossipPort, cfg.Gossip = d.cfg.StateDir, d.dataAddr, d.cfg.GossipPort, d.cfg.Gossip
+	cfg.StateDir, cfg.DataAddr, cfg.GossipPort, cfg.Gossip = d.cfg.StateDir, d.host.DataAddr, d.cfg.GossipPort, d.cfg.Gossip
 	cfg.GossipKeyRotation, cfg.DataKeyRotation = d.cfg.GossipKeyRotation, d.cfg.DataKeyRotation
 	cfg.Handler, cfg.OnState, cfg.Logger = handler, d.followCluster, d.log
 	return cfg
@@ -33,7 +33,7 @@ func (d *Daemon) clusterConfig(handler *recordsHandler) cluster.Config {
 // node's gossip events at it.
 func (d *Daemon) newReconciler(c *cluster.Node, handler *recordsHandler) *reconcile.Reconciler {
 	rec := reconcile.New(reconcile.Config{
-		Node: c.ID(), Boot: d.boot, DataAddr: d.dataAddr.Addr(),
+		Node: c.ID(), Boot: d.boot, DataAddr: d.host.DataAddr.Addr(),
 		Records: c.Agent(), Plane: d.engine, Zones: d.dns, State: c.State,
 		Advertise: d.advertise, Log: d.log,
 	})

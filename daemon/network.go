@@ -7,20 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"time"
 
-	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/daemon/reconcile"
-	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/vtep"
 )
-
-// validName is Docker's rule for network and container names.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // The errors a request the daemon refuses gets; the API answers them with
 // their status.
@@ -37,6 +31,27 @@ func (d *Daemon) CreateNetwork(ctx context.Context, req api.NetworkCreate) (api.
 		return d.createClusterNetwork(ctx, req)
 	}
 	return d.createStaticNetwork(req)
+}
+
+// parseNetwork checks a create request against the input rules and the
+// networks that exist. The caller holds d.mu.
+func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
+	if _, ok := d.st.Networks[req.Name]; ok {
+		return nil, conflict("network %s already exists", req.Name)
+	}
+	for _, o := range d.st.Networks {
+		if o.VNI == req.VNI {
+			return nil, conflict("VNI %d is already used by network %s", req.VNI, o.Name)
+		}
+	}
+	s, err := d.host.StaticNetwork(req)
+	if err != nil {
+		return nil, err
+	}
+	return &netState{
+		Name: req.Name, VNI: req.VNI, Created: time.Now().UTC(), Endpoints: map[string]*endpoint{}, ID: randomID(),
+		Subnet: s.Subnet, Gateway: s.Gateway, Peers: s.Peers, MTU: s.MTU,
+	}, nil
 }
 
 // createStaticNetwork validates a request, builds the network's bridge and
@@ -58,140 +73,7 @@ func (d *Daemon) createStaticNetwork(req api.NetworkCreate) (api.Network, error)
 		return api.Network{}, err
 	}
 	d.log.Info("network created", "network", n.Name, "vni", n.VNI, "subnet", n.Subnet, "mtu", n.MTU)
-	return d.describe(n), nil
-}
-
-// parseNetwork checks a create request against the input rules and the
-// networks that exist. The caller holds d.mu.
-func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
-	if !validName.MatchString(req.Name) {
-		return nil, badRequest("invalid network name %q: use letters, digits, '_', '.' and '-'", req.Name)
-	}
-	if _, ok := d.st.Networks[req.Name]; ok {
-		return nil, conflict("network %s already exists", req.Name)
-	}
-	if req.Subnet == "" {
-		return nil, badRequest("a static-peer network needs --subnet")
-	}
-	if req.VNI == 0 || req.VNI > encap.MaxVNI {
-		return nil, badRequest("invalid VNI %d: want 1-%d", req.VNI, encap.MaxVNI)
-	}
-	if wantsEncryption(req) {
-		return nil, badRequest("a static-peer network cannot be encrypted: its keys come from the cluster's managers; create a cluster network (without --vni and --peer)")
-	}
-	for _, o := range d.st.Networks {
-		if o.VNI == req.VNI {
-			return nil, conflict("VNI %d is already used by network %s", req.VNI, o.Name)
-		}
-	}
-	n := &netState{Name: req.Name, VNI: req.VNI, Created: time.Now().UTC(), Endpoints: map[string]*endpoint{}, ID: randomID()}
-	var err error
-	if n.Subnet, n.Gateway, err = parseSubnet(req.Subnet, req.Gateway); err != nil {
-		return nil, err
-	}
-	if n.Peers, err = d.parsePeers(req.Peers); err != nil {
-		return nil, err
-	}
-	if n.MTU, err = d.overlayMTU(req.MTU, false); err != nil {
-		return nil, err
-	}
-	return n, nil
-}
-
-func parseSubnet(subnet, gateway string) (netip.Prefix, netip.Addr, error) {
-	p, err := netip.ParsePrefix(subnet)
-	if err != nil {
-		return p, netip.Addr{}, badRequest("invalid subnet %q: %v", subnet, err)
-	}
-	if p.Masked() != p {
-		return p, netip.Addr{}, badRequest("invalid subnet %s: host bits set (did you mean %s?)", p, p.Masked())
-	}
-	if gateway == "" {
-		return p, netip.Addr{}, nil
-	}
-	gw, err := netip.ParseAddr(gateway)
-	if err != nil {
-		return p, gw, badRequest("invalid gateway %q: %v", gateway, err)
-	}
-	if !usable(p, gw) {
-		return p, gw, badRequest("gateway %s is not a usable address of subnet %s", gw, p)
-	}
-	return p, gw, nil
-}
-
-// usable reports whether ip is a host address of subnet: inside it, and
-// neither the IPv4 network and broadcast addresses (both are usable in a /31,
-// RFC 3021) nor the IPv6 subnet-router anycast address.
-func usable(subnet netip.Prefix, ip netip.Addr) bool {
-	switch {
-	case !subnet.Contains(ip):
-		return false
-	case ip.Is6():
-		return ip != subnet.Addr()
-	case subnet.Bits() >= 31:
-		return true
-	}
-	return ip != subnet.Addr() && ip != lastAddr(subnet)
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
-// parsePeers reads peers given as IP or IP:port; a bare IP uses the data port.
-func (d *Daemon) parsePeers(peers []string) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
-	for _, s := range peers {
-		ap, err := netip.ParseAddrPort(s)
-		if err != nil {
-			ip, ierr := netip.ParseAddr(s)
-			if ierr != nil {
-				return nil, badRequest("invalid peer %q: want IP or IP:PORT", s)
-			}
-			ap = netip.AddrPortFrom(ip, d.cfg.DataPathPort)
-		}
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		if ap == d.dataAddr {
-			return nil, badRequest("peer %s is this host's own data path address", s)
-		}
-		if ap.Addr().Is4() != d.dataAddr.Addr().Is4() {
-			return nil, badRequest("peer %s is not in the data path address's family (%s)", s, d.dataAddr.Addr())
-		}
-		if !slices.Contains(out, ap) {
-			out = append(out, ap)
-		}
-	}
-	return out, nil
-}
-
-// VXLAN overhead on the underlay: outer IP, UDP and VXLAN headers plus the
-// inner Ethernet header that the overlay MTU does not count.
-const (
-	overheadIPv4 = 20 + 8 + 8 + 14
-	overheadIPv6 = 40 + 8 + 8 + 14
-)
-
-// overlayMTU checks a requested MTU against what the underlay can carry, or
-// returns the largest that fits when none was asked for.
-func (d *Daemon) overlayMTU(asked int, encrypted bool) (int, error) {
-	overhead := overheadIPv4
-	if d.dataAddr.Addr().Is6() {
-		overhead = overheadIPv6
-	}
-	if encrypted {
-		overhead += wcrypto.Overhead
-	}
-	most := d.underMTU - overhead
-	switch {
-	case asked == 0:
-		return most, nil
-	case asked < 68 || asked > most:
-		return 0, badRequest("invalid MTU %d: the underlay (MTU %d) carries at most %d after %d bytes of VXLAN (and ESP) overhead", asked, d.underMTU, most, overhead)
-	}
-	return asked, nil
+	return n.describe(), nil
 }
 
 // startNetwork builds (or adopts) a network's bridge and TAP and starts
@@ -276,7 +158,7 @@ func (d *Daemon) Networks(ctx context.Context) ([]api.Network, error) {
 	out := make([]api.Network, 0, len(d.st.Networks))
 	for _, n := range d.st.Networks {
 		if !n.Cluster {
-			out = append(out, d.describe(n))
+			out = append(out, n.describe())
 		}
 	}
 	c := d.cl
@@ -300,7 +182,7 @@ func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) 
 	n, ok := d.st.Networks[name]
 	if ok && !n.Cluster {
 		defer d.mu.Unlock()
-		return d.describe(n), nil
+		return n.describe(), nil
 	}
 	d.mu.Unlock()
 	_, cn, err := d.clusterNetwork(ctx, name)
@@ -311,7 +193,7 @@ func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) 
 }
 
 // describe renders a network for the API. The caller holds d.mu.
-func (d *Daemon) describe(n *netState) api.Network {
+func (n *netState) describe() api.Network {
 	out := api.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "weft",
 		VNI: n.VNI, MTU: n.MTU, Bridge: links.BridgeName(n.VNI),

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/request"
 )
 
 func testDaemon() *Daemon {
-	d := &Daemon{cfg: DefaultConfig(), st: newState(), underMTU: 1500}
-	d.dataAddr = netip.MustParseAddrPort("198.18.0.1:4789")
+	d := &Daemon{cfg: DefaultConfig(), st: newState()}
+	d.host = request.Host{DataAddr: netip.MustParseAddrPort("198.18.0.1:4789"), UnderlayMTU: 1500}
 	return d
 }
 
@@ -54,79 +55,11 @@ func TestParseNetwork(t *testing.T) {
 	}
 }
 
-func TestParsePeers(t *testing.T) {
-	d := testDaemon()
-	got, err := d.parsePeers([]string{"198.18.0.2", "198.18.0.3:8472", "198.18.0.2:4789", "::ffff:198.18.0.4"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []netip.AddrPort{
-		netip.MustParseAddrPort("198.18.0.2:4789"),
-		netip.MustParseAddrPort("198.18.0.3:8472"),
-		netip.MustParseAddrPort("198.18.0.4:4789"),
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %v; want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v; want %v", got, want)
-		}
-	}
-}
-
-func TestUsable(t *testing.T) {
-	p := netip.MustParsePrefix("198.19.1.0/24")
-	cases := map[string]bool{
-		"198.19.1.0": false, "198.19.1.1": true, "198.19.1.254": true, "198.19.1.255": false, "198.19.2.1": false,
-	}
-	for ip, want := range cases {
-		if got := usable(p, netip.MustParseAddr(ip)); got != want {
-			t.Errorf("usable(%s, %s): got %v; want %v", p, ip, got, want)
-		}
-	}
-	for _, ip := range []string{"198.19.1.0", "198.19.1.1"} {
-		if !usable(netip.MustParsePrefix("198.19.1.0/31"), netip.MustParseAddr(ip)) {
-			t.Errorf("%s: a /31 has two usable addresses (RFC 3021)", ip)
-		}
-	}
-	if usable(netip.MustParsePrefix("2001:db8::/64"), netip.MustParseAddr("2001:db8::")) {
-		t.Error("the IPv6 subnet-router anycast address is not a host address")
-	}
-}
-
 func TestRandomMACIsLocalUnicast(t *testing.T) {
 	for range 100 {
 		m := randomMAC()
 		if m[0]&1 != 0 || m[0]&2 == 0 {
 			t.Fatalf("got %s; want a unicast, locally administered MAC", m)
-		}
-	}
-}
-
-func TestCheckNames(t *testing.T) {
-	long := strings.Repeat("a", 64)
-	tests := []struct {
-		name    string
-		aliases []string
-		ok      bool
-	}{
-		{"web1", []string{"web", "db.1"}, true},
-		{"", []string{"web"}, true},
-		{"", nil, true},
-		{"-bad", nil, false},
-		{"a b", nil, false},
-		{"web", []string{""}, false},
-		{"web", []string{"x/y"}, false},
-		{long, nil, false},
-		{"ok." + long, nil, false},
-		{"a..b", nil, false},
-		{strings.Repeat("a", 63), nil, true},
-	}
-	for _, tt := range tests {
-		err := checkNames(tt.name, tt.aliases)
-		if (err == nil) != tt.ok {
-			t.Errorf("checkNames(%q, %q) = %v; want ok %v", tt.name, tt.aliases, err, tt.ok)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"slices"
 
 	"github.com/weftnet/weft/daemon/links"
@@ -11,11 +12,11 @@ import (
 // the middle of, or containers that a state recovered from an older copy
 // does not know. They are left in place, since the state may be what is
 // wrong; the warning is what keeps that from passing silently.
-func (d *Daemon) reportStrays(n *netState) {
+func reportStrays(log *slog.Logger, n *netState) {
 	br := links.BridgeName(n.VNI)
 	ports, err := links.BridgePorts(br)
 	if err != nil {
-		d.log.Debug("bridge ports not listed", "network", n.Name, "bridge", br, "err", err)
+		log.Debug("bridge ports not listed", "network", n.Name, "bridge", br, "err", err)
 		return
 	}
 	known := map[string]bool{links.TAPName(n.VNI): true}
@@ -25,6 +26,6 @@ func (d *Daemon) reportStrays(n *netState) {
 	strays := slices.DeleteFunc(ports, func(p string) bool { return known[p] })
 	if len(strays) > 0 {
 		slices.Sort(strays)
-		d.log.Warn("links on the network's bridge that no attachment in the state names; left in place", "network", n.Name, "bridge", br, "links", strays)
+		log.Warn("links on the network's bridge that no attachment in the state names; left in place", "network", n.Name, "bridge", br, "links", strays)
 	}
 }

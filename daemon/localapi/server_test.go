@@ -87,7 +87,7 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestBadBody(t *testing.T) {
-	for _, body := range []string{`{"name":`, `{"nmae":"blue"}`} {
+	for _, body := range []string{`{"name":`, `{"name":"blue","vlan":7}`} {
 		f := &fakeNetworks{}
 		code, reply := serve(f, "POST", "/v1/networks", body)
 		if code != http.StatusBadRequest || !strings.Contains(reply, "invalid request body") {
