@@ -21,6 +21,7 @@ import (
 	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/metrics"
 )
 
@@ -180,13 +181,7 @@ func testManager(t *testing.T, now time.Time) *testNode {
 		t.Fatalf("open store at %s: %v", addr, err)
 	}
 	t.Cleanup(func() { st.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for !st.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatal("single manager not leader after 10 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "a single manager to lead", st.IsLeader)
 	key := store.Key{Key: bytes.Repeat([]byte{7}, 32), Created: now.Add(-time.Hour)}
 	if _, err := st.Apply(store.Command{Op: store.OpAddGossipKey, Key: &key}, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -210,13 +205,9 @@ func TestDaemonMetricsCluster(t *testing.T) {
 	now := time.Now()
 	node := testManager(t, now)
 	c := clusterCollector{daemonCollector{metricsDaemon(now)}, node, now}
-	deadline := time.Now().Add(5 * time.Second)
-	for value(t, gather(t, c), "weft_gossip_members", "state=alive") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the node itself not counted alive after 5 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "the node itself counted alive", func() bool {
+		return value(t, gather(t, c), "weft_gossip_members", "state=alive") == 1
+	})
 	got := gather(t, c)
 	for _, s := range []string{"suspect", "dead", "left"} {
 		if v := value(t, got, "weft_gossip_members", "state="+s); v != 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func testNetwork(id, name, subnet string) *store.Network {
@@ -119,10 +120,10 @@ func TestNodeCluster(t *testing.T) {
 		}
 	})
 	t.Run("gossip joins every node", func(t *testing.T) {
-		until(t, 10*time.Second, "every node alive in every node's gossip", func() bool { return allAlive(m1, w1, m2) })
+		poll.Until(t, 10*time.Second, "every node alive in every node's gossip", func() bool { return allAlive(m1, w1, m2) })
 	})
 	t.Run("the state reaches OnState", func(t *testing.T) {
-		until(t, 5*time.Second, "OnState called with a state that lists m1", func() bool { return polls.Load() > 0 })
+		poll.Until(t, 5*time.Second, "OnState called with a state that lists m1", func() bool { return polls.Load() > 0 })
 	})
 	t.Run("join tokens rotate", func(t *testing.T) {
 		for _, n := range []*Node{m1, m2} {
@@ -258,7 +259,7 @@ func TestNodeResume(t *testing.T) {
 		if n.ID() != c.was.ID() || n.Role() != c.role || n.IsManager() != (c.role == pki.RoleManager) {
 			t.Errorf("resumed %s: got %s, %s; want %s, %s", c.cfg.Hostname, n.ID(), n.Role(), c.was.ID(), c.role)
 		}
-		until(t, 10*time.Second, c.cfg.Hostname+" reads the cluster state after resuming", func() bool {
+		poll.Until(t, 10*time.Second, c.cfg.Hostname+" reads the cluster state after resuming", func() bool {
 			st, err := n.State(testContext(t))
 			return err == nil && st.NetworkByName("web") != nil
 		})
@@ -314,7 +315,7 @@ func TestGossipKeyRotation(t *testing.T) {
 	}
 	// Each node's keys, by generation, primary first, each time they change.
 	seen := make([][][]uint64, len(nodes))
-	until(t, 15*time.Second, "every node encrypting with the second key", func() bool {
+	poll.Until(t, 15*time.Second, "every node encrypting with the second key", func() bool {
 		done := true
 		for i, n := range nodes {
 			g := generations(n.GossipKeys())
@@ -331,7 +332,7 @@ func TestGossipKeyRotation(t *testing.T) {
 			t.Errorf("%s's gossip keys by generation, as they changed: got %v; want %v", n.cfg.Hostname, seen[i], want)
 		}
 	}
-	until(t, 10*time.Second, "every node alive in every node's gossip after the rotation", func() bool { return allAlive(nodes...) })
+	poll.Until(t, 10*time.Second, "every node alive in every node's gossip after the rotation", func() bool { return allAlive(nodes...) })
 }
 
 // The leader adds a data key to every encrypted network each
@@ -348,7 +349,7 @@ func TestDataKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var keys []store.Key
-	until(t, 10*time.Second, "three rotations of the data key", func() bool {
+	poll.Until(t, 10*time.Second, "three rotations of the data key", func() bool {
 		keys = state(t, m).Networks["n1"].Keys
 		return len(keys) > 0 && keys[0].Generation >= 4
 	})

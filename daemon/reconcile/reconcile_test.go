@@ -9,6 +9,7 @@ import (
 
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/resolver"
+	"github.com/weftnet/weft/internal/poll"
 	"github.com/weftnet/weft/vtep"
 )
 
@@ -29,9 +30,9 @@ func TestRecords(t *testing.T) {
 	c := l.start("c", 3, testNet, 3, a)
 
 	// Added: a programs b and c, and only them; its zone has all three.
-	waitFor(t, waitGossip, "a to program b and c", func() bool { return a.programmedFor(b, c) })
+	poll.Until(t, waitGossip, "a to program b and c", func() bool { return a.programmedFor(b, c) })
 	checkPeers(t, a, b.endpoint().VTEP, c.endpoint().VTEP)
-	waitFor(t, waitGossip, "a's zone to name ca, cb and cc", func() bool {
+	poll.Until(t, waitGossip, "a's zone to name ca, cb and cc", func() bool {
 		names, _ := a.zones.names(testNet.ID)
 		return slices.Equal(names, []string{"ca", "cb", "cc"})
 	})
@@ -43,7 +44,7 @@ func TestRecords(t *testing.T) {
 	// and tells its containers who has the new one.
 	old := b.endpoint().IP
 	b.publish(func(r *gossip.Record) { r.IP = ipOf(testNet, 20) })
-	waitFor(t, waitGossip, "a to program b's new address", func() bool { return a.programmedFor(b, c) })
+	poll.Until(t, waitGossip, "a to program b's new address", func() bool { return a.programmedFor(b, c) })
 	if _, ok := a.fdb.LookupIP(testNet.VNI, old); ok {
 		t.Errorf("a still maps b's old address %v", old)
 	}
@@ -51,16 +52,16 @@ func TestRecords(t *testing.T) {
 
 	// Deleted: c withdraws its endpoint; a drops its rows and its VTEP.
 	c.agent.Withdraw(c.endpoint().EndpointID)
-	waitFor(t, waitGossip, "a to drop c", func() bool { return a.programmedFor(b) })
+	poll.Until(t, waitGossip, "a to drop c", func() bool { return a.programmedFor(b) })
 	checkPeers(t, a, b.endpoint().VTEP)
 
 	// Withdrawn: b leaves the cluster; its records go with it.
 	if err := b.agent.Leave(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitGossip, "a to drop b, which left", func() bool { return a.programmedFor() })
+	poll.Until(t, waitGossip, "a to drop b, which left", func() bool { return a.programmedFor() })
 	checkPeers(t, a)
-	waitFor(t, waitGossip, "a's zone to name only ca", func() bool {
+	poll.Until(t, waitGossip, "a's zone to name only ca", func() bool {
 		names, _ := a.zones.names(testNet.ID)
 		return slices.Equal(names, []string{"ca"})
 	})
@@ -73,14 +74,14 @@ func TestNodeDiesAndReturns(t *testing.T) {
 	l := newLab(t)
 	a := l.start("a", 1, testNet, 1)
 	b := l.start("b", 2, testNet, 2, a)
-	waitFor(t, waitGossip, "a to program b", func() bool { return a.programmedFor(b) })
+	poll.Until(t, waitGossip, "a to program b", func() bool { return a.programmedFor(b) })
 
 	b.stop()
-	waitFor(t, waitDead, "a to withdraw b, which died", func() bool { return a.programmedFor() })
+	poll.Until(t, waitDead, "a to withdraw b, which died", func() bool { return a.programmedFor() })
 	checkPeers(t, a)
 
 	b = l.start("b", 2, testNet, 22, a)
-	waitFor(t, waitDead, "a to program b again", func() bool { return a.programmedFor(b) })
+	poll.Until(t, waitDead, "a to program b again", func() bool { return a.programmedFor(b) })
 	checkPeers(t, a, b.endpoint().VTEP)
 	if !a.reaches(b, 3) {
 		t.Fatal("no traffic to b after it came back")
@@ -189,7 +190,7 @@ func TestForgetDuringSync(t *testing.T) {
 	other := testNet
 	other.ID, other.VNI = "net3", 3
 	r.Track(other)
-	waitFor(t, waitGossip, "the marker network to be programmed", func() bool { return plane.count() > 0 })
+	poll.Until(t, waitGossip, "the marker network to be programmed", func() bool { return plane.count() > 0 })
 	if n := plane.count(); n != 1 {
 		t.Fatalf("%d networks programmed; want only the marker: the dropped one was programmed", n)
 	}
@@ -209,7 +210,7 @@ func TestTrackAgainKeepsSAs(t *testing.T) {
 	r.Start()
 	defer r.Close()
 	outbound := func() any {
-		waitFor(t, waitGossip, "SAs to be installed", func() bool {
+		poll.Until(t, waitGossip, "SAs to be installed", func() bool {
 			return plane.count() > 0 && plane.last().Crypto != nil && plane.last().Crypto.Out[vtepOf(2)] != nil
 		})
 		return plane.last().Crypto.Out[vtepOf(2)]

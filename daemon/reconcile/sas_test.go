@@ -12,6 +12,7 @@ import (
 	"github.com/weftnet/weft/control/resolver"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/internal/poll"
 )
 
 func TestNewerKeys(t *testing.T) {
@@ -102,7 +103,7 @@ func TestSAsInstalledAndRotated(t *testing.T) {
 	for _, nd := range []*tnode{a, b} {
 		nd.rec.SetKeys(testSealed.ID, keysOf(1))
 	}
-	waitFor(t, waitGossip, "both to seal with generation 1", func() bool {
+	poll.Until(t, waitGossip, "both to seal with generation 1", func() bool {
 		return sealsWith(a, 1) && sealsWith(b, 1)
 	})
 	if !a.reaches(b, 1) || !b.reaches(a, 2) {
@@ -112,7 +113,7 @@ func TestSAsInstalledAndRotated(t *testing.T) {
 	// a learns generation 2 first: it opens it, says so, and goes on
 	// sealing with 1, which b still needs.
 	a.rec.SetKeys(testSealed.ID, keysOf(2, 1))
-	waitFor(t, waitGossip, "a to advertise generation 2", func() bool {
+	poll.Until(t, waitGossip, "a to advertise generation 2", func() bool {
 		r, ok := b.agent.Record(a.endpoint().EndpointID)
 		return ok && r.KeyGen == 2
 	})
@@ -125,7 +126,7 @@ func TestSAsInstalledAndRotated(t *testing.T) {
 
 	// b learns it too: both seal with 2.
 	b.rec.SetKeys(testSealed.ID, keysOf(2, 1))
-	waitFor(t, waitGossip, "both to seal with generation 2", func() bool {
+	poll.Until(t, waitGossip, "both to seal with generation 2", func() bool {
 		return sealsWith(a, 2) && sealsWith(b, 2)
 	})
 	if !a.reaches(b, 5) || !b.reaches(a, 6) {
@@ -136,7 +137,7 @@ func TestSAsInstalledAndRotated(t *testing.T) {
 	for _, nd := range []*tnode{a, b} {
 		nd.rec.SetKeys(testSealed.ID, keysOf(3, 2))
 	}
-	waitFor(t, waitGossip, "both to seal with generation 3", func() bool {
+	poll.Until(t, waitGossip, "both to seal with generation 3", func() bool {
 		return sealsWith(a, 3) && sealsWith(b, 3)
 	})
 	for _, sa := range a.rec.SAs(testSealed.ID) {
@@ -206,13 +207,13 @@ func TestKeysFollowed(t *testing.T) {
 
 	r.Track(testNet)
 	r.Track(testSealed)
-	waitFor(t, waitGossip, "generations 2 and 1", func() bool { return newestGen(r.Keys(testSealed.ID)) == 2 })
+	poll.Until(t, waitGossip, "generations 2 and 1", func() bool { return newestGen(r.Keys(testSealed.ID)) == 2 })
 	managers.set(keysOf(1)) // a manager that lags
 	managers.set(keysOf(3, 2, 1))
-	waitFor(t, waitGossip, "generation 3", func() bool { return newestGen(r.Keys(testSealed.ID)) == 3 })
+	poll.Until(t, waitGossip, "generation 3", func() bool { return newestGen(r.Keys(testSealed.ID)) == 3 })
 	managers.set(keysOf(2, 1))
 	start := managers.count()
-	waitFor(t, waitGossip, "two more fetches", func() bool { return managers.count() >= start+2 })
+	poll.Until(t, waitGossip, "two more fetches", func() bool { return managers.count() >= start+2 })
 	if got := newestGen(r.Keys(testSealed.ID)); got != 3 {
 		t.Errorf("after a lagging manager's keys: newest generation %d; want 3", got)
 	}
