@@ -112,13 +112,9 @@ func Exists(name string) bool {
 
 // Delete removes the named link; one that is already gone is not an error.
 func Delete(name string) error {
-	link, err := netlink.LinkByName(name)
-	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
+	link, err := find(name)
+	if link == nil {
+		return err
 	}
 	if err := netlink.LinkDel(link); err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
@@ -150,13 +146,9 @@ func BridgePorts(bridge string) ([]string, error) {
 // that name that is not a TAP is not weft's: it is left alone, and the
 // error says so.
 func DeleteTAP(name string) error {
-	link, err := netlink.LinkByName(name)
-	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
+	link, err := find(name)
+	if link == nil {
+		return err
 	}
 	if _, ok := link.(*netlink.Tuntap); !ok {
 		return fmt.Errorf("%s exists and is a %s, not a TAP: rename or remove it", name, link.Type())
@@ -291,4 +283,17 @@ func freeEthName(h *netlink.Handle) string {
 			return name
 		}
 	}
+}
+
+// find returns the named link; nil and no error if there is none.
+func find(name string) (netlink.Link, error) {
+	link, err := netlink.LinkByName(name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", name, err)
+	}
+	return link, nil
 }
