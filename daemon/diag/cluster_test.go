@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/fdb"
+	"github.com/weftnet/weft/internal/freeport"
 	"github.com/weftnet/weft/internal/poll"
 )
 
@@ -27,32 +26,11 @@ import (
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
-// freePort returns a port free on loopback for TCP and UDP, as a node's
-// 2377 and gossip ports must be.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return uint16(port)
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP on loopback")
-	return 0
-}
-
 // nodeConfig returns the configuration of a node called name whose VTEP
 // is data (recorded and gossiped, never bound).
 func nodeConfig(t *testing.T, name string, data netip.AddrPort) cluster.Config {
 	cfg := cluster.DefaultConfig()
-	cfg.StateDir, cfg.DataAddr, cfg.Hostname, cfg.GossipPort = t.TempDir(), data, name, freePort(t)
+	cfg.StateDir, cfg.DataAddr, cfg.Hostname, cfg.GossipPort = t.TempDir(), data, name, freeport.Loopback(t)
 	cfg.PollInterval = 100 * time.Millisecond
 	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	cfg.Logger = slog.New(slog.DiscardHandler)
@@ -62,7 +40,7 @@ func nodeConfig(t *testing.T, name string, data netip.AddrPort) cluster.Config {
 // twoNodes starts a manager m1 (VTEP 127.0.0.1:14789) and a worker w1
 // (VTEP 127.0.0.1:24789) joined to it.
 func twoNodes(t *testing.T, ctx context.Context) (m1, w1 *cluster.Node) {
-	adv := netip.AddrPortFrom(loopback, freePort(t))
+	adv := netip.AddrPortFrom(loopback, freeport.Loopback(t))
 	m1, tokens, err := cluster.Init(ctx, nodeConfig(t, "m1", netip.AddrPortFrom(loopback, 14789)),
 		cluster.InitRequest{Advertise: adv, Listen: adv.String(), Pool: netip.MustParsePrefix("198.19.0.0/16")})
 	if err != nil {
@@ -70,7 +48,7 @@ func twoNodes(t *testing.T, ctx context.Context) (m1, w1 *cluster.Node) {
 	}
 	t.Cleanup(func() { _ = m1.Close() })
 	m1.Start()
-	wadv := netip.AddrPortFrom(loopback, freePort(t))
+	wadv := netip.AddrPortFrom(loopback, freeport.Loopback(t))
 	w1, err = cluster.Join(ctx, nodeConfig(t, "w1", netip.AddrPortFrom(loopback, 24789)),
 		cluster.JoinRequest{Token: tokens.Worker, Via: adv.String(), Advertise: wadv, Listen: wadv.String()})
 	if err != nil {
