@@ -244,7 +244,7 @@ func (d *Daemon) RemoveNode(ctx context.Context, id string, force bool) error {
 	d.mu.Lock()
 	c := d.cl
 	d.mu.Unlock()
-	nodes, err := d.Nodes(ctx)
+	nodes, err := diagnostics(d).Nodes(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,13 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
-	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/links"
@@ -348,46 +345,4 @@ func (d *Daemon) republish() {
 			}
 		}
 	}
-}
-
-// Nodes lists the cluster's nodes with their status as this node sees it.
-func (d *Daemon) Nodes(ctx context.Context) ([]api.Node, error) {
-	d.mu.Lock()
-	c := d.cl
-	d.mu.Unlock()
-	if c == nil {
-		return nil, errNoCluster()
-	}
-	st, err := c.State(ctx)
-	if err != nil {
-		return nil, err
-	}
-	leader, err := c.Leader(ctx)
-	if err != nil {
-		d.log.Debug("no leader known", "err", err)
-	}
-	alive := map[string]bool{}
-	for _, m := range c.Agent().Members() {
-		alive[m.ID] = m.State == gossip.StateAlive || m.State == gossip.StateSuspect
-	}
-	var out []api.Node
-	for _, n := range st.Nodes {
-		node := api.Node{ID: n.ID, Hostname: n.Hostname, Role: string(n.Role), Addr: n.Addr.String(), DataAddr: n.DataAddr.String(), Self: n.ID == c.ID(), Status: "Down"}
-		if node.Self || alive[n.ID] {
-			node.Status = "Ready"
-		}
-		if n.Role == pki.RoleManager {
-			switch {
-			case n.ID == leader.ID:
-				node.ManagerStatus = "Leader"
-			case node.Status == "Ready":
-				node.ManagerStatus = "Reachable"
-			default:
-				node.ManagerStatus = "Unreachable"
-			}
-		}
-		out = append(out, node)
-	}
-	slices.SortFunc(out, func(a, b api.Node) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
 }

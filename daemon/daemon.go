@@ -331,7 +331,7 @@ func (d *Daemon) closeAll() error {
 
 // apiHandler is the local API, served by d's rooms.
 func apiHandler(d *Daemon) http.Handler {
-	return localapi.Server{Networks: d, Cluster: d, Diag: d, Captures: &d.captures}.Handler()
+	return localapi.Server{Networks: d, Cluster: d, Diag: diagnostics(d), Captures: &d.captures}.Handler()
 }
 
 // listenUnix listens on a unix socket, replacing a stale socket file left by a

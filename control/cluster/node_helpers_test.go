@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/internal/freeport"
 )
 
 // Nodes in these tests run on loopback, each with ports of its own and a
@@ -25,36 +24,15 @@ import (
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
-// freePort returns a port that is free on loopback for TCP and UDP, as a
-// node's 2377 and gossip ports must be.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return uint16(port)
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP on loopback")
-	return 0
-}
-
 // testConfig returns the configuration of a node called name: fast polls,
 // a short key grace, patient raft, quiet logs.
 func testConfig(t *testing.T, name string) Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
-	cfg.DataAddr = netip.AddrPortFrom(loopback, freePort(t))
+	cfg.DataAddr = netip.AddrPortFrom(loopback, freeport.Loopback(t))
 	cfg.Hostname = name
-	cfg.GossipPort = freePort(t)
+	cfg.GossipPort = freeport.Loopback(t)
 	cfg.PollInterval = 100 * time.Millisecond
 	cfg.KeyGrace = time.Second
 	cfg.DataKeyCheck = 50 * time.Millisecond
@@ -68,7 +46,7 @@ func testConfig(t *testing.T, name string) Config {
 // addrs returns an advertise address and the listen address for 2377.
 func addrs(t *testing.T) (netip.AddrPort, string) {
 	t.Helper()
-	adv := netip.AddrPortFrom(loopback, freePort(t))
+	adv := netip.AddrPortFrom(loopback, freeport.Loopback(t))
 	return adv, adv.String()
 }
 
