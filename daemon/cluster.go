@@ -177,7 +177,7 @@ func (d *Daemon) JoinToken(ctx context.Context, req api.JoinToken) (api.JoinToke
 	role, roleErr := pki.ParseRole(req.Role)
 	switch {
 	case c == nil:
-		return req, errNoCluster()
+		return req, api.NoCluster()
 	case !c.IsManager():
 		return req, badRequest("this node is not a manager: ask a manager for join tokens")
 	case roleErr != nil:
@@ -223,7 +223,7 @@ func (d *Daemon) beginLeave(force bool) (*cluster.Node, error) {
 	case d.clusterOp != "":
 		return nil, conflict("a cluster %s is in progress on this node; try again once it is done", d.clusterOp)
 	case c == nil:
-		return nil, errNoCluster()
+		return nil, api.NoCluster()
 	}
 	for _, n := range d.st.Networks {
 		if n.Cluster && len(n.Endpoints) > 0 {

@@ -19,11 +19,6 @@ import (
 // clusterTimeout bounds a request that goes to the managers.
 const clusterTimeout = 30 * time.Second
 
-// errNoCluster is the answer to a cluster operation on a node outside any.
-func errNoCluster() error {
-	return badRequest("this node is not part of a cluster: run 'weft cluster init' or 'weft cluster join', or make a static-peer network with --vni and --peer")
-}
-
 // createClusterNetwork asks the managers for a cluster-wide network.
 func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
 	d.mu.Lock()
@@ -33,7 +28,7 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	d.mu.Unlock()
 	switch {
 	case c == nil:
-		return api.Network{}, errNoCluster()
+		return api.Network{}, api.NoCluster()
 	case local:
 		return api.Network{}, conflict("network %s already exists", req.Name)
 	}

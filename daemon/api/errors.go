@@ -29,3 +29,9 @@ func NotFound(format string, args ...any) error { return Errorf(http.StatusNotFo
 
 // Conflict is a 409 StatusError.
 func Conflict(format string, args ...any) error { return Errorf(http.StatusConflict, format, args...) }
+
+// NoCluster is the 400 a cluster operation gets on a node outside any
+// cluster.
+func NoCluster() error {
+	return BadRequest("this node is not part of a cluster: run 'weft cluster init' or 'weft cluster join', or make a static-peer network with --vni and --peer")
+}

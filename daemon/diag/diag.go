@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/weftnet/weft/control/cluster"
-	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
 )
@@ -57,9 +56,4 @@ func (r *Reporter) snapshot() (*cluster.Node, []Network) {
 	c, nets := r.Source.DiagSnapshot()
 	slices.SortFunc(nets, func(a, b Network) int { return cmp.Compare(a.Name, b.Name) })
 	return c, nets
-}
-
-// errNoCluster is the answer to a cluster operation on a node outside any.
-func errNoCluster() error {
-	return api.BadRequest("this node is not part of a cluster: run 'weft cluster init' or 'weft cluster join', or make a static-peer network with --vni and --peer")
 }

@@ -19,7 +19,7 @@ import (
 func (r *Reporter) Nodes(ctx context.Context) ([]api.Node, error) {
 	c, _ := r.Source.DiagSnapshot()
 	if c == nil {
-		return nil, errNoCluster()
+		return nil, api.NoCluster()
 	}
 	st, err := c.State(ctx)
 	if err != nil {
