@@ -118,8 +118,8 @@ func (d *Daemon) attached(n *netState, ep *endpoint) api.Endpoint {
 func (d *Daemon) Detach(req api.Detach) error {
 	d.mu.Lock()
 	n, ep, err := d.detachLocked(req)
-	c := d.cl
 	d.mu.Unlock()
+	c, _ := d.member.Current()
 	if err == nil && n.Cluster && c != nil {
 		d.releaseCluster(c, ep) // outside the lock: it waits on the managers
 	}

@@ -2,35 +2,36 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/weftnet/weft/control/cluster"
-	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/membership"
 )
 
 // MinKeyRotation is the shortest gossip key rotation period weftd accepts.
 const MinKeyRotation = cluster.MinKeyRotation
 
-// Cluster membership. d.cl is this node's cluster node, nil outside a
-// cluster. Init, join and leave talk to the managers, wait for raft and
-// join or leave gossip with no lock of the daemon held: they take d.mu
-// only to check that they may run and mark themselves in progress
-// (d.clusterOp), so that two never overlap and no attach slips into a
-// leave, and then to commit.
+// Cluster membership is daemon/membership's: init, join and join tokens
+// are its alone. Leaving is the daemon's too, since it tears down this
+// node's copies of the cluster's networks; it marks the leave in progress
+// under d.mu, so that no attach slips into it, talks to the managers with
+// no lock held, then commits under d.mu.
 
-// resumeCluster brings a node that was in a cluster back after a restart,
-// with its reconciler. It runs before the daemon serves anything, so it
-// takes no lock.
-func (d *Daemon) resumeCluster() error {
-	h := d.newHandler()
-	c, err := cluster.Resume(d.clusterConfig(h))
-	if err != nil || c == nil {
-		return err
-	}
-	d.cl, d.rec = c, d.newReconciler(c, h)
-	return nil
+// clusterAPI is what the local API does with the cluster.
+type clusterAPI struct {
+	*membership.Membership // Init, Join, JoinToken
+	d                      *Daemon
+}
+
+// Leave takes this node out of its cluster (see Daemon.ClusterLeave).
+func (a clusterAPI) Leave(ctx context.Context, req api.ClusterLeave) error {
+	return a.d.ClusterLeave(ctx, req)
+}
+
+// RemoveNode removes another node from the cluster (see
+// Daemon.RemoveNode).
+func (a clusterAPI) RemoveNode(ctx context.Context, id string, force bool) error {
+	return a.d.RemoveNode(ctx, id, force)
 }
 
 // releaseOrphans gives back the addresses of cluster attachments that
@@ -70,180 +71,40 @@ func (d *Daemon) stopClusterNetworksLocked() bool {
 	return changed
 }
 
-// ClusterInit makes this node the first manager of a new cluster.
-func (d *Daemon) ClusterInit(ctx context.Context, req api.ClusterInit) (api.ClusterInfo, error) {
-	if err := d.beginJoin("init", req.DataPathAddr, req.DataPathPort); err != nil {
-		return api.ClusterInfo{}, err
-	}
-	ireq, err := d.host.Init(req)
-	h := d.newHandler()
-	var c *cluster.Node
-	var tokens cluster.Tokens
-	if err == nil {
-		c, tokens, err = cluster.Init(ctx, d.clusterConfig(h), ireq)
-	}
-	if err != nil {
-		d.endClusterOp()
-		return api.ClusterInfo{}, err
-	}
-	d.commitJoin(c, h)
-	return api.ClusterInfo{
-		NodeID: c.ID(), Role: string(c.Role()), Managers: c.Managers(),
-		WorkerToken: tokens.Worker.String(), ManagerToken: tokens.Manager.String(),
-	}, nil
-}
-
-// ClusterJoin joins the cluster that a token names, through one manager.
-func (d *Daemon) ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.ClusterInfo, error) {
-	if err := d.beginJoin("join", req.DataPathAddr, req.DataPathPort); err != nil {
-		return api.ClusterInfo{}, err
-	}
-	h := d.newHandler()
-	c, err := d.join(ctx, req, h)
-	if err != nil {
-		d.endClusterOp()
-		return api.ClusterInfo{}, err
-	}
-	d.commitJoin(c, h)
-	return api.ClusterInfo{NodeID: c.ID(), Role: string(c.Role()), Managers: c.Managers()}, nil
-}
-
-// join reads a join request and joins. No lock is held: it waits on the
-// managers.
-func (d *Daemon) join(ctx context.Context, req api.ClusterJoin, h *recordsHandler) (*cluster.Node, error) {
-	token, err := pki.ParseToken(req.Token)
-	if err != nil {
-		return nil, badRequest("%v", err)
-	}
-	adv, err := d.host.Advertise(req.AdvertiseAddr)
-	if err != nil {
-		return nil, err
-	}
-	c, err := cluster.Join(ctx, d.clusterConfig(h), cluster.JoinRequest{Token: token, Via: req.RemoteAddr, Advertise: adv, Listen: req.ListenAddr})
-	var refused *cluster.AdmitError
-	if errors.As(err, &refused) {
-		return nil, badRequest("%v", err)
-	}
-	return c, err
-}
-
-// beginJoin checks that this node can start or join a cluster now and
-// marks op ("init" or "join") in progress.
-func (d *Daemon) beginJoin(op, dataAddr string, dataPort int) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.checkJoinable(dataAddr, dataPort); err != nil {
-		return err
-	}
-	d.clusterOp = op
-	return nil
-}
-
-// commitJoin makes c this daemon's cluster node, with a reconciler for
-// it, ending the init or join, and starts it.
-func (d *Daemon) commitJoin(c *cluster.Node, h *recordsHandler) {
-	rec := d.newReconciler(c, h)
-	d.mu.Lock()
-	d.cl, d.rec, d.clusterOp = c, rec, ""
-	d.mu.Unlock()
-	c.Start()
-}
-
-// endClusterOp ends a failed init, join or leave.
-func (d *Daemon) endClusterOp() {
-	d.mu.Lock()
-	d.clusterOp = ""
-	d.mu.Unlock()
-}
-
-// checkJoinable says why this node cannot start or join a cluster now, if
-// it cannot. The caller holds d.mu.
-func (d *Daemon) checkJoinable(dataAddr string, dataPort int) error {
-	if d.clusterOp != "" {
-		return conflict("a cluster %s is in progress on this node; try again once it is done", d.clusterOp)
-	}
-	if d.cl != nil {
-		return conflict("this node is already part of a cluster; leave it first")
-	}
-	return d.host.CheckDataPath(dataAddr, dataPort)
-}
-
-// JoinToken returns a role's join token, rotating its secret first if asked.
-// Only managers hand out tokens.
-func (d *Daemon) JoinToken(ctx context.Context, req api.JoinToken) (api.JoinToken, error) {
-	d.mu.Lock()
-	c := d.cl
-	d.mu.Unlock()
-	role, roleErr := pki.ParseRole(req.Role)
-	switch {
-	case c == nil:
-		return req, api.NoCluster()
-	case !c.IsManager():
-		return req, badRequest("this node is not a manager: ask a manager for join tokens")
-	case roleErr != nil:
-		return req, badRequest("unknown role %q: want worker or manager", req.Role)
-	}
-	tok, err := c.JoinToken(ctx, role, req.Rotate)
-	if err != nil {
-		return req, err
-	}
-	req.Token = tok.String()
-	return req, nil
-}
-
 // ClusterLeave takes this node out of its cluster. It refuses while
 // containers are attached to cluster networks here, and a manager needs
 // --force (the cluster may lose its quorum).
 func (d *Daemon) ClusterLeave(ctx context.Context, req api.ClusterLeave) error {
-	c, err := d.beginLeave(req.Force)
+	d.mu.Lock()
+	err := d.member.BeginLeave(req.Force, func() error {
+		for _, n := range d.st.Networks {
+			if n.Cluster && len(n.Endpoints) > 0 {
+				return conflict("containers are attached to cluster network %s here: %s; detach them first", n.Name, endpointList(n))
+			}
+		}
+		return nil
+	})
+	d.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err := c.Leave(ctx, req.Force); err != nil {
-		d.endClusterOp()
-		return fmt.Errorf("leave: %w (use --force to leave anyway)", err)
+	if err := d.member.Leave(ctx, req.Force); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.stopClusterNetworksLocked()
-	rec := d.rec
-	d.cl, d.rec, d.clusterOp = nil, nil, ""
+	rec := d.member.Left()
 	err = d.save()
 	d.mu.Unlock()
 	rec.Close() // outside d.mu: its goroutine may want d.mu
 	return err
 }
 
-// beginLeave checks that this node may leave its cluster now, and marks
-// the leave in progress.
-func (d *Daemon) beginLeave(force bool) (*cluster.Node, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.cl
-	switch {
-	case d.clusterOp != "":
-		return nil, conflict("a cluster %s is in progress on this node; try again once it is done", d.clusterOp)
-	case c == nil:
-		return nil, api.NoCluster()
-	}
-	for _, n := range d.st.Networks {
-		if n.Cluster && len(n.Endpoints) > 0 {
-			return nil, conflict("containers are attached to cluster network %s here: %s; detach them first", n.Name, endpointList(n))
-		}
-	}
-	if c.IsManager() && !force {
-		return nil, conflict("this node is a manager; leaving may cost the cluster its quorum: use --force")
-	}
-	d.clusterOp = "leave"
-	return c, nil
-}
-
 // RemoveNode removes a node from the cluster's records (and from raft if
 // it is a manager) and frees its addresses. A node that is still up needs
 // force.
 func (d *Daemon) RemoveNode(ctx context.Context, id string, force bool) error {
-	d.mu.Lock()
-	c := d.cl
-	d.mu.Unlock()
+	c, _ := d.member.Current()
 	nodes, err := diagnostics(d).Nodes(ctx)
 	if err != nil {
 		return err

@@ -21,8 +21,8 @@ const clusterTimeout = 30 * time.Second
 
 // createClusterNetwork asks the managers for a cluster-wide network.
 func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
+	c, _ := d.member.Current()
 	d.mu.Lock()
-	c := d.cl
 	o, ok := d.st.Networks[req.Name]
 	local := ok && !o.Cluster
 	d.mu.Unlock()
@@ -53,9 +53,7 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 
 // clusterNetwork finds a cluster network by name in the managers' state.
 func (d *Daemon) clusterNetwork(ctx context.Context, name string) (*cluster.Node, *store.Network, error) {
-	d.mu.Lock()
-	c := d.cl
-	d.mu.Unlock()
+	c, _ := d.member.Current()
 	if c == nil {
 		return nil, nil, notFound("network %s not found", name)
 	}
@@ -128,7 +126,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	release := func() { d.release(c, ep.ID) }
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cl != c || d.clusterOp != "" {
+	if now, _ := d.member.Current(); now != c || d.member.Busy() != "" {
 		release()
 		return api.Endpoint{}, conflict("this node left the cluster during the attach")
 	}
@@ -201,14 +199,17 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 	}
 	d.st.Networks[n.Name] = local
 	d.followInterestLocked()
-	d.rec.SetKeys(n.ID, n.Keys) // the managers' copy: no need to wait for the next poll
+	if _, rec := d.member.Current(); rec != nil {
+		rec.SetKeys(n.ID, n.Keys) // the managers' copy: no need to wait for the next poll
+	}
 	return local, nil
 }
 
 // followInterestLocked tells gossip which cluster networks this node has,
 // so that it receives the records of exactly those. The caller holds d.mu.
 func (d *Daemon) followInterestLocked() {
-	if d.cl == nil {
+	c, _ := d.member.Current()
+	if c == nil {
 		return
 	}
 	var ids []string
@@ -217,7 +218,7 @@ func (d *Daemon) followInterestLocked() {
 			ids = append(ids, n.ID)
 		}
 	}
-	d.cl.Agent().SetInterest(ids)
+	c.Agent().SetInterest(ids)
 }
 
 // publish gossips an endpoint's record, with the newest data key
@@ -225,9 +226,10 @@ func (d *Daemon) followInterestLocked() {
 // this node is in a cluster.
 func (d *Daemon) publish(n *netState, ep *endpoint) {
 	mac, _ := fdb.ParseMAC(ep.MAC)
-	d.cl.Agent().Publish(gossip.Record{
+	c, rec := d.member.Current()
+	c.Agent().Publish(gossip.Record{
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.host.DataAddr,
-		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: d.rec.KeyGen(n.ID),
+		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: rec.KeyGen(n.ID),
 	})
 }
 
@@ -279,9 +281,8 @@ func (d *Daemon) describeCluster(n *store.Network) api.Network {
 			out.Containers[id] = ep.describe(local)
 		}
 	}
-	c := d.cl
 	d.mu.Unlock()
-	if c != nil {
+	if c, _ := d.member.Current(); c != nil {
 		for _, p := range reconcile.Peers(c.ID(), c.Agent().Records(n.ID)) {
 			out.Peers = append(out.Peers, p.String())
 		}
@@ -309,7 +310,7 @@ func every(stop <-chan struct{}, period time.Duration, f func()) {
 func (d *Daemon) followCluster(c *cluster.Node, st *store.State) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cl != c {
+	if now, _ := d.member.Current(); now != c {
 		return
 	}
 	changed := false

@@ -18,12 +18,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/daemon/dnshost"
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/daemon/localapi"
-	"github.com/weftnet/weft/daemon/reconcile"
+	"github.com/weftnet/weft/daemon/membership"
 	"github.com/weftnet/weft/daemon/request"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
@@ -35,7 +34,8 @@ import (
 //
 // Its fields are set in New and never change, except those under mu. The
 // rooms it wires together guard their own state: the engine, the FDB, the
-// resolvers (dns), the captures, the cluster node and the reconciler.
+// resolvers (dns), the captures, the membership (its cluster node and
+// reconciler).
 type Daemon struct {
 	cfg      Config
 	log      *slog.Logger
@@ -49,12 +49,11 @@ type Daemon struct {
 	captures capture.Server // debug captures in flight; ended when the API shuts down
 	stop     chan struct{}  // closed at shutdown: the daemon's own loops end
 
-	mu        sync.Mutex            // guards the fields below and the links st describes
-	st        *state                // networks and attachments, as saved
-	cl        *cluster.Node         // nil outside a cluster
-	rec       *reconcile.Reconciler // the reconciler of cl's membership; nil with it
-	clusterOp string                // "init", "join" or "leave" while one talks to the cluster unlocked
-	orphans   []string              // endpoint IDs of cluster attachments restore forgot; their addresses go back
+	member *membership.Membership // the cluster node and its reconciler, under the membership's own lock
+
+	mu      sync.Mutex // guards the fields below and the links st describes; taken before the membership's
+	st      *state     // networks and attachments, as saved
+	orphans []string   // endpoint IDs of cluster attachments restore forgot; their addresses go back
 }
 
 // New opens the state and the underlay socket and restores every network.
@@ -79,6 +78,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.engine.Start()
+	d.member = newMembership(d)
 	if err := d.resume(); err != nil {
 		_ = d.closeAll()
 		return nil, err
@@ -91,13 +91,13 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 // were when weftd stopped. It runs before the daemon serves anything, so
 // it takes no lock.
 func (d *Daemon) resume() error {
-	if err := d.resumeCluster(); err != nil {
+	if err := d.member.Resume(); err != nil {
 		return err
 	}
 	if err := d.restore(); err != nil {
 		return err
 	}
-	if d.cl == nil {
+	if c, _ := d.member.Current(); c == nil {
 		d.dropClusterNetworks()
 	}
 	return nil
@@ -111,10 +111,10 @@ func (d *Daemon) start() {
 	d.syncDNS()
 	d.mu.Unlock()
 	go every(d.stop, pruneInterval, d.pruneGone)
-	if d.cl != nil {
+	if c, _ := d.member.Current(); c != nil {
 		d.republish()
-		d.cl.Start()
-		go d.releaseOrphans(d.cl)
+		c.Start()
+		go d.releaseOrphans(c)
 	}
 }
 
@@ -229,8 +229,8 @@ const pruneInterval = 5 * time.Second
 // resolvers, whose sockets would otherwise keep the namespace (and its veth
 // on the bridge) alive. It also retries resolvers that did not start.
 func (d *Daemon) pruneGone() {
+	c, _ := d.member.Current()
 	d.mu.Lock()
-	c := d.cl
 	var released []*endpoint
 	changed := false
 	for _, n := range d.st.Networks {
@@ -316,14 +316,8 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 // closeAll stops the cluster membership, the resolvers and the data plane.
 // Containers' links stay, and their resolv.conf, for the next run.
 func (d *Daemon) closeAll() error {
-	d.mu.Lock()
-	c, rec := d.cl, d.rec
-	d.mu.Unlock()
-	if rec != nil {
-		rec.Close()
-	}
-	if c != nil {
-		_ = c.Close() // outside d.mu: it waits for the node's goroutine, which may want d.mu
+	if d.member != nil {
+		d.member.Close() // outside d.mu: it waits for goroutines that may want d.mu
 	}
 	d.dns.Close()
 	return d.engine.Close()
@@ -331,7 +325,7 @@ func (d *Daemon) closeAll() error {
 
 // apiHandler is the local API, served by d's rooms.
 func apiHandler(d *Daemon) http.Handler {
-	return localapi.Server{Networks: d, Cluster: d, Diag: diagnostics(d), Captures: &d.captures}.Handler()
+	return localapi.Server{Networks: d, Cluster: clusterAPI{d.member, d}, Diag: diagnostics(d), Captures: &d.captures}.Handler()
 }
 
 // listenUnix listens on a unix socket, replacing a stale socket file left by a

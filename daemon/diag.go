@@ -22,5 +22,6 @@ func (d *Daemon) DiagSnapshot() (*cluster.Node, []diag.Network) {
 	for _, n := range d.st.Networks {
 		out = append(out, diag.Network{Name: n.Name, ID: n.ID, VNI: n.VNI, Cluster: n.Cluster, Peers: slices.Clone(n.Peers)})
 	}
-	return d.cl, out
+	c, _ := d.member.Current()
+	return c, out
 }

@@ -1,11 +1,9 @@
 package daemon
 
 import (
-	"sync/atomic"
-
 	"github.com/weftnet/weft/control/cluster"
-	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/membership"
 	"github.com/weftnet/weft/daemon/reconcile"
 )
 
@@ -14,57 +12,17 @@ import (
 // three generations stay live.
 const MinDataKeyRotation = 3 * reconcile.DefaultKeyPoll
 
-// A membership of a cluster is a cluster node (d.cl) and the reconciler
-// that programs this node's copies of its networks from gossip (d.rec):
-// both are set together when this node inits, joins or resumes, and
-// cleared together when it leaves.
-
-// clusterConfig is the configuration of a cluster node for this daemon;
-// its gossip events go to the reconciler that handler is given.
-func (d *Daemon) clusterConfig(handler *recordsHandler) cluster.Config {
-	cfg := cluster.DefaultConfig()
-	cfg.StateDir, cfg.DataAddr, cfg.GossipPort, cfg.Gossip = d.cfg.StateDir, d.host.DataAddr, d.cfg.GossipPort, d.cfg.Gossip
-	cfg.GossipKeyRotation, cfg.DataKeyRotation = d.cfg.GossipKeyRotation, d.cfg.DataKeyRotation
-	cfg.Handler, cfg.OnState, cfg.Logger = handler, d.followCluster, d.log
-	return cfg
-}
-
-// newReconciler starts the reconciler of a cluster node, and points the
-// node's gossip events at it.
-func (d *Daemon) newReconciler(c *cluster.Node, handler *recordsHandler) *reconcile.Reconciler {
-	rec := reconcile.New(reconcile.Config{
-		Node: c.ID(), Boot: d.boot, DataAddr: d.host.DataAddr.Addr(),
-		Records: c.Agent(), Plane: d.engine, Zones: d.dns, State: c.State,
-		Advertise: d.advertise, Log: d.log,
+// newMembership returns d's membership of no cluster yet: its cluster
+// node follows the managers' state into d (followCluster), and its
+// reconciler programs d's engine and resolvers.
+func newMembership(d *Daemon) *membership.Membership {
+	cc := cluster.DefaultConfig()
+	cc.StateDir, cc.DataAddr, cc.GossipPort, cc.Gossip = d.cfg.StateDir, d.host.DataAddr, d.cfg.GossipPort, d.cfg.Gossip
+	cc.GossipKeyRotation, cc.DataKeyRotation, cc.Logger = d.cfg.GossipKeyRotation, d.cfg.DataKeyRotation, d.log
+	return membership.New(membership.Config{
+		Cluster: cc, Host: d.host, Boot: d.boot, Plane: d.engine, Zones: d.dns,
+		OnState: d.followCluster, Advertise: d.advertise, Log: d.log,
 	})
-	handler.rec.Store(rec)
-	rec.Start()
-	return rec
-}
-
-// recordsHandler forwards gossip events to the reconciler of its
-// membership, once there is one; events before that are covered by the
-// reconcile that Track schedules.
-type recordsHandler struct {
-	rec atomic.Pointer[reconcile.Reconciler]
-	log func(gossip.Member)
-}
-
-// RecordsChanged implements gossip.Handler.
-func (h *recordsHandler) RecordsChanged(network string) {
-	if rec := h.rec.Load(); rec != nil {
-		rec.Schedule(network)
-	}
-}
-
-// MemberChanged implements gossip.Handler.
-func (h *recordsHandler) MemberChanged(m gossip.Member) { h.log(m) }
-
-// newHandler returns the gossip handler of a new membership.
-func (d *Daemon) newHandler() *recordsHandler {
-	return &recordsHandler{log: func(m gossip.Member) {
-		d.log.Info("cluster member changed", "node", m.ID, "state", m.State, "addr", m.Addr)
-	}}
 }
 
 // advertise gossips this node's endpoints on a network again, now that it
@@ -72,8 +30,9 @@ func (d *Daemon) newHandler() *recordsHandler {
 func (d *Daemon) advertise(networkID string, _ uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	c, _ := d.member.Current()
 	for _, n := range d.st.Networks {
-		if n.Cluster && n.ID == networkID && d.cl != nil {
+		if n.Cluster && n.ID == networkID && c != nil {
 			for _, ep := range n.Endpoints {
 				d.publish(n, ep)
 			}
@@ -88,11 +47,12 @@ func (d *Daemon) NetworkKeys(name string) ([]api.SA, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, ok := d.st.Networks[name]
+	_, rec := d.member.Current()
 	switch {
 	case !ok:
 		return nil, notFound("network %s has no containers on this node", name)
-	case !n.Encrypted || d.rec == nil:
+	case !n.Encrypted || rec == nil:
 		return nil, badRequest("network %s is not encrypted", name)
 	}
-	return d.rec.SAs(n.ID), nil
+	return rec.SAs(n.ID), nil
 }

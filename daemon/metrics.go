@@ -61,14 +61,14 @@ type netKeyAges struct {
 // it reads under it; the gossip agent and raft are asked afterwards.
 func (m daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	d := m.d
+	c, rec := d.member.Current()
 	d.mu.Lock()
-	c := d.cl
 	var vnis []uint32
 	var keys []netKeyAges
 	for _, n := range d.st.Networks {
 		vnis = append(vnis, n.VNI)
-		if n.Encrypted && d.rec != nil {
-			keys = append(keys, netKeyAges{n.Name, d.rec.Keys(n.ID)})
+		if n.Encrypted && rec != nil {
+			keys = append(keys, netKeyAges{n.Name, rec.Keys(n.ID)})
 		}
 	}
 	d.mu.Unlock()

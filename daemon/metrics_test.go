@@ -18,6 +18,7 @@ import (
 	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/gossip/gossiptest"
 	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/daemon/membership"
 	"github.com/weftnet/weft/daemon/reconcile"
 	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
@@ -32,9 +33,11 @@ import (
 func metricsDaemon(now time.Time) *Daemon {
 	d := testDaemon()
 	d.fdb = fdb.New()
-	d.rec = reconcile.New(reconcile.Config{Log: slog.New(slog.DiscardHandler)})
-	d.rec.Track(reconcile.Network{ID: "red-id", Name: "red", VNI: 43, Encrypted: true})
-	d.rec.SetKeys("red-id", []store.Key{
+	rec := reconcile.New(reconcile.Config{Log: slog.New(slog.DiscardHandler)})
+	d.member = membership.New(membership.Config{})
+	d.member.Adopt(nil, rec) // the collector reads the keys; no cluster node
+	rec.Track(reconcile.Network{ID: "red-id", Name: "red", VNI: 43, Encrypted: true})
+	rec.SetKeys("red-id", []store.Key{
 		{Generation: 2, Created: now.Add(-100 * time.Second)},
 		{Generation: 1, Created: now.Add(-time.Hour)},
 	})

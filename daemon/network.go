@@ -91,8 +91,8 @@ func (d *Daemon) startNetwork(n *netState) error {
 		undo()
 		return err
 	}
-	if n.Cluster && d.rec != nil {
-		d.rec.Track(reconcile.Network{ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Encrypted: n.Encrypted})
+	if _, rec := d.member.Current(); n.Cluster && rec != nil {
+		rec.Track(reconcile.Network{ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Encrypted: n.Encrypted})
 	}
 	return nil
 }
@@ -100,8 +100,8 @@ func (d *Daemon) startNetwork(n *netState) error {
 // stopNetwork stops forwarding for a network and removes its zone, its TAP
 // and its bridge. The caller holds d.mu.
 func (d *Daemon) stopNetwork(n *netState) {
-	if n.Cluster && d.rec != nil {
-		d.rec.Forget(n.ID) // nothing of it is programmed after this
+	if _, rec := d.member.Current(); n.Cluster && rec != nil {
+		rec.Forget(n.ID) // nothing of it is programmed after this
 	}
 	d.dns.RemoveZone(n.ID)
 	if err := d.engine.RemoveNetwork(n.VNI); err != nil {
@@ -161,9 +161,8 @@ func (d *Daemon) Networks(ctx context.Context) ([]api.Network, error) {
 			out = append(out, n.describe())
 		}
 	}
-	c := d.cl
 	d.mu.Unlock()
-	if c != nil {
+	if c, _ := d.member.Current(); c != nil {
 		st, err := c.State(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("cluster networks: %w", err)

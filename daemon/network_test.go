@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/membership"
 	"github.com/weftnet/weft/daemon/request"
 )
 
 func testDaemon() *Daemon {
-	d := &Daemon{cfg: DefaultConfig(), st: newState()}
+	d := &Daemon{cfg: DefaultConfig(), st: newState(), member: membership.New(membership.Config{})}
 	d.host = request.Host{DataAddr: netip.MustParseAddrPort("198.18.0.1:4789"), UnderlayMTU: 1500}
 	return d
 }

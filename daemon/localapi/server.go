@@ -30,9 +30,9 @@ type Networks interface {
 
 // Cluster is what the API does with the cluster.
 type Cluster interface {
-	ClusterInit(ctx context.Context, req api.ClusterInit) (api.ClusterInfo, error)
-	ClusterJoin(ctx context.Context, req api.ClusterJoin) (api.ClusterInfo, error)
-	ClusterLeave(ctx context.Context, req api.ClusterLeave) error
+	Init(ctx context.Context, req api.ClusterInit) (api.ClusterInfo, error)
+	Join(ctx context.Context, req api.ClusterJoin) (api.ClusterInfo, error)
+	Leave(ctx context.Context, req api.ClusterLeave) error
 	JoinToken(ctx context.Context, req api.JoinToken) (api.JoinToken, error)
 	RemoveNode(ctx context.Context, id string, force bool) error
 }
@@ -87,10 +87,10 @@ func (s Server) networkRoutes(mux *http.ServeMux) {
 // clusterRoutes adds the cluster and node operations.
 func (s Server) clusterRoutes(mux *http.ServeMux) {
 	c := s.Cluster
-	mux.HandleFunc("POST /v1/cluster/init", post(http.StatusOK, c.ClusterInit))
-	mux.HandleFunc("POST /v1/cluster/join", post(http.StatusOK, c.ClusterJoin))
+	mux.HandleFunc("POST /v1/cluster/init", post(http.StatusOK, c.Init))
+	mux.HandleFunc("POST /v1/cluster/join", post(http.StatusOK, c.Join))
 	mux.HandleFunc("POST /v1/cluster/leave", post(http.StatusNoContent, func(ctx context.Context, req api.ClusterLeave) (any, error) {
-		return nil, c.ClusterLeave(ctx, req)
+		return nil, c.Leave(ctx, req)
 	}))
 	mux.HandleFunc("POST /v1/cluster/join-token", post(http.StatusOK, c.JoinToken))
 	mux.HandleFunc("GET /v1/nodes", get(func(r *http.Request) (any, error) { return s.Diag.Nodes(r.Context()) }))
