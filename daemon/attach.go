@@ -64,7 +64,7 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 		return nil, nil, conflict("address %s is the gateway of %s", ip, n.Name)
 	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), IP: ip, MAC: randomMAC().String(), Aliases: req.Aliases}
-	if err := d.checkNetns(ep); err != nil {
+	if err := ep.checkNetns(); err != nil {
 		return nil, nil, err
 	}
 	for _, o := range n.Endpoints {
@@ -83,7 +83,7 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 
 // checkNetns fills in the endpoint's namespace identity, or says why the
 // namespace cannot be used.
-func (d *Daemon) checkNetns(ep *endpoint) error {
+func (ep *endpoint) checkNetns() error {
 	if _, err := os.Stat(ep.Netns); err != nil {
 		return notFound("network namespace %s not found", ep.Netns)
 	}
@@ -108,7 +108,7 @@ func plumb(n *netState, ep *endpoint) error {
 // attached makes a new attachment's resolver and zone and describes the
 // endpoint. The caller holds d.mu.
 func (d *Daemon) attached(n *netState, ep *endpoint) api.Endpoint {
-	d.syncDNS()
+	syncDNS(d.dns, d.st)
 	out := ep.describe(n)
 	out.Resolver, out.ResolvConf, _ = d.dns.Resolver(ep.NetnsID)
 	return out
@@ -121,7 +121,7 @@ func (d *Daemon) Detach(req api.Detach) error {
 	d.mu.Unlock()
 	c, _ := d.member.Current()
 	if err == nil && n.Cluster && c != nil {
-		d.releaseCluster(c, ep) // outside the lock: it waits on the managers
+		d.member.Withdraw(c, ep.ID) // outside the lock: it waits on the managers
 	}
 	return err
 }
@@ -145,7 +145,7 @@ func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 		n.Endpoints[ep.ID] = ep // a retry finds it again; its link is already gone
 		return nil, nil, err
 	}
-	d.syncDNS()
+	syncDNS(d.dns, d.st)
 	d.log.Info("detached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 	return n, ep, nil
 }
@@ -182,9 +182,9 @@ func randomMAC() net.HardwareAddr {
 // syncDNS gives the resolvers the namespaces attached here and the zones
 // of the static networks; the zones of cluster networks come from gossip
 // (the reconciler). The caller holds d.mu.
-func (d *Daemon) syncDNS() {
+func syncDNS(dns *dnshost.Host, st *state) {
 	byID := map[string]*dnshost.Namespace{}
-	for _, n := range d.st.Networks {
+	for _, n := range st.Networks {
 		for _, ep := range n.Endpoints {
 			ns := byID[ep.NetnsID]
 			if ns == nil {
@@ -194,14 +194,14 @@ func (d *Daemon) syncDNS() {
 			ns.Networks = append(ns.Networks, n.ID)
 		}
 		if !n.Cluster {
-			d.dns.SetZone(staticZone(n))
+			dns.SetZone(staticZone(n))
 		}
 	}
 	nss := make([]dnshost.Namespace, 0, len(byID))
 	for _, ns := range byID {
 		nss = append(nss, *ns)
 	}
-	d.dns.Sync(nss)
+	dns.Sync(nss)
 }
 
 // staticZone is the DNS view of a static network: its endpoints here.

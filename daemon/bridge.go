@@ -19,7 +19,7 @@ func (d *Daemon) Bridge(ctx context.Context, network string) (string, error) {
 	if ok {
 		return links.BridgeName(vni), nil
 	}
-	if _, _, err := d.clusterNetwork(ctx, network); err != nil {
+	if _, _, err := d.member.Network(ctx, network); err != nil {
 		return "", err // a 404 when there is no such network
 	}
 	return "", conflict("network %s has no bridge on this node, as no container here is attached to it: capture on a node that has one", network)

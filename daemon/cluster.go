@@ -42,7 +42,7 @@ func (d *Daemon) releaseOrphans(c *cluster.Node) {
 	d.orphans = nil
 	d.mu.Unlock()
 	for _, id := range orphans {
-		d.release(c, id)
+		d.member.Release(c, id)
 	}
 }
 

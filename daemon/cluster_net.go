@@ -16,9 +16,6 @@ import (
 	"github.com/weftnet/weft/fdb"
 )
 
-// clusterTimeout bounds a request that goes to the managers.
-const clusterTimeout = 30 * time.Second
-
 // createClusterNetwork asks the managers for a cluster-wide network.
 func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
 	c, _ := d.member.Current()
@@ -51,27 +48,10 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 	return d.describeCluster(&out), nil
 }
 
-// clusterNetwork finds a cluster network by name in the managers' state.
-func (d *Daemon) clusterNetwork(ctx context.Context, name string) (*cluster.Node, *store.Network, error) {
-	c, _ := d.member.Current()
-	if c == nil {
-		return nil, nil, notFound("network %s not found", name)
-	}
-	st, err := c.State(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	n := st.NetworkByName(name)
-	if n == nil {
-		return nil, nil, notFound("network %s not found", name)
-	}
-	return c, n, nil
-}
-
 // removeClusterNetwork removes a cluster network everywhere; the managers
 // refuse while it has endpoints anywhere.
 func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
-	c, n, err := d.clusterNetwork(ctx, name)
+	c, n, err := d.member.Network(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -93,9 +73,9 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 // the managers, the network's bridge and TAP here if this is its first
 // container on this node, the veth, and an endpoint record in gossip. The
 // managers are asked before the daemon's lock is taken, and the address is
-// given back on every failure after that.
+// given back, with the lock released, on every failure after that.
 func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoint, error) {
-	c, n, err := d.clusterNetwork(ctx, req.Network)
+	c, n, err := d.member.Network(ctx, req.Network)
 	if err != nil {
 		return api.Endpoint{}, err
 	}
@@ -106,7 +86,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, err
 	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
-	if err := d.checkNetns(ep); err != nil {
+	if err := ep.checkNetns(); err != nil {
 		return api.Endpoint{}, err
 	}
 	alloc := &store.Allocation{EndpointID: ep.ID, NetworkID: n.ID, Node: c.ID(), Name: req.Name, MAC: ep.MAC, Aliases: req.Aliases}
@@ -115,7 +95,11 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 			return api.Endpoint{}, badRequest("invalid address %q: %v", req.IP, err)
 		}
 	}
-	if d.attachedTo(n.Name, ep.NetnsID) {
+	d.mu.Lock()
+	local, ok := d.st.Networks[n.Name]
+	already := ok && findEndpointByID(local, ep.NetnsID) != nil
+	d.mu.Unlock()
+	if already {
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	var got store.Allocation
@@ -123,15 +107,25 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
-	release := func() { d.release(c, ep.ID) }
+	out, err := d.plumbCluster(c, n, ep)
+	if err != nil {
+		d.member.Release(c, ep.ID) // outside d.mu: it waits on the managers
+		return api.Endpoint{}, err
+	}
+	return out, nil
+}
+
+// plumbCluster gives an endpoint that has its address from c its link on
+// this node's copy of cluster network n, saves it and gossips its record;
+// on error nothing of it is left here, and the caller gives the address
+// back.
+func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint) (api.Endpoint, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if now, _ := d.member.Current(); now != c || d.member.Busy() != "" {
-		release()
 		return api.Endpoint{}, conflict("this node left the cluster during the attach")
 	}
 	if local, ok := d.st.Networks[n.Name]; ok && local.ID == n.ID && findEndpointByID(local, ep.NetnsID) != nil {
-		release()
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
 	local, err := d.ensureClusterNetwork(n)
@@ -139,28 +133,17 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		err = plumb(local, ep)
 	}
 	if err != nil {
-		release()
 		return api.Endpoint{}, fmt.Errorf("attach %s to %s: %w", ep.displayName(), n.Name, err)
 	}
 	local.Endpoints[ep.ID] = ep
 	if err := d.save(); err != nil {
 		delete(local.Endpoints, ep.ID)
 		_ = links.Delete(ep.HostIf)
-		release()
 		return api.Endpoint{}, err
 	}
 	d.publish(local, ep)
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
 	return d.attached(local, ep), nil
-}
-
-// attachedTo reports whether a namespace is already on this node's copy of
-// a network.
-func (d *Daemon) attachedTo(network, netnsID string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	local, ok := d.st.Networks[network]
-	return ok && findEndpointByID(local, netnsID) != nil
 }
 
 func findEndpointByID(n *netState, netnsID string) *endpoint {
@@ -231,25 +214,6 @@ func (d *Daemon) publish(n *netState, ep *endpoint) {
 		EndpointID: ep.ID, Network: n.ID, VNI: n.VNI, IP: ep.IP, MAC: mac, VTEP: d.host.DataAddr,
 		Name: ep.Name, Aliases: ep.Aliases, Boot: d.boot, KeyGen: rec.KeyGen(n.ID),
 	})
-}
-
-// releaseCluster withdraws a detached endpoint's record and gives its
-// address back.
-func (d *Daemon) releaseCluster(c *cluster.Node, ep *endpoint) {
-	c.Agent().Withdraw(ep.ID)
-	d.release(c, ep.ID)
-}
-
-// release gives an endpoint's address back to the managers, with its own
-// deadline so that a caller's cancelled request does not leak the address.
-// A manager that cannot be reached is logged: the address stays taken until
-// the node is removed, which is safer than reusing it.
-func (d *Daemon) release(c *cluster.Node, endpointID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	if err := c.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: endpointID}, nil); err != nil {
-		d.log.Warn("address not released", "endpoint", endpointID, "err", err)
-	}
 }
 
 // describeCluster renders a cluster network with this node's containers and

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,7 +23,6 @@ import (
 	"github.com/weftnet/weft/daemon/localapi"
 	"github.com/weftnet/weft/daemon/membership"
 	"github.com/weftnet/weft/daemon/request"
-	"github.com/weftnet/weft/encap"
 	"github.com/weftnet/weft/fdb"
 	"github.com/weftnet/weft/metrics"
 	"github.com/weftnet/weft/vtep"
@@ -74,7 +72,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if d.dns, err = dnshost.New(cfg.DNS, log); err != nil {
 		return nil, err
 	}
-	if err := d.openDataPath(); err != nil {
+	if d.host, d.engine, err = openDataPath(cfg, log, d.reg, d.fdb); err != nil {
 		return nil, err
 	}
 	d.engine.Start()
@@ -108,7 +106,7 @@ func (d *Daemon) resume() error {
 // its endpoints.
 func (d *Daemon) start() {
 	d.mu.Lock()
-	d.syncDNS()
+	syncDNS(d.dns, d.st)
 	d.mu.Unlock()
 	go every(d.stop, pruneInterval, d.pruneGone)
 	if c, _ := d.member.Current(); c != nil {
@@ -120,54 +118,6 @@ func (d *Daemon) start() {
 
 // statePath is where the state file is in a state directory.
 func statePath(dir string) string { return filepath.Join(dir, "state.json") }
-
-// openDataPath binds the underlay socket and builds the engine on it.
-func (d *Daemon) openDataPath() error {
-	addr := d.cfg.DataPathAddr
-	if !addr.IsValid() {
-		var err error
-		if addr, err = links.DefaultDataAddr(); err != nil {
-			return err
-		}
-	}
-	mtu, err := links.UnderlayMTU(addr)
-	if err != nil {
-		return fmt.Errorf("data path address %s: %w", addr, err)
-	}
-	d.host = request.Host{DataAddr: netip.AddrPortFrom(addr, d.cfg.DataPathPort), UnderlayMTU: mtu}
-	queues := max(d.cfg.Queues, 1)
-	if d.cfg.TapDriver == "water" {
-		queues = 1 // one TAP queue: more sockets would only split its traffic
-	}
-	var opts []encap.Option
-	if d.cfg.UDPOffload { // turned off by flag, they are not refused
-		opts = append(opts, encap.WithOffloadRefused(func(o encap.Offload, err error) {
-			offloadRefused(d.log, &d.reg.Offloads, underlayOffload(o), err, "addr", d.host.DataAddr)
-		}))
-	}
-	socks, err := encap.ListenQueues(d.host.DataAddr, d.cfg.Engine.BatchSize, queues, opts...)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", d.host.DataAddr, err)
-	}
-	conns := make([]encap.Conn, len(socks))
-	for i, s := range socks {
-		conns[i] = s
-		if !d.cfg.UDPOffload {
-			err = errors.Join(err, s.DisableOffload())
-		}
-	}
-	if err != nil {
-		for _, s := range socks {
-			s.Close()
-		}
-		return fmt.Errorf("listen on %s: %w", d.host.DataAddr, err)
-	}
-	setOffloads(&d.reg.Offloads, d.cfg, socks)
-	gso, gro := socks[0].Offload()
-	d.log.Info("underlay sockets", "addr", d.host.DataAddr, "queues", queues, "udp_segment", gso, "udp_gro", gro, "batch", d.cfg.Engine.BatchSize)
-	d.engine = vtep.NewQueues(d.cfg.Engine, conns, d.fdb, d.reg, d.log)
-	return nil
-}
 
 // restore brings every network of the saved state back into the data plane,
 // adopting the bridges that are still there, and forgets attachments whose
@@ -181,7 +131,7 @@ func (d *Daemon) restore() error {
 		}
 		for _, ep := range n.Endpoints {
 			if attachmentGone(ep) {
-				d.forgetGone(n, ep)
+				forgetGone(d.log, n, ep)
 				if n.Cluster {
 					d.orphans = append(d.orphans, ep.ID)
 				}
@@ -211,10 +161,10 @@ func attachmentGone(ep *endpoint) bool {
 // forgetGone forgets an attachment whose namespace is gone: its veth, the
 // resolv.conf written for it, and its entry. The caller holds d.mu (or is
 // restore) and saves.
-func (d *Daemon) forgetGone(n *netState, ep *endpoint) {
-	d.log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
+func forgetGone(log *slog.Logger, n *netState, ep *endpoint) {
+	log.Warn("attachment gone, forgetting it", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "container", ep.Name)
 	if err := links.Delete(ep.HostIf); err != nil {
-		d.log.Debug("veth of a gone attachment not deleted", "link", ep.HostIf, "err", err)
+		log.Debug("veth of a gone attachment not deleted", "link", ep.HostIf, "err", err)
 	}
 	dnshost.ForgetNamespace(ep.Netns)
 	delete(n.Endpoints, ep.ID)
@@ -236,7 +186,7 @@ func (d *Daemon) pruneGone() {
 	for _, n := range d.st.Networks {
 		for _, ep := range n.Endpoints {
 			if attachmentGone(ep) {
-				d.forgetGone(n, ep)
+				forgetGone(d.log, n, ep)
 				changed = true
 				if n.Cluster {
 					released = append(released, ep)
@@ -247,11 +197,11 @@ func (d *Daemon) pruneGone() {
 	if changed {
 		_ = d.save()
 	}
-	d.syncDNS()
+	syncDNS(d.dns, d.st)
 	d.mu.Unlock()
 	for _, ep := range released {
 		if c != nil {
-			d.releaseCluster(c, ep)
+			d.member.Withdraw(c, ep.ID)
 		}
 	}
 }

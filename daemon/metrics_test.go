@@ -301,7 +301,8 @@ func TestOpenDataPathOffloads(t *testing.T) {
 			d := &Daemon{cfg: DefaultConfig(), log: log, reg: metrics.NewRegistry(), fdb: fdb.New()}
 			d.cfg.DataPathAddr, d.cfg.DataPathPort = netip.MustParseAddr("127.0.0.1"), 0
 			tc.edit(&d.cfg)
-			if err := d.openDataPath(); err != nil {
+			var err error
+			if d.host, d.engine, err = openDataPath(d.cfg, d.log, d.reg, d.fdb); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { d.engine.Close() })

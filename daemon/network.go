@@ -184,7 +184,7 @@ func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) 
 		return n.describe(), nil
 	}
 	d.mu.Unlock()
-	_, cn, err := d.clusterNetwork(ctx, name)
+	_, cn, err := d.member.Network(ctx, name)
 	if err != nil {
 		return api.Network{}, err
 	}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/weftnet/weft/control/cluster"
 	"github.com/weftnet/weft/control/gossip"
@@ -238,6 +239,46 @@ func (m *Membership) Left() *reconcile.Reconciler {
 	rec := m.rec
 	m.node, m.rec, m.op = nil, nil, ""
 	return rec
+}
+
+// releaseTimeout bounds giving an address back to the managers.
+const releaseTimeout = 30 * time.Second
+
+// Network finds a cluster network by name in the managers' state, and
+// returns it with the node that asked.
+func (m *Membership) Network(ctx context.Context, name string) (*cluster.Node, *store.Network, error) {
+	c, _ := m.Current()
+	if c == nil {
+		return nil, nil, api.NotFound("network %s not found", name)
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := st.NetworkByName(name)
+	if n == nil {
+		return nil, nil, api.NotFound("network %s not found", name)
+	}
+	return c, n, nil
+}
+
+// Release gives an endpoint's address back to the managers through c,
+// with its own deadline so that a caller's cancelled request does not leak
+// the address. A manager that cannot be reached is logged: the address
+// stays taken until the node is removed, which is safer than reusing it.
+func (m *Membership) Release(c *cluster.Node, endpointID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := c.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: endpointID}, nil); err != nil {
+		m.cfg.Log.Warn("address not released", "endpoint", endpointID, "err", err)
+	}
+}
+
+// Withdraw withdraws a detached endpoint's record from gossip and gives
+// its address back.
+func (m *Membership) Withdraw(c *cluster.Node, endpointID string) {
+	c.Agent().Withdraw(endpointID)
+	m.Release(c, endpointID)
 }
 
 // JoinToken returns a role's join token, rotating its secret first if

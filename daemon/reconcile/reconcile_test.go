@@ -36,6 +36,7 @@ func TestRecords(t *testing.T) {
 		names, _ := a.zones.names(testNet.ID)
 		return slices.Equal(names, []string{"ca", "cb", "cc"})
 	})
+	poll.Until(t, waitGossip, "b to program a and c", func() bool { return b.programmedFor(a, c) })
 	if !a.reaches(b, 1) || !b.reaches(a, 2) {
 		t.Fatal("no traffic between a and b once programmed")
 	}
