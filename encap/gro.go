@@ -25,17 +25,17 @@ import (
 // no run of two is left alone: Coalesce returns 1 and GSONone, and the
 // caller writes frames[0] as it is. It does not allocate.
 func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
-	head, ok := parseCoalescible(frames[0])
-	if !ok || len(frames) < 2 {
+	var head, seg coalescible
+	if !head.parse(frames[0]) || len(frames) < 2 {
 		return 1, 0, GSO{}
 	}
 	mss := len(frames[0]) - head.hdrLen
 	total := mss
 	taken = 1
 	for ; taken < len(frames); taken++ {
-		seg, ok := parseCoalescible(frames[taken])
+		ok := seg.parse(frames[taken])
 		n := len(frames[taken]) - seg.hdrLen
-		if !ok || !head.continues(frames[0], seg, frames[taken], total) || n > mss ||
+		if !ok || !head.continues(frames[0], &seg, frames[taken], total) || n > mss ||
 			head.hdrLen+total+n > len(dst) || head.hdrLen-head.ipStart+total+n > 65535 {
 			break
 		}
@@ -56,33 +56,28 @@ type coalescible struct {
 	segmentable
 }
 
-// parseCoalescible reads a frame's headers: an IPv4 (without options) or
-// IPv6 (without extension headers) TCP segment with a payload and only
-// ACK, or ACK and PSH, set.
-func parseCoalescible(frame []byte) (coalescible, bool) {
-	var c coalescible
+// parse reads frame's headers into c, and reports whether frame is an
+// IPv4 (without options) or IPv6 (without extension headers) TCP segment
+// with a payload and only ACK, or ACK and PSH, set.
+func (c *coalescible) parse(frame []byte) bool {
 	eth, ok := header.ParseEthernet(frame)
 	if !ok {
-		return c, false
+		c.segmentable = segmentable{}
+		return false
 	}
 	g := GSO{Type: header.GSOTCPv4, Size: 1, CsumStart: header.EthernetLen + header.IPv4MinLen}
 	if eth.Type() == header.EtherTypeIPv6 {
 		g.Type, g.CsumStart = header.GSOTCPv6, header.EthernetLen+header.IPv6Len
 	}
-	p, err := parseSegmentable(frame, g)
-	if err != nil || p.hdrLen >= len(frame) || p.flags&^header.TCPFlagPSH != header.TCPFlagACK {
-		return c, false
+	if !c.segmentable.parse(frame, g) || c.hdrLen >= len(frame) || c.flags&^header.TCPFlagPSH != header.TCPFlagACK {
+		return false
 	}
-	if !p.v6 && header.IPv4(frame[p.ipStart:]).IsFragment() {
-		return c, false
-	}
-	c.segmentable = p
-	return c, true
+	return c.v6 || !header.IPv4(frame[c.ipStart:]).IsFragment()
 }
 
 // continues reports whether seg (frame) can follow the run that started
 // with c (first) and carries total payload bytes so far.
-func (c coalescible) continues(first []byte, seg coalescible, frame []byte, total int) bool {
+func (c *coalescible) continues(first []byte, seg *coalescible, frame []byte, total int) bool {
 	if seg.v6 != c.v6 || seg.hdrLen != c.hdrLen || c.flags&header.TCPFlagPSH != 0 || seg.seq != c.seq+uint32(total) {
 		return false
 	}
@@ -124,7 +119,7 @@ func sameTCP(a, b header.TCP) bool {
 }
 
 // build writes the super-frame of frames into dst and returns its length.
-func (c coalescible) build(frames [][]byte, dst []byte) int {
+func (c *coalescible) build(frames [][]byte, dst []byte) int {
 	n := copy(dst, frames[0][:c.hdrLen])
 	for _, f := range frames {
 		n += copy(dst[n:], f[c.hdrLen:])
@@ -141,7 +136,7 @@ func (c coalescible) build(frames [][]byte, dst []byte) int {
 }
 
 // gso describes the super-frame for its virtio-net header.
-func (c coalescible) gso(mss int) GSO {
+func (c *coalescible) gso(mss int) GSO {
 	g := GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: c.l4Start, CsumOffset: header.TCPChecksumOffset, NeedsCsum: true}
 	if c.v6 {
 		g.Type = header.GSOTCPv6

@@ -77,6 +77,12 @@ func TestCoalesceStops(t *testing.T) {
 		{"FIN", func(s [][]byte) { addFlags(s[2], header.TCPFlagFIN) }, 2},
 		{"another TTL", func(s [][]byte) { s[4][header.EthernetLen+8]-- }, 4},
 		{"a first segment alone", func(s [][]byte) { bumpSeq(s[1], 7) }, 1},
+		{"fragments", func(s [][]byte) { forEach(s, func(f []byte) { f[header.EthernetLen+6] |= 0x20 }) }, 1},
+		{"not TCP", func(s [][]byte) {
+			forEach(s, func(f []byte) { f[header.EthernetLen+header.IPv4ProtocolOffset] = header.ProtocolUDP })
+		}, 1},
+		{"a truncated frame", func(s [][]byte) { s[1] = s[1][:v4TCP] }, 1},
+		{"a segment without payload", func(s [][]byte) { s[3] = s[3][:v4TCP+header.TCP(s[3][v4TCP:]).DataOffset()] }, 3},
 	}
 	for _, tt := range tests {
 		segs := splitAll(t, frame, g)
@@ -93,6 +99,12 @@ func TestCoalesceStops(t *testing.T) {
 
 // v4TCP is where the TCP header starts in an IPv4 segment without options.
 const v4TCP = header.EthernetLen + header.IPv4MinLen
+
+func forEach(segs [][]byte, change func([]byte)) {
+	for _, s := range segs {
+		change(s)
+	}
+}
 
 func bumpSeq(seg []byte, by uint32) {
 	tcp := header.TCP(seg[v4TCP:])

@@ -34,9 +34,9 @@ func Split(frame []byte, g GSO, dst [][]byte, sizes []int, offset int) (int, err
 	if g.Type == header.GSONone {
 		return splitNone(frame, g, dst, sizes, offset)
 	}
-	p, err := parseSegmentable(frame, g)
-	if err != nil {
-		return 0, err
+	var p segmentable
+	if !p.parse(frame, g) {
+		return 0, ErrGSO
 	}
 	payload := frame[p.hdrLen:]
 	count := (len(payload) + g.Size - 1) / g.Size
@@ -95,14 +95,15 @@ type segmentable struct {
 	flags   byte   // TCP flags of the super-frame
 }
 
-// parseSegmentable checks that frame is an IPv4 or IPv6 TCP or UDP packet
-// as g says, with no IPv6 extension headers, and returns where its parts
-// are.
-func parseSegmentable(frame []byte, g GSO) (segmentable, error) {
-	var p segmentable
+// parse reads into p where the parts of frame are, and reports whether
+// frame is an IPv4 or IPv6 TCP or UDP packet as g says, with no IPv6
+// extension headers. It fills p in place: returning the struct, or
+// copying it, costs Coalesce more than the parsing does.
+func (p *segmentable) parse(frame []byte, g GSO) bool {
+	*p = segmentable{}
 	eth, ok := header.ParseEthernet(frame)
 	if g.Size <= 0 || !ok {
-		return p, ErrGSO
+		return false
 	}
 	p.ipStart = header.EthernetLen
 	var l4 []byte
@@ -111,43 +112,44 @@ func parseSegmentable(frame []byte, g GSO) (segmentable, error) {
 	case header.EtherTypeIPv4:
 		ip, ok := header.ParseIPv4(eth.Payload())
 		if !ok || g.Type == header.GSOTCPv6 {
-			return p, ErrGSO
+			return false
 		}
 		p.l4Start, p.ipID = p.ipStart+ip.HeaderLen(), ip.ID()
 		l4, proto = ip.Payload(), ip.Protocol()
 	case header.EtherTypeIPv6:
 		ip, ok := header.ParseIPv6(eth.Payload())
 		if !ok || g.Type == header.GSOTCPv4 {
-			return p, ErrGSO
+			return false
 		}
 		p.l4Start, p.v6 = p.ipStart+header.IPv6Len, true
 		l4, proto = ip.Payload(), ip.NextHeader()
 	default:
-		return p, ErrGSO
+		return false
 	}
 	if g.CsumStart != p.l4Start {
-		return p, ErrGSO // extension headers, or a header that lies
+		return false // extension headers, or a header that lies
 	}
-	return p, p.parseL4(l4, proto, g)
+	return p.parseL4(l4, proto, g.Type)
 }
 
 // parseL4 reads the transport header of a super-frame, l4, whose IP header
-// gives its protocol as proto.
-func (p *segmentable) parseL4(l4 []byte, proto uint8, g GSO) error {
-	if g.Type == header.GSOUDPL4 {
+// gives its protocol as proto, and reports whether it is the one the
+// segmentation t needs.
+func (p *segmentable) parseL4(l4 []byte, proto uint8, t header.GSOType) bool {
+	if t == header.GSOUDPL4 {
 		if _, ok := header.ParseUDP(l4); !ok || proto != header.ProtocolUDP {
-			return ErrGSO
+			return false
 		}
 		p.udp, p.hdrLen = true, p.l4Start+header.UDPLen
-		return nil
+		return true
 	}
 	tcp, ok := header.ParseTCP(l4)
 	if !ok || proto != header.ProtocolTCP {
-		return ErrGSO
+		return false
 	}
 	p.hdrLen = p.l4Start + tcp.DataOffset()
 	p.seq, p.flags = tcp.Seq(), tcp.Flags()
-	return nil
+	return true
 }
 
 // fixSegment rewrites the headers of segment i of count, copied from the
