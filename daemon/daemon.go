@@ -1,6 +1,8 @@
-// Package daemon is weftd's lifecycle: it owns the state directory, the data
-// plane engine, the local API the CLI talks to, the metrics endpoint, and the
-// links that attach container namespaces to networks.
+// Package daemon is weftd: it owns the state of this host's networks and
+// attachments and the data plane engine, and wires together the rooms
+// under it that do the rest (the local API, request checks, cluster
+// membership, the reconciler, links, resolvers, captures, diagnostics);
+// docs/architecture.md has the map.
 package daemon
 
 import (
@@ -73,6 +75,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.host, d.engine, err = openDataPath(cfg, log, d.reg, d.fdb); err != nil {
+		d.dns.Close()
 		return nil, err
 	}
 	d.engine.Start()
