@@ -13,13 +13,12 @@ import (
 // Config is what a Node needs of the daemon it runs in. Start from
 // DefaultConfig.
 //
-// A node that joined follows the managers' gossip keys every PollInterval,
-// and makes a new key its primary only once it is KeyGrace old, so that by
-// then every node can decrypt what it sends. The store keeps three
-// generations, so a key is dropped two rotations after its successor
-// appears and every node must have moved on by then: KeyGrace +
-// PollInterval < 2 × GossipKeyRotation. MinKeyRotation keeps that true for
-// the defaults.
+// A node follows the managers' gossip keys every PollInterval and reports
+// the newest it holds; it encrypts with the key the managers call primary,
+// which the leader moves to a new key only once every live member holds
+// it (two phases, no clocks compared). The store keeps three generations
+// and adds no key while one waits to become primary, so a key is dropped
+// only two promotions after its successor was issued.
 type Config struct {
 	// StateDir holds the node's identity and membership in
 	// StateDir/cluster and, on a manager, the raft log in StateDir/raft.
@@ -50,9 +49,6 @@ type Config struct {
 	// cluster state, to follow its gossip keys and manager list and to
 	// contact the members gossip sees as down.
 	PollInterval time.Duration
-	// KeyGrace is how long a new gossip key only decrypts before the
-	// nodes encrypt with it.
-	KeyGrace time.Duration
 	// DataKeyCheck is how often the leader looks for data keys due for
 	// rotation.
 	DataKeyCheck time.Duration
@@ -78,15 +74,16 @@ func DefaultConfig() Config {
 		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
 		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
 		PollInterval:      5 * time.Second,        // a healed partition merges within this
-		KeyGrace:          8 * time.Second,        // above PollInterval: every node has installed the key
 		DataKeyCheck:      time.Second,            // so that a 3 s data key rotation still holds
 		OnState:           nil,                    // set by the daemon: it follows the networks
 		Logger:            nil,                    // slog.Default()
 	}
 }
 
-// MinKeyRotation is the shortest gossip key rotation period that keeps
-// DefaultConfig's KeyGrace + PollInterval below two rotations.
+// MinKeyRotation is the shortest gossip key rotation period: a rotation
+// takes a poll or two (PollInterval) for every node to report the new key
+// and the leader to promote it, and rotating much faster than that only
+// queues keys.
 const MinKeyRotation = 10 * time.Second
 
 // withDefaults returns c with its logger, hostname and zero periods filled
@@ -100,7 +97,7 @@ func (c Config) withDefaults() Config {
 		c.Hostname, _ = os.Hostname()
 	}
 	for _, p := range []struct{ dst, def *time.Duration }{
-		{&c.PollInterval, &d.PollInterval}, {&c.KeyGrace, &d.KeyGrace}, {&c.DataKeyCheck, &d.DataKeyCheck},
+		{&c.PollInterval, &d.PollInterval}, {&c.DataKeyCheck, &d.DataKeyCheck},
 	} {
 		if *p.dst <= 0 {
 			*p.dst = *p.def

@@ -148,8 +148,9 @@ func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorize decides whether a node may apply a command. Managers may apply
-// any; a worker may manage networks (an operator's command on any node) and
-// take or give back addresses for its own endpoints, nothing else.
+// any; a worker may manage networks (an operator's command on any node),
+// take or give back addresses for its own endpoints, and report the gossip
+// keys it holds, nothing else.
 func (m *Manager) authorize(node string, role pki.Role, c store.Command) error {
 	if role == pki.RoleManager {
 		return nil
@@ -162,6 +163,11 @@ func (m *Manager) authorize(node string, role pki.Role, c store.Command) error {
 			return nil // a node leaving the cluster
 		}
 		return fmt.Errorf("node %s may only remove itself", node)
+	case store.OpGossipKeyHeld:
+		if c.NodeID == node {
+			return nil
+		}
+		return fmt.Errorf("node %s may only report the gossip keys it holds itself", node)
 	case store.OpAllocate:
 		if c.Allocation != nil && c.Allocation.Node == node {
 			return nil

@@ -25,7 +25,7 @@ import (
 var loopback = netip.MustParseAddr("127.0.0.1")
 
 // testConfig returns the configuration of a node called name: fast polls,
-// a short key grace, patient raft, quiet logs.
+// patient raft, quiet logs.
 func testConfig(t *testing.T, name string) Config {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -34,7 +34,6 @@ func testConfig(t *testing.T, name string) Config {
 	cfg.Hostname = name
 	cfg.GossipPort = freeport.Loopback(t)
 	cfg.PollInterval = 100 * time.Millisecond
-	cfg.KeyGrace = time.Second
 	cfg.DataKeyCheck = 50 * time.Millisecond
 	// Elections slow enough that a loaded machine running the race
 	// detector does not make the leader step down.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -293,8 +294,8 @@ func TestNodeInitFailureLeavesNothing(t *testing.T) {
 }
 
 // The leader rotates the gossip key; every node installs the new key, and
-// encrypts with it only once it is KeyGrace old (orderKeys), and gossip
-// goes on through the rotation.
+// encrypts with it only once every live member holds it (orderKeys, the
+// managers' primary), and gossip goes on through the rotation.
 func TestGossipKeyRotation(t *testing.T) {
 	t.Parallel()
 	mcfg := testConfig(t, "m1")
@@ -326,13 +327,67 @@ func TestGossipKeyRotation(t *testing.T) {
 		}
 		return done
 	})
-	want := [][]uint64{{1}, {1, 2}, {2, 1}} // orderKeys: installed first, primary after the grace
+	want := [][]uint64{{1}, {1, 2}, {2, 1}} // orderKeys: installed first, primary once every member holds it
 	for i, n := range nodes {
 		if !slices.EqualFunc(seen[i], want, slices.Equal) {
 			t.Errorf("%s's gossip keys by generation, as they changed: got %v; want %v", n.cfg.Hostname, seen[i], want)
 		}
 	}
 	poll.Until(t, 10*time.Second, "every node alive in every node's gossip after the rotation", func() bool { return allAlive(nodes...) })
+}
+
+// TestGossipKeyNotUsedBeforeEveryMemberHoldsIt: a worker that misses its
+// polls (here: it never polls until the test makes it) does not hold a new
+// gossip key; no node may encrypt with that key until it does, whatever
+// the clocks say, or the worker could decrypt nothing and would be
+// declared dead. Once it polls, every node moves to the new key.
+func TestGossipKeyNotUsedBeforeEveryMemberHoldsIt(t *testing.T) {
+	t.Parallel()
+	mcfg := testConfig(t, "m1")
+	mcfg.GossipKeyRotation = time.Second
+	m, tokens := initNode(t, mcfg)
+	w := joinNode(t, testConfig(t, "w1"), tokens.Worker, m)
+	lcfg := testConfig(t, "lag")
+	lcfg.PollInterval = time.Hour // misses every poll but those the test makes
+	lag := joinNode(t, lcfg, tokens.Worker, m)
+	poll.Until(t, 10*time.Second, "every node alive in every node's gossip", func() bool { return allAlive(m, w, lag) })
+	var second []byte
+	poll.Until(t, 10*time.Second, "m1 and w1 to install a second gossip key", func() bool {
+		st := state(t, m)
+		if len(st.GossipKeys) < 2 {
+			return false
+		}
+		second = st.GossipKeys[0].Key
+		return holds(m, second) && holds(w, second)
+	})
+	if holds(lag, second) {
+		t.Fatal("the worker that never polled holds the new key")
+	}
+	// Twenty of the leader's polls, each a chance to promote the key.
+	for range 20 {
+		for _, n := range []*Node{m, w} {
+			if bytes.Equal(n.GossipKeys()[0], second) {
+				t.Fatalf("%s encrypts with a gossip key that %s does not hold", n.cfg.Hostname, lag.cfg.Hostname)
+			}
+		}
+		time.Sleep(mcfg.PollInterval)
+	}
+	lag.poll()
+	poll.Until(t, 10*time.Second, "every node to encrypt with the new key", func() bool {
+		lag.poll()
+		for _, n := range []*Node{m, w, lag} {
+			if !bytes.Equal(n.GossipKeys()[0], second) {
+				return false
+			}
+		}
+		return true
+	})
+	poll.Until(t, 10*time.Second, "every node alive in every node's gossip after the rotation", func() bool { return allAlive(m, w, lag) })
+}
+
+// holds reports whether n has key installed.
+func holds(n *Node, key []byte) bool {
+	return slices.ContainsFunc(n.GossipKeys(), func(k []byte) bool { return bytes.Equal(k, key) })
 }
 
 // The leader adds a data key to every encrypted network each

@@ -22,6 +22,11 @@ const (
 	OpAddGossipKey   = "AddGossipKey"   // Key
 	OpAddNetworkKey  = "AddNetworkKey"  // NetworkID, Key
 	OpSetDefaultPool = "SetDefaultPool" // Pool, PoolSize
+	// Gossip key rotation in two phases: each node reports the newest
+	// gossip key it holds; the leader makes a key the one every node
+	// encrypts with once every live member holds it.
+	OpGossipKeyHeld    = "GossipKeyHeld"    // NodeID, Generation
+	OpSetGossipPrimary = "SetGossipPrimary" // Generation
 )
 
 // Command is one change to State, as it travels through the raft log (JSON).
@@ -54,6 +59,9 @@ type Command struct {
 	// Pool and PoolSize replace the default address pool (SetDefaultPool).
 	Pool     netip.Prefix `json:"pool,omitzero"`
 	PoolSize int          `json:"pool_size,omitempty"`
+	// Generation is a gossip key generation (GossipKeyHeld,
+	// SetGossipPrimary).
+	Generation uint64 `json:"generation,omitempty"`
 }
 
 // Kinds of command failure; every error Apply returns wraps one of them, so
@@ -120,6 +128,10 @@ func (s *State) Apply(c Command) (any, error) {
 		return s.addNetworkKey(c.NetworkID, c.Key)
 	case OpSetDefaultPool:
 		return nil, s.setDefaultPool(c.Pool, c.PoolSize)
+	case OpGossipKeyHeld:
+		return nil, s.gossipKeyHeld(c.NodeID, c.Generation)
+	case OpSetGossipPrimary:
+		return nil, s.setGossipPrimary(c.Generation)
 	}
 	return nil, errorf(ErrInvalid, "unknown command op %q", c.Op)
 }

@@ -23,10 +23,16 @@ func (s *State) rotateSecret(role pki.Role, secret string) error {
 }
 
 // addGossipKey installs k as the newest generation (one above the newest
-// kept) and drops generations beyond MaxGossipKeys.
+// kept) and drops generations beyond MaxGossipKeys. The first key is the
+// primary at once; a later one only once every live member holds it
+// (setGossipPrimary), and no key is added while one waits for that, so
+// that the primary is never dropped.
 func (s *State) addGossipKey(k *Key) (any, error) {
 	if k == nil {
 		return nil, errorf(ErrInvalid, "add gossip key: command has no key")
+	}
+	if len(s.GossipKeys) > 0 && s.GossipPrimary != 0 && s.GossipKeys[0].Generation != s.GossipPrimary {
+		return nil, errorf(ErrConflict, "add gossip key: generation %d is not yet held by every member", s.GossipKeys[0].Generation)
 	}
 	switch len(k.Key) {
 	case 16, 24, 32:
@@ -41,11 +47,38 @@ func (s *State) addGossipKey(k *Key) (any, error) {
 		gen = max(gen, o.Generation+1)
 	}
 	nk := Key{Generation: gen, Key: slices.Clone(k.Key), Created: k.Created.UTC()}
+	if len(s.GossipKeys) == 0 {
+		s.GossipPrimary = gen
+	}
 	s.GossipKeys = append([]Key{nk}, s.GossipKeys...)
 	if len(s.GossipKeys) > MaxGossipKeys {
 		s.GossipKeys = s.GossipKeys[:MaxGossipKeys]
 	}
 	return nk.clone(), nil
+}
+
+// gossipKeyHeld records that a node holds gossip key generation gen (and
+// every older one it was given).
+func (s *State) gossipKeyHeld(nodeID string, gen uint64) error {
+	n, ok := s.Nodes[nodeID]
+	switch {
+	case !ok:
+		return errorf(ErrNotFound, "gossip key held: no such node %q", nodeID)
+	case len(s.GossipKeys) == 0 || gen == 0 || gen > s.GossipKeys[0].Generation:
+		return errorf(ErrInvalid, "gossip key held: node %s reports generation %d, which was never issued", nodeID, gen)
+	}
+	n.GossipKeyGen = max(n.GossipKeyGen, gen)
+	return nil
+}
+
+// setGossipPrimary makes generation gen, a kept gossip key no older than
+// the primary, the one every node encrypts with.
+func (s *State) setGossipPrimary(gen uint64) error {
+	if gen < s.GossipPrimary || !slices.ContainsFunc(s.GossipKeys, func(k Key) bool { return k.Generation == gen }) {
+		return errorf(ErrInvalid, "set gossip primary: generation %d is not a kept key newer than the primary %d", gen, s.GossipPrimary)
+	}
+	s.GossipPrimary = gen
+	return nil
 }
 
 // addNetworkKey installs k as the newest data key generation of an

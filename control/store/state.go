@@ -40,6 +40,12 @@ type State struct {
 	Allocations map[string]*Allocation `json:"allocations"`
 	// GossipKeys is newest first; at most MaxGossipKeys generations are kept.
 	GossipKeys []Key `json:"gossip_keys"`
+	// GossipPrimary is the generation of the gossip key every node
+	// encrypts with. A newer key only decrypts until every live member
+	// holds it; then the leader makes it the primary (SetGossipPrimary).
+	// Zero in a state from before two-phase rotation: nodes then encrypt
+	// with the oldest key, which every member holds.
+	GossipPrimary uint64 `json:"gossip_primary,omitempty"`
 	// WorkerSecret and ManagerSecret are the join-token secrets per role.
 	WorkerSecret  string `json:"worker_secret,omitempty"`
 	ManagerSecret string `json:"manager_secret,omitempty"`
@@ -63,6 +69,9 @@ type Node struct {
 	// GossipAddr is the node's memberlist address.
 	GossipAddr netip.AddrPort `json:"gossip_addr,omitzero"`
 	Joined     time.Time      `json:"joined"`
+	// GossipKeyGen is the newest gossip key generation the node reported
+	// installed (GossipKeyHeld).
+	GossipKeyGen uint64 `json:"gossip_key_gen,omitempty"`
 }
 
 // Network is an overlay network.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestApplyGossipKeys(t *testing.T) {
 		},
 		{
 			name:  "keeps newest three, newest first",
-			setup: []Command{gossipKey(1, 16), gossipKey(2, 24), gossipKey(3, 32)},
+			setup: []Command{gossipKey(1, 16), gossipKey(2, 24), primary(2), gossipKey(3, 32), primary(3)},
 			cmd:   gossipKey(4, 32),
 			check: func(t *testing.T, got any, s *State) {
 				wantEqual(t, "returned generation", got.(Key).Generation, 4)
@@ -191,6 +192,43 @@ func TestApplyGossipKeys(t *testing.T) {
 		},
 		{name: "bad length", cmd: gossipKey(1, 20), err: "key is 20 bytes; want 16, 24 or 32", kind: ErrInvalid},
 		{name: "no key", cmd: Command{Op: OpAddGossipKey}, err: "command has no key", kind: ErrInvalid},
-		{name: "duplicate", setup: []Command{gossipKey(1, 32), gossipKey(2, 32)}, cmd: gossipKey(1, 32), err: "already installed as generation 1", kind: ErrConflict},
+		{name: "duplicate", setup: []Command{gossipKey(1, 32), gossipKey(2, 32), primary(2)}, cmd: gossipKey(1, 32), err: "already installed as generation 1", kind: ErrConflict},
+		{
+			name: "the first is the primary", cmd: gossipKey(1, 32),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "primary", s.GossipPrimary, 1) },
+		},
+		{
+			name: "a later one is not", setup: []Command{gossipKey(1, 32)}, cmd: gossipKey(2, 32),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "primary", s.GossipPrimary, 1) },
+		},
+		{
+			name: "none while one waits to be primary", setup: []Command{gossipKey(1, 32), gossipKey(2, 32)}, cmd: gossipKey(3, 32),
+			err: "generation 2 is not yet held by every member", kind: ErrConflict,
+		},
+	})
+}
+
+func primary(gen uint64) Command { return Command{Op: OpSetGossipPrimary, Generation: gen} }
+
+func TestApplyGossipPrimary(t *testing.T) {
+	keys := []Command{addNode("n1", pki.RoleWorker, "198.18.0.1:4789"), gossipKey(1, 32), gossipKey(2, 32)}
+	held := func(gen uint64) Command { return Command{Op: OpGossipKeyHeld, NodeID: "n1", Generation: gen} }
+	runApplyCases(t, []applyCase{
+		{
+			name: "held", setup: keys, cmd: held(2),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "n1 holds", s.Nodes["n1"].GossipKeyGen, 2) },
+		},
+		{
+			name: "held never goes back", setup: append(slices.Clone(keys), held(2)), cmd: held(1),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "n1 holds", s.Nodes["n1"].GossipKeyGen, 2) },
+		},
+		{name: "held by a stranger", setup: keys, cmd: Command{Op: OpGossipKeyHeld, NodeID: "x", Generation: 2}, err: `no such node "x"`, kind: ErrNotFound},
+		{name: "held, never issued", setup: keys, cmd: held(3), err: "generation 3, which was never issued", kind: ErrInvalid},
+		{
+			name: "primary", setup: keys, cmd: primary(2),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "primary", s.GossipPrimary, 2) },
+		},
+		{name: "primary not kept", setup: keys, cmd: primary(3), err: "generation 3 is not a kept key", kind: ErrInvalid},
+		{name: "primary goes back", setup: append(slices.Clone(keys), primary(2)), cmd: primary(1), err: "newer than the primary 2", kind: ErrInvalid},
 	})
 }
