@@ -19,7 +19,7 @@ const MinKeyRotation = cluster.MinKeyRotation
 
 // clusterAPI is what the local API does with the cluster.
 type clusterAPI struct {
-	*membership.Membership // Init, Join, JoinToken
+	*membership.Membership // Init, Join, JoinToken, Update
 	d                      *Daemon
 }
 

@@ -13,7 +13,7 @@ import (
 
 func (c *cli) clusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Manage the cluster this node belongs to"}
-	cmd.AddCommand(c.clusterInitCmd(), c.clusterJoinCmd(), c.clusterJoinTokenCmd(), c.clusterLeaveCmd())
+	cmd.AddCommand(c.clusterInitCmd(), c.clusterJoinCmd(), c.clusterJoinTokenCmd(), c.clusterUpdateCmd(), c.clusterLeaveCmd())
 	return cmd
 }
 
@@ -45,8 +45,32 @@ func (c *cli) clusterInitCmd() *cobra.Command {
 	f.StringVar(&req.ListenAddr, "listen-addr", "", "address to listen on for managers and joins (default 0.0.0.0:2377)")
 	f.StringVar(&req.DefaultAddrPool, "default-addr-pool", "", "CIDR that networks without --subnet take their subnet from (default 10.0.0.0/8)")
 	f.IntVar(&req.PoolMaskLen, "default-addr-pool-mask-length", 0, "prefix length of subnets taken from the pool (default 24)")
+	f.StringVar(&req.CertExpiry, "cert-expiry", "", "validity of node certificates, renewed when a third is left (default 2160h0m0s, at least 1m)")
 	f.StringVar(&req.DataPathAddr, "data-path-addr", "", "underlay address for VXLAN; must be weftd's --data-path-addr")
 	f.IntVar(&req.DataPathPort, "data-path-port", 0, "UDP port for VXLAN; must be weftd's --data-path-port")
+	return cmd
+}
+
+func (c *cli) clusterUpdateCmd() *cobra.Command {
+	var req api.ClusterUpdate
+	cmd := &cobra.Command{
+		Use:   "update --cert-expiry DURATION",
+		Short: "Change the cluster's settings (on a manager)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if req.CertExpiry == "" {
+				return fmt.Errorf("nothing to update: give --cert-expiry")
+			}
+			return c.call(func(ctx context.Context, cl *api.Client) error {
+				if err := cl.ClusterUpdate(ctx, req); err != nil {
+					return err
+				}
+				fmt.Println("Cluster updated.")
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.CertExpiry, "cert-expiry", "", "validity of node certificates issued or renewed from now on (at least 1m)")
 	return cmd
 }
 

@@ -82,6 +82,13 @@ func (c *Client) State(ctx context.Context) (*store.State, error) {
 	return st, nil
 }
 
+// Renew asks a manager for a new certificate for this node, for the key it
+// has (the one its current certificate names).
+func (c *Client) Renew(ctx context.Context) ([]byte, error) {
+	var r RenewResponse
+	return r.CertPEM, c.do(ctx, http.MethodPost, pathRenew, struct{}{}, &r)
+}
+
 // Leader asks a manager which manager leads.
 func (c *Client) Leader(ctx context.Context) (Leader, error) {
 	var l Leader

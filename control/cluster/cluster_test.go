@@ -89,7 +89,7 @@ func issue(t *testing.T, ca *pki.CA, node string, role pki.Role) *pki.Identity {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Issue(node, role, &key.PublicKey, []net.IP{net.IPv4(127, 0, 0, 1)})
+	cert, err := ca.Issue(node, role, &key.PublicKey, []net.IP{net.IPv4(127, 0, 0, 1)}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

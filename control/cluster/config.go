@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"crypto/x509"
 	"log/slog"
 	"net/netip"
 	"os"
 	"time"
 
 	"github.com/weftnet/weft/control/gossip"
+	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
 )
 
@@ -58,6 +60,10 @@ type Config struct {
 	OnState func(*Node, *store.State)
 	// Logger receives the node's logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// renewDue says when the node renews its certificate: pki.RenewDue,
+	// unless a test wants it sooner.
+	renewDue func(*x509.Certificate, time.Time) bool
 }
 
 // DefaultConfig returns the configuration weftd runs its cluster node
@@ -95,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
+	}
+	if c.renewDue == nil {
+		c.renewDue = pki.RenewDue
 	}
 	for _, p := range []struct{ dst, def *time.Duration }{
 		{&c.PollInterval, &d.PollInterval}, {&c.DataKeyCheck, &d.DataKeyCheck},

@@ -27,6 +27,9 @@ type InitRequest struct {
 	// (0 means 24).
 	Pool     netip.Prefix
 	PoolSize int
+	// CertExpiry is how long node certificates are valid; zero means
+	// pki.NodeValidity.
+	CertExpiry time.Duration
 }
 
 // Tokens are the join tokens of a new cluster.
@@ -46,7 +49,7 @@ func Init(ctx context.Context, cfg Config, req InitRequest) (*Node, Tokens, erro
 	if err != nil {
 		return nil, Tokens{}, err
 	}
-	files, id, err := selfIssue(ca, inf, cfg.DataAddr)
+	files, id, err := selfIssue(ca, inf, cfg.DataAddr, req.CertExpiry)
 	if err != nil {
 		return nil, Tokens{}, err
 	}
@@ -88,6 +91,9 @@ func (n *Node) seed(ctx context.Context, req InitRequest, gossipKey []byte) (Tok
 		{Op: store.OpAddGossipKey, Key: &store.Key{Key: gossipKey, Created: time.Now().UTC()}},
 		{Op: store.OpAddNode, Node: n.self()},
 	}
+	if req.CertExpiry != 0 {
+		cmds = append(cmds, store.Command{Op: store.OpSetCertExpiry, CertExpiry: req.CertExpiry})
+	}
 	if req.Pool.IsValid() {
 		size := req.PoolSize
 		if size == 0 {
@@ -123,12 +129,12 @@ func (n *Node) self() *store.Node {
 }
 
 // selfIssue makes this node's key and a certificate signed by ca.
-func selfIssue(ca *pki.CA, inf info, dataAddr netip.AddrPort) (identityFiles, *pki.Identity, error) {
+func selfIssue(ca *pki.CA, inf info, dataAddr netip.AddrPort, validity time.Duration) (identityFiles, *pki.Identity, error) {
 	key, err := pki.NewNodeKey()
 	if err != nil {
 		return identityFiles{}, nil, err
 	}
-	cert, err := ca.Issue(inf.NodeID, inf.Role, &key.PublicKey, []net.IP{inf.Advertise.Addr().AsSlice(), dataAddr.Addr().AsSlice()})
+	cert, err := ca.Issue(inf.NodeID, inf.Role, &key.PublicKey, []net.IP{inf.Advertise.Addr().AsSlice(), dataAddr.Addr().AsSlice()}, validity)
 	if err != nil {
 		return identityFiles{}, nil, err
 	}

@@ -120,6 +120,7 @@ func (n *Node) gossipPeers(s *store.State) []string {
 // managers' node list (remembered for when they cannot be reached) and
 // from the first join.
 func (n *Node) poll() {
+	n.renewCert()
 	ctx, cancel := context.WithTimeout(n.ctx, pollTimeout)
 	st, err := n.State(ctx)
 	cancel()
@@ -209,4 +210,43 @@ func (n *Node) contactDown() {
 	if reached, err := n.agent.Join(list); err != nil || reached > 0 {
 		n.log.Debug("gossip rejoin", "tried", list, "reached", reached, "err", err)
 	}
+}
+
+// renewCert renews this node's certificate once a third of its validity
+// is left (pki.RenewDue), so that every 2377 handshake keeps working: a
+// manager signs the new one itself, with the cluster's certificate
+// expiry; a worker asks a manager. A failure is retried at the next poll.
+// Connections already open keep working; new ones present the new
+// certificate.
+func (n *Node) renewCert() {
+	_, leaf := n.id.Current()
+	if !n.cfg.renewDue(leaf, time.Now()) {
+		return
+	}
+	var cert []byte
+	var err error
+	if n.ca != nil {
+		var expiry time.Duration
+		n.store.Read(func(s *store.State) { expiry = s.CertExpiry })
+		cert, err = n.ca.Issue(n.nodeID, n.role, leaf.PublicKey, leaf.IPAddresses, expiry)
+	} else {
+		ctx, cancel := context.WithTimeout(n.ctx, pollTimeout)
+		cert, err = n.client.Renew(ctx)
+		cancel()
+	}
+	if err == nil {
+		err = n.id.Renew(cert)
+	}
+	if err == nil {
+		n.mu.Lock()
+		inf := n.info
+		n.mu.Unlock()
+		err = saveFiles(n.cfg.StateDir, inf, identityFiles{cert: cert})
+	}
+	if err != nil {
+		n.log.Warn("node certificate not renewed; retrying at the next poll", "expires", leaf.NotAfter, "err", err)
+		return
+	}
+	_, now := n.id.Current()
+	n.log.Info("node certificate renewed", "expires", now.NotAfter)
 }

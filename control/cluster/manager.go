@@ -47,6 +47,7 @@ func (m *Manager) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathVoterRemove, m.requireManager(m.removeVoter))
 	mux.HandleFunc("GET "+pathState, m.requireNode(m.state))
 	mux.HandleFunc("GET "+pathLeader, m.requireNode(m.leader))
+	mux.HandleFunc("POST "+pathRenew, m.requireNode(m.renew))
 	return mux
 }
 
@@ -294,13 +295,46 @@ func (m *Manager) roleFor(secret string) (pki.Role, error) {
 	return "", errors.New("invalid join token: its secret is wrong or has been rotated")
 }
 
+// certExpiry is the lifetime of the certificates this manager issues.
+func (m *Manager) certExpiry() time.Duration {
+	var d time.Duration
+	m.store.Read(func(s *store.State) { d = s.CertExpiry })
+	return d
+}
+
+// renew issues a member a new certificate for the key, role and addresses
+// of the one it presents, valid for the cluster's certificate expiry. A
+// node whose role in the cluster's records is no longer its certificate's
+// must join again.
+func (m *Manager) renew(w http.ResponseWriter, r *http.Request) {
+	id, role, _ := pki.PeerIdentity(*r.TLS)
+	var recorded pki.Role
+	m.store.Read(func(s *store.State) {
+		if n, ok := s.Nodes[id]; ok {
+			recorded = n.Role
+		}
+	})
+	if recorded != role {
+		writeError(w, http.StatusForbidden, fmt.Errorf("node %s is a %s in the cluster's records, not a %s: join again", id, recorded, role))
+		return
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	cert, err := m.ca.Issue(id, role, leaf.PublicKey, leaf.IPAddresses, m.certExpiry())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	m.log.Info("node certificate renewed", "node", id, "role", role)
+	reply(w, RenewResponse{CertPEM: cert}, nil)
+}
+
 func (m *Manager) admit(ctx context.Context, req AdmitRequest, role pki.Role) (AdmitResponse, error) {
 	pub, err := x509.ParsePKIXPublicKey(req.PublicKey)
 	if err != nil {
 		return AdmitResponse{}, badInput("invalid public key: %v", err)
 	}
 	ips := []net.IP{req.Addr.Addr().AsSlice(), req.DataAddr.Addr().AsSlice()}
-	cert, err := m.ca.Issue(req.NodeID, role, pub, ips)
+	cert, err := m.ca.Issue(req.NodeID, role, pub, ips, m.certExpiry())
 	if err != nil {
 		return AdmitResponse{}, badInput("cannot issue a certificate: %v", err)
 	}
@@ -323,9 +357,7 @@ func (m *Manager) admit(ctx context.Context, req AdmitRequest, role pki.Role) (A
 				resp.GossipPeers = append(resp.GossipPeers, n.GossipAddr.String())
 			}
 		}
-		for _, k := range s.GossipKeys {
-			resp.GossipKeys = append(resp.GossipKeys, k.Key)
-		}
+		resp.GossipKeys = orderKeys(s.GossipKeys, s.GossipPrimary)
 	})
 	m.log.Info("node joined", "node", req.NodeID, "hostname", req.Hostname, "role", role, "addr", req.Addr)
 	return resp, nil

@@ -253,3 +253,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Debug("raft transport", "msg", string(p))
 	return len(p), nil
 }
+
+// SetCertExpiry sets how long the node certificates the managers issue
+// from now on are valid; every node renews its own with the new lifetime
+// when a third of the old one is left. Only managers may.
+func (n *Node) SetCertExpiry(ctx context.Context, d time.Duration) error {
+	return n.Apply(ctx, store.Command{Op: store.OpSetCertExpiry, CertExpiry: d}, nil)
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -383,6 +385,78 @@ func TestGossipKeyNotUsedBeforeEveryMemberHoldsIt(t *testing.T) {
 		return true
 	})
 	poll.Until(t, 10*time.Second, "every node alive in every node's gossip after the rotation", func() bool { return allAlive(m, w, lag) })
+}
+
+// TestCertRenewal: a worker and a manager renew their certificates (here
+// as soon as they start: renewOnce) with the cluster's certificate expiry,
+// save them, and go on talking to each other with the new ones; a node
+// that joins afterwards trusts the manager's renewed certificate.
+func TestCertRenewal(t *testing.T) {
+	t.Parallel()
+	mcfg := testConfig(t, "m1")
+	mcfg.renewDue = renewOnce()
+	adv, listen := addrs(t)
+	m, tokens, err := Init(testContext(t), mcfg, InitRequest{Advertise: adv, Listen: listen, CertExpiry: 2 * time.Hour})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	_, mfirst := m.id.Current()
+	m.Start()
+	wcfg := testConfig(t, "w1")
+	wcfg.renewDue = renewOnce()
+	w := joinNode(t, wcfg, tokens.Worker, m)
+	_, wfirst := w.id.Current()
+	if got := time.Until(wfirst.NotAfter); got > 2*time.Hour || got < 2*time.Hour-time.Minute {
+		t.Errorf("the worker's first certificate expires in %v; want the cluster's 2h", got)
+	}
+	for _, n := range []*Node{m, w} {
+		first := mfirst
+		if n == w {
+			first = wfirst
+		}
+		poll.Until(t, 10*time.Second, n.cfg.Hostname+" to renew its certificate", func() bool {
+			_, now := n.id.Current()
+			return now.SerialNumber.Cmp(first.SerialNumber) != 0
+		})
+		_, now := n.id.Current()
+		saved, err := os.ReadFile(filepath.Join(clusterDir(n.cfg.StateDir), "node.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf, err := pki.ParseCertPEM(saved); err != nil || leaf.SerialNumber.Cmp(now.SerialNumber) != 0 {
+			t.Errorf("%s saved certificate %v (%v); want the renewed one", n.cfg.Hostname, leaf, err)
+		}
+		if got := time.Until(now.NotAfter); got > 2*time.Hour || got < 2*time.Hour-time.Minute {
+			t.Errorf("%s's renewed certificate expires in %v; want the cluster's 2h", n.cfg.Hostname, got)
+		}
+	}
+	if err := m.SetCertExpiry(testContext(t), 30*time.Second); err == nil {
+		t.Error("a 30 s certificate expiry: got no error; want the 1-minute minimum")
+	}
+	if err := w.SetCertExpiry(testContext(t), time.Hour); err == nil {
+		t.Error("a worker set the certificate expiry")
+	}
+	w.client.http.CloseIdleConnections() // the next call makes a new handshake
+	if st := state(t, w); st.CertExpiry != 2*time.Hour {
+		t.Errorf("the worker reads a certificate expiry of %v; want 2h", st.CertExpiry)
+	}
+	joinNode(t, testConfig(t, "w2"), tokens.Worker, m)
+}
+
+// renewOnce is a renewDue that is due for the first certificate it is
+// asked about, and never again.
+func renewOnce() func(*x509.Certificate, time.Time) bool {
+	var first *x509.Certificate
+	var mu sync.Mutex
+	return func(c *x509.Certificate, _ time.Time) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = c
+		}
+		return c == first
+	}
 }
 
 // holds reports whether n has key installed.

@@ -15,6 +15,7 @@ const (
 	pathVoterRemove = "/v1/voter/remove"
 	pathState       = "/v1/state"
 	pathLeader      = "/v1/leader"
+	pathRenew       = "/v1/renew"
 )
 
 // AdmitRequest is what a joining node sends, after it has checked the
@@ -56,4 +57,9 @@ type Leader struct {
 // apiError is the body of a failed request.
 type apiError struct {
 	Message string `json:"message"`
+}
+
+// RenewResponse is a node's renewed certificate.
+type RenewResponse struct {
+	CertPEM []byte `json:"cert"`
 }

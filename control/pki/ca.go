@@ -19,6 +19,10 @@ const (
 	CAValidity = 10 * 365 * 24 * time.Hour
 	// NodeValidity is how long a node certificate is valid.
 	NodeValidity = 90 * 24 * time.Hour
+	// MinNodeValidity is the shortest node certificate lifetime (weft
+	// cluster init --cert-expiry): short enough to test renewal, long
+	// enough that a node renews well before expiry.
+	MinNodeValidity = time.Minute
 	// clockSkew backdates NotBefore so that nodes whose clocks lag the
 	// issuer's accept a fresh certificate.
 	clockSkew = time.Hour

@@ -58,7 +58,7 @@ func TestLoadCARoundTrip(t *testing.T) {
 	}
 	// The loaded CA signs certificates the original one's holders accept.
 	key, _ := NewNodeKey()
-	certPEM, err := got.Issue("n1", RoleWorker, &key.PublicKey, nil)
+	certPEM, err := got.Issue("n1", RoleWorker, &key.PublicKey, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLoadCAErrors(t *testing.T) {
 	keyPEM, _ := ca.KeyPEM()
 	otherKeyPEM, _ := other.KeyPEM()
 	nodeKey, _ := NewNodeKey()
-	nodeCert, _ := ca.Issue("n1", RoleManager, &nodeKey.PublicKey, nil)
+	nodeCert, _ := ca.Issue("n1", RoleManager, &nodeKey.PublicKey, nil, 0)
 	nodeKeyPEM, _ := MarshalKey(nodeKey)
 	tests := []struct {
 		name            string
@@ -106,7 +106,7 @@ func TestIssue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			certPEM, err := ca.Issue("node-"+string(role), role, &key.PublicKey, ips)
+			certPEM, err := ca.Issue("node-"+string(role), role, &key.PublicKey, ips, 0)
 			if err != nil {
 				t.Fatalf("Issue: %v", err)
 			}
@@ -173,7 +173,7 @@ func TestIssueErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ca.Issue(tt.nodeID, tt.role, tt.pub, nil)
+			_, err := ca.Issue(tt.nodeID, tt.role, tt.pub, nil, 0)
 			wantErr(t, "Issue", err, tt.want)
 		})
 	}
@@ -185,7 +185,7 @@ func TestIssueEd25519(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.Issue("n1", RoleWorker, pub, nil); err != nil {
+	if _, err := ca.Issue("n1", RoleWorker, pub, nil, 0); err != nil {
 		t.Errorf("Issue(Ed25519 key): %v", err)
 	}
 }
@@ -209,7 +209,7 @@ func TestNewIdentityErrors(t *testing.T) {
 	other := mustCA(t, "cluster-b")
 	key, _ := NewNodeKey()
 	keyPEM, _ := MarshalKey(key)
-	certPEM, _ := ca.Issue("n1", RoleWorker, &key.PublicKey, nil)
+	certPEM, _ := ca.Issue("n1", RoleWorker, &key.PublicKey, nil, 0)
 	otherKey, _ := NewNodeKey()
 	otherKeyPEM, _ := MarshalKey(otherKey)
 	caKeyPEM, _ := ca.KeyPEM()

@@ -1,24 +1,69 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
 // Identity is a node's certificate and key with the CA that issued it.
+// Its certificate may be renewed while TLS configurations made from it
+// are in use (Renew): they present the current one.
 type Identity struct {
-	// Cert is the node's certificate chain (leaf, then CA) and private key,
-	// ready for tls.Config.Certificates.
+	// Cert is the node's certificate chain (leaf, then CA) and private key
+	// as loaded; Current has the renewed one.
 	Cert tls.Certificate
-	// Leaf is the node's certificate.
+	// Leaf is the node's certificate as loaded. Its node ID, role and
+	// cluster never change on renewal.
 	Leaf *x509.Certificate
 	// CAPool holds only the cluster CA; peers are verified against it.
 	CAPool *x509.CertPool
 	// CACert is the cluster CA certificate.
 	CACert *x509.Certificate
+
+	mu      sync.RWMutex
+	current *tls.Certificate // nil: Cert
+}
+
+// Current returns the certificate the node presents now, and its leaf.
+func (id *Identity) Current() (*tls.Certificate, *x509.Certificate) {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	if id.current == nil {
+		return &id.Cert, id.Leaf
+	}
+	return id.current, id.current.Leaf
+}
+
+// Renew makes certPEM, a certificate the CA issued to the same node, role
+// and cluster for the same key, the one the node presents from now on.
+func (id *Identity) Renew(certPEM []byte) error {
+	leaf, err := ParseCertPEM(certPEM)
+	if err != nil {
+		return fmt.Errorf("renew node certificate: %w", err)
+	}
+	if err := leaf.CheckSignatureFrom(id.CACert); err != nil {
+		return fmt.Errorf("renew node certificate: not issued by CA %s: %w", Fingerprint(id.CACert), err)
+	}
+	node, role, err := identityOf(leaf)
+	switch {
+	case err != nil:
+		return fmt.Errorf("renew node certificate: %w", err)
+	case node != id.NodeID() || role != id.Role() || len(leaf.Subject.Organization) == 0 || leaf.Subject.Organization[0] != id.ClusterID():
+		return fmt.Errorf("renew node certificate: issued to %s %s, not to this node (%s %s)", role, node, id.Role(), id.NodeID())
+	}
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(id.Leaf.PublicKey) {
+		return errors.New("renew node certificate: issued for another key")
+	}
+	c := &tls.Certificate{Certificate: [][]byte{leaf.Raw, id.CACert.Raw}, PrivateKey: id.Cert.PrivateKey, Leaf: leaf}
+	id.mu.Lock()
+	id.current = c
+	id.mu.Unlock()
+	return nil
 }
 
 // NewIdentity builds an Identity from PEM: the node certificate, its private

@@ -34,13 +34,29 @@ func ParseRole(s string) (Role, error) {
 	return "", fmt.Errorf("unknown role %q: want %q or %q", s, RoleManager, RoleWorker)
 }
 
-// Issue signs a node certificate for pub, valid for NodeValidity (never past
-// the CA's own expiry), usable as TLS client and server. Its subject is
-// CN=nodeID, OU=role, O=cluster ID; ips go into the IP SANs. pub must be an
-// ECDSA or Ed25519 public key.
-func (ca *CA) Issue(nodeID string, role Role, pub crypto.PublicKey, ips []net.IP) (certPEM []byte, err error) {
+// Issue signs a node certificate for pub, valid for validity (NodeValidity
+// if zero; never past the CA's own expiry), usable as TLS client and
+// server. Its subject is CN=nodeID, OU=role, O=cluster ID; ips go into the
+// IP SANs. pub must be an ECDSA or Ed25519 public key.
+func (ca *CA) Issue(nodeID string, role Role, pub crypto.PublicKey, ips []net.IP, validity time.Duration) (certPEM []byte, err error) {
+	if validity == 0 {
+		validity = NodeValidity
+	}
+	if validity < MinNodeValidity {
+		return nil, fmt.Errorf("issue %s certificate for node %q: validity %v is below the minimum %v", role, nodeID, validity, MinNodeValidity)
+	}
 	now := time.Now()
-	return ca.issue(nodeID, role, pub, ips, now.Add(-clockSkew), now.Add(NodeValidity))
+	return ca.issue(nodeID, role, pub, ips, now.Add(-clockSkew), now.Add(validity))
+}
+
+// RenewDue reports whether a node certificate has less than a third of
+// its validity left at now, counted from when it was issued (its
+// NotBefore is backdated by an hour for clock skew): a node renews it
+// then, so that a renewal that fails is retried for a long while before
+// the certificate expires.
+func RenewDue(cert *x509.Certificate, now time.Time) bool {
+	issued := cert.NotBefore.Add(clockSkew)
+	return cert.NotAfter.Sub(now) < cert.NotAfter.Sub(issued)/3
 }
 
 // issue is Issue with an explicit validity period; tests use it for expired

@@ -17,8 +17,11 @@ var ErrFingerprintMismatch = errors.New("certificate authority fingerprint misma
 // to the CA that names a node ID and role. Read the peer with PeerIdentity.
 func (id *Identity) ServerConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:       tls.VersionTLS13,
-		Certificates:     []tls.Certificate{id.Cert},
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, _ := id.Current()
+			return c, nil
+		},
 		ClientAuth:       tls.RequireAndVerifyClientCert,
 		ClientCAs:        id.CAPool.Clone(), // callers may add to theirs
 		VerifyConnection: verifyClient,
@@ -42,8 +45,11 @@ func (id *Identity) JoinServerConfig() *tls.Config {
 func (id *Identity) ClientConfig() *tls.Config {
 	pool := id.CAPool.Clone()
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.Cert},
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c, _ := id.Current()
+			return c, nil
+		},
 		// The stdlib check would compare ServerName with the SANs; the CA
 		// chain and role are checked in VerifyConnection instead.
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection

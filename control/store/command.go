@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/weftnet/weft/control/pki"
 )
@@ -27,6 +28,7 @@ const (
 	// encrypts with once every live member holds it.
 	OpGossipKeyHeld    = "GossipKeyHeld"    // NodeID, Generation
 	OpSetGossipPrimary = "SetGossipPrimary" // Generation
+	OpSetCertExpiry    = "SetCertExpiry"    // CertExpiry
 )
 
 // Command is one change to State, as it travels through the raft log (JSON).
@@ -62,6 +64,8 @@ type Command struct {
 	// Generation is a gossip key generation (GossipKeyHeld,
 	// SetGossipPrimary).
 	Generation uint64 `json:"generation,omitempty"`
+	// CertExpiry is the lifetime of node certificates (SetCertExpiry).
+	CertExpiry time.Duration `json:"cert_expiry,omitempty"`
 }
 
 // Kinds of command failure; every error Apply returns wraps one of them, so
@@ -132,6 +136,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return nil, s.gossipKeyHeld(c.NodeID, c.Generation)
 	case OpSetGossipPrimary:
 		return nil, s.setGossipPrimary(c.Generation)
+	case OpSetCertExpiry:
+		return nil, s.setCertExpiry(c.CertExpiry)
 	}
 	return nil, errorf(ErrInvalid, "unknown command op %q", c.Op)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	"github.com/weftnet/weft/control/pki"
 )
@@ -78,6 +79,16 @@ func (s *State) setGossipPrimary(gen uint64) error {
 		return errorf(ErrInvalid, "set gossip primary: generation %d is not a kept key newer than the primary %d", gen, s.GossipPrimary)
 	}
 	s.GossipPrimary = gen
+	return nil
+}
+
+// setCertExpiry sets the lifetime of the node certificates issued from now
+// on, and of those renewed.
+func (s *State) setCertExpiry(d time.Duration) error {
+	if d < pki.MinNodeValidity || d > pki.CAValidity {
+		return errorf(ErrInvalid, "certificate expiry %v: want between %v and %v", d, pki.MinNodeValidity, pki.CAValidity)
+	}
+	s.CertExpiry = d
 	return nil
 }
 

@@ -46,6 +46,10 @@ type State struct {
 	// Zero in a state from before two-phase rotation: nodes then encrypt
 	// with the oldest key, which every member holds.
 	GossipPrimary uint64 `json:"gossip_primary,omitempty"`
+	// CertExpiry is how long the node certificates the managers issue
+	// are valid (weft cluster init/update --cert-expiry); zero means
+	// pki.NodeValidity. Nodes renew theirs when a third is left.
+	CertExpiry time.Duration `json:"cert_expiry,omitempty"`
 	// WorkerSecret and ManagerSecret are the join-token secrets per role.
 	WorkerSecret  string `json:"worker_secret,omitempty"`
 	ManagerSecret string `json:"manager_secret,omitempty"`

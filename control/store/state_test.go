@@ -232,3 +232,15 @@ func TestApplyGossipPrimary(t *testing.T) {
 		{name: "primary goes back", setup: append(slices.Clone(keys), primary(2)), cmd: primary(1), err: "newer than the primary 2", kind: ErrInvalid},
 	})
 }
+
+func TestApplyCertExpiry(t *testing.T) {
+	set := func(d time.Duration) Command { return Command{Op: OpSetCertExpiry, CertExpiry: d} }
+	runApplyCases(t, []applyCase{
+		{
+			name: "a minute", cmd: set(time.Minute),
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "expiry", s.CertExpiry, time.Minute) },
+		},
+		{name: "too short", cmd: set(59 * time.Second), err: "certificate expiry 59s: want between 1m0s and", kind: ErrInvalid},
+		{name: "longer than the CA", cmd: set(11 * 365 * 24 * time.Hour), err: "want between", kind: ErrInvalid},
+	})
+}

@@ -84,6 +84,11 @@ func (c *Client) ClusterInit(ctx context.Context, req ClusterInit) (ClusterInfo,
 	return out, c.do(ctx, http.MethodPost, "/v1/cluster/init", req, &out)
 }
 
+// ClusterUpdate changes the cluster's settings.
+func (c *Client) ClusterUpdate(ctx context.Context, req ClusterUpdate) error {
+	return c.do(ctx, http.MethodPost, "/v1/cluster/update", req, nil)
+}
+
 // ClusterJoin joins a cluster.
 func (c *Client) ClusterJoin(ctx context.Context, req ClusterJoin) (ClusterInfo, error) {
 	var out ClusterInfo

@@ -8,6 +8,13 @@ type ClusterInit struct {
 	DataPathAddr    string `json:"DataPathAddr,omitempty"`    // must match weftd's --data-path-addr
 	DataPathPort    int    `json:"DataPathPort,omitempty"`    // must match weftd's --data-path-port
 	PoolMaskLen     int    `json:"PoolMaskLen,omitempty"`     // size of each carved subnet; default 24
+	CertExpiry      string `json:"CertExpiry,omitempty"`      // lifetime of node certificates (Go duration, at least 1m); default 2160h
+}
+
+// ClusterUpdate changes the cluster's settings; empty fields are left as
+// they are.
+type ClusterUpdate struct {
+	CertExpiry string `json:"CertExpiry,omitempty"` // lifetime of node certificates issued or renewed from now on
 }
 
 // ClusterJoin asks weftd to join a cluster through one of its managers.

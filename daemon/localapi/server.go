@@ -34,6 +34,7 @@ type Cluster interface {
 	Join(ctx context.Context, req api.ClusterJoin) (api.ClusterInfo, error)
 	Leave(ctx context.Context, req api.ClusterLeave) error
 	JoinToken(ctx context.Context, req api.JoinToken) (api.JoinToken, error)
+	Update(ctx context.Context, req api.ClusterUpdate) error
 	RemoveNode(ctx context.Context, id string, force bool) error
 }
 
@@ -93,6 +94,9 @@ func (s Server) clusterRoutes(mux *http.ServeMux) {
 		return nil, c.Leave(ctx, req)
 	}))
 	mux.HandleFunc("POST /v1/cluster/join-token", post(http.StatusOK, c.JoinToken))
+	mux.HandleFunc("POST /v1/cluster/update", post(http.StatusNoContent, func(ctx context.Context, req api.ClusterUpdate) (any, error) {
+		return nil, c.Update(ctx, req)
+	}))
 	mux.HandleFunc("GET /v1/nodes", get(func(r *http.Request) (any, error) { return s.Diag.Nodes(r.Context()) }))
 	mux.HandleFunc("DELETE /v1/nodes/{id}", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNoContent, nil, c.RemoveNode(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") != ""))

@@ -302,6 +302,23 @@ func (m *Membership) JoinToken(ctx context.Context, req api.JoinToken) (api.Join
 	return req, nil
 }
 
+// Update changes the cluster's settings: the lifetime of the node
+// certificates issued and renewed from now on. Only managers may.
+func (m *Membership) Update(ctx context.Context, req api.ClusterUpdate) error {
+	c, _ := m.Current()
+	switch {
+	case c == nil:
+		return api.NoCluster()
+	case !c.IsManager():
+		return api.BadRequest("this node is not a manager: run 'weft cluster update' on a manager")
+	}
+	d, err := request.CertExpiry(req.CertExpiry)
+	if err != nil || d == 0 {
+		return err
+	}
+	return c.SetCertExpiry(ctx, d)
+}
+
 // Close stops the reconciler and the cluster node, as weftd stops; the
 // membership stays on disk for the next run. The caller holds no lock
 // that their goroutines may want.

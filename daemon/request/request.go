@@ -13,8 +13,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/weftnet/weft/control/cluster"
+	"github.com/weftnet/weft/control/pki"
 	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/encap"
@@ -270,10 +272,29 @@ func (h Host) Init(req api.ClusterInit) (cluster.InitRequest, error) {
 		return cluster.InitRequest{}, err
 	}
 	out := cluster.InitRequest{Advertise: adv, Listen: req.ListenAddr, PoolSize: req.PoolMaskLen}
+	if out.CertExpiry, err = CertExpiry(req.CertExpiry); err != nil {
+		return out, err
+	}
 	if req.DefaultAddrPool != "" {
 		if out.Pool, err = netip.ParsePrefix(req.DefaultAddrPool); err != nil {
 			return out, badRequest("invalid --default-addr-pool %q: %v", req.DefaultAddrPool, err)
 		}
 	}
 	return out, nil
+}
+
+// CertExpiry reads --cert-expiry, a Go duration ("2160h", "90m") of at
+// least pki.MinNodeValidity; empty is zero, the default.
+func CertExpiry(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, badRequest("invalid --cert-expiry %q: want a duration such as 2160h or 90m", s)
+	case d < pki.MinNodeValidity || d > pki.CAValidity:
+		return 0, badRequest("invalid --cert-expiry %s: want between %v and %v", s, pki.MinNodeValidity, pki.CAValidity)
+	}
+	return d, nil
 }
