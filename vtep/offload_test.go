@@ -248,3 +248,52 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestOffloadedReceiveDropsBadChecksum: a received TCP segment whose
+// payload no longer matches its checksum is not coalesced with its
+// neighbours (the kernel would compute the super-frame's checksum afresh
+// and accept the damage) but dropped and counted; the segments around it
+// still reach the TAP, the ones after it coalesced.
+func TestOffloadedReceiveDropsBadChecksum(t *testing.T) {
+	e := New(DefaultConfig(), &discardConn{}, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	dev := &recordingOffloadTAP{}
+	if err := e.AddNetwork(netConfig("blue", 1), dev); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	const mss, count = 1400, 4
+	segs, sizes := make([][]byte, count), make([]int, count)
+	for i := range segs {
+		segs[i] = make([]byte, 1600)
+	}
+	g := encap.GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
+	if k, err := encap.Split(tcpSuperFrame(t, mss*count), g, segs, sizes, 0); err != nil || k != count {
+		t.Fatalf("Split = %d, %v", k, err)
+	}
+	b := newRxBatch(count, 2048)
+	for i := range count {
+		b.sizes[i] = copy(b.bufs[i], vxlan(1, segs[i][:sizes[i]]))
+	}
+	b.bufs[1][b.sizes[1]-1] ^= 0x40 // the last payload byte of segment 1
+	e.receive(b, count, time.Now())
+
+	n := (*e.nets.Load())[1]
+	if got := n.ctr.Drops(metrics.DropBadChecksum); got != 1 {
+		t.Errorf("bad_checksum drops: got %d; want 1", got)
+	}
+	if len(dev.got) != 2 {
+		t.Fatalf("TAP writes: got %d; want 2 (segment 0 alone, segments 2 and 3 coalesced)", len(dev.got))
+	}
+	if got, want := dev.got[0][tap.VnetHdrLen:], segs[0][:sizes[0]]; !bytes.Equal(dev.got[0][:tap.VnetHdrLen], make([]byte, tap.VnetHdrLen)) || !bytes.Equal(got, want) {
+		t.Errorf("first write: %d bytes; want segment 0 (%d bytes) with a zero header", len(got), len(want))
+	}
+	h, err := tap.ParseVnetHdr(dev.got[1], len(dev.got[1])-tap.VnetHdrLen)
+	p := gopacket.NewPacket(dev.got[1][tap.VnetHdrLen:], layers.LayerTypeEthernet, gopacket.Default)
+	tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if err != nil || h.GSOType != header.GSOTCPv4 || tcp == nil || len(tcp.Payload) != 2*mss || tcp.Seq != 100+2*mss {
+		t.Fatalf("second write: header %+v, %v, TCP %v; want a TCPv4 super-frame of %d bytes from seq %d", h, err, tcp != nil, 2*mss, 100+2*mss)
+	}
+	if got := n.ctr.RxPackets.Load(); got != 2 {
+		t.Errorf("rx packets: got %d; want 2", got)
+	}
+}
