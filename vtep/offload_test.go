@@ -297,3 +297,45 @@ func TestOffloadedReceiveDropsBadChecksum(t *testing.T) {
 		t.Errorf("rx packets: got %d; want 2", got)
 	}
 }
+
+// segBytes is how many bytes of segment buffers the batch keeps.
+func (b *txBatch) segBytes() int {
+	total := 0
+	for _, s := range b.segs {
+		total += cap(s)
+	}
+	return total
+}
+
+// TestTinyGSOSizeKeepsLittle: a super-frame whose virtio-net header asks
+// for 1-byte segments is split and sent in full, but the transmit batch
+// does not keep a segment buffer per segment: what it holds afterwards
+// stays bounded (before, 20000 segments kept 20000 full-sized buffers,
+// about 33 MB; a 64 KB frame, about 100 MB).
+func TestTinyGSOSizeKeepsLittle(t *testing.T) {
+	const payload, bound = 20000, 512 << 10
+	conn := &discardConn{}
+	e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	n := (*e.nets.Load())[1]
+	<-n.done
+	e.fdb.AddStatic(1, macA, nodeAddr(1))
+	b := newTxBatch(4, maxSuperFrame)
+	b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+	b.sizes[0] = copy(b.bufs[0][Headroom:], tcpSuperFrame(t, payload))
+	tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: 1, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[0][Headroom-tap.VnetHdrLen:])
+	e.transmit(n, b, 1)
+
+	if got := conn.sent.Load(); got != payload {
+		t.Errorf("datagrams sent: got %d; want %d, one per payload byte", got, payload)
+	}
+	if got := n.ctr.Drops(metrics.DropMalformed); got != 0 {
+		t.Errorf("malformed drops: got %d; want 0", got)
+	}
+	if got := b.segBytes(); got > bound {
+		t.Errorf("segment buffers kept: got %d bytes in %d buffers; want at most %d bytes", got, len(b.segs), bound)
+	}
+}
