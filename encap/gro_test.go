@@ -2,6 +2,7 @@ package encap
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -93,7 +94,7 @@ func TestCoalesceStops(t *testing.T) {
 		segs := splitAll(t, frame, g)
 		tt.change(segs)
 		taken, _, cg, err := Coalesce(segs, make([]byte, 70000))
-		if taken != tt.want || err != tt.err {
+		if taken != tt.want || !errors.Is(err, tt.err) {
 			t.Errorf("%s: took %d, %v; want %d, %v", tt.name, taken, err, tt.want, tt.err)
 		}
 		if tt.want == 1 && cg.Type != header.GSONone {

@@ -2,6 +2,7 @@ package encap
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"testing"
 
@@ -306,10 +307,10 @@ func TestSplitFromInTurns(t *testing.T) {
 			t.Errorf("segment %d differs from Split's", i)
 		}
 	}
-	if _, _, err := SplitFrom(frame, g, len(whole), dst, sizes, 0); err != ErrGSO {
+	if _, _, err := SplitFrom(frame, g, len(whole), dst, sizes, 0); !errors.Is(err, ErrGSO) {
 		t.Errorf("SplitFrom past the last segment: got %v; want ErrGSO", err)
 	}
-	if _, _, err := SplitFrom(frame, GSO{CsumStart: g.CsumStart, CsumOffset: 16, NeedsCsum: true}, 0, dst, sizes, 0); err != ErrGSO {
+	if _, _, err := SplitFrom(frame, GSO{CsumStart: g.CsumStart, CsumOffset: 16, NeedsCsum: true}, 0, dst, sizes, 0); !errors.Is(err, ErrGSO) {
 		t.Errorf("SplitFrom without segmentation: got %v; want ErrGSO", err)
 	}
 }
