@@ -185,6 +185,25 @@ func tcpSuperFrame(t *testing.T, payloadLen int) []byte {
 	return sb.Bytes()
 }
 
+// offloadedTx returns an engine with one network on an offloaded TAP that
+// sends macA's frames to a peer over conn, and a transmit batch of 4
+// frames for it.
+func offloadedTx(t *testing.T) (*Engine, *network, *txBatch, *discardConn) {
+	t.Helper()
+	conn := &discardConn{}
+	e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	n := (*e.nets.Load())[1]
+	<-n.done
+	e.fdb.AddStatic(1, macA, nodeAddr(1))
+	b := newTxBatch(4, maxSuperFrame)
+	b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+	return e, n, b, conn
+}
+
 // The offloaded paths allocate nothing per batch once warm: splitting a
 // super-frame into segments on transmit, and coalescing segments on
 // receive.
@@ -198,17 +217,7 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 	g := encap.GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
 
 	t.Run("transmit: split", func(t *testing.T) {
-		conn := &discardConn{}
-		e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
-		if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		n := (*e.nets.Load())[1]
-		<-n.done
-		e.fdb.AddStatic(1, macA, nodeAddr(1))
-		b := newTxBatch(4, maxSuperFrame)
-		b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+		e, n, b, conn := offloadedTx(t)
 		for i := range 4 {
 			b.sizes[i] = copy(b.bufs[i][Headroom:], frame)
 			tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[i][Headroom-tap.VnetHdrLen:])
@@ -314,17 +323,7 @@ func (b *txBatch) segBytes() int {
 // about 33 MB; a 64 KB frame, about 100 MB).
 func TestTinyGSOSizeKeepsLittle(t *testing.T) {
 	const payload, bound = 20000, 512 << 10
-	conn := &discardConn{}
-	e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
-	if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	n := (*e.nets.Load())[1]
-	<-n.done
-	e.fdb.AddStatic(1, macA, nodeAddr(1))
-	b := newTxBatch(4, maxSuperFrame)
-	b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+	e, n, b, conn := offloadedTx(t)
 	b.sizes[0] = copy(b.bufs[0][Headroom:], tcpSuperFrame(t, payload))
 	tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: 1, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[0][Headroom-tap.VnetHdrLen:])
 	e.transmit(n, b, 1)
