@@ -2,9 +2,15 @@ package encap
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/weftnet/weft/internal/header"
 )
+
+// ErrChecksum means that Coalesce found frames[0] to be a TCP segment that
+// would start a run but whose checksum is wrong: its data was damaged on
+// the way, or its checksum was left to an offload that nobody performed.
+var ErrChecksum = errors.New("encap: TCP segment with a bad checksum")
 
 // Coalesce is the reverse of Split, for writing received frames to a TAP
 // with IFF_VNET_HDR: it merges the longest run of frames, from frames[0],
@@ -21,13 +27,19 @@ import (
 // number, checksum and PSH flag; its sequence number follows on; every
 // segment before it carried exactly the first's payload length and no
 // PSH; it carries no more than that; and the whole stays within 64 KB.
-// Only ACK and, on the last segment, PSH may be set. A frame that starts
-// no run of two is left alone: Coalesce returns 1 and GSONone, and the
-// caller writes frames[0] as it is. It does not allocate.
-func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
+// Only ACK and, on the last segment, PSH may be set; the IP length must
+// match the frame (no Ethernet padding), and every segment's TCP checksum
+// must be right, since the kernel computes the super-frame's afresh. A
+// frame that starts no run of two is left alone: Coalesce returns 1 and
+// GSONone, and the caller writes frames[0] as it is. If frames[1] would
+// have joined frames[0] but frames[0]'s checksum is wrong, the error is
+// ErrChecksum, again with 1 and GSONone. Only the checksums of segments
+// that would be merged are checked: a frame delivered alone is its
+// receiver's to check. It does not allocate.
+func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO, err error) {
 	var head, seg coalescible
 	if !head.parse(frames[0]) || len(frames) < 2 {
-		return 1, 0, GSO{}
+		return 1, 0, GSO{}, nil
 	}
 	mss := len(frames[0]) - head.hdrLen
 	total := mss
@@ -39,6 +51,12 @@ func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
 			head.hdrLen+total+n > len(dst) || head.hdrLen-head.ipStart+total+n > 65535 {
 			break
 		}
+		if taken == 1 && !head.checksummed(frames[0]) {
+			return 1, 0, GSO{}, ErrChecksum
+		}
+		if !seg.checksummed(frames[taken]) {
+			break
+		}
 		total += n
 		if n < mss || seg.flags&header.TCPFlagPSH != 0 {
 			taken++
@@ -46,9 +64,9 @@ func Coalesce(frames [][]byte, dst []byte) (taken, size int, g GSO) {
 		}
 	}
 	if taken < 2 {
-		return 1, 0, GSO{}
+		return 1, 0, GSO{}, nil
 	}
-	return taken, head.build(frames[:taken], dst), head.gso(mss)
+	return taken, head.build(frames[:taken], dst), head.gso(mss), nil
 }
 
 // coalescible is a parsed TCP segment that may start or join a run.
@@ -72,7 +90,18 @@ func (c *coalescible) parse(frame []byte) bool {
 	if !c.segmentable.parse(frame, g) || c.hdrLen >= len(frame) || c.flags&^header.TCPFlagPSH != header.TCPFlagACK {
 		return false
 	}
-	return c.v6 || !header.IPv4(frame[c.ipStart:]).IsFragment()
+	if c.v6 {
+		return int(header.IPv6(frame[c.ipStart:]).PayloadLen()) == len(frame)-c.l4Start
+	}
+	ip := header.IPv4(frame[c.ipStart:])
+	return int(ip.TotalLen()) == len(frame)-c.ipStart && !ip.IsFragment()
+}
+
+// checksummed reports whether the TCP checksum of frame, parsed into c,
+// is right.
+func (c *coalescible) checksummed(frame []byte) bool {
+	l4 := frame[c.l4Start:]
+	return fold(sum(l4, c.pseudo(frame, len(l4)))) == 0xffff
 }
 
 // continues reports whether seg (frame) can follow the run that started

@@ -34,31 +34,44 @@ func Split(frame []byte, g GSO, dst [][]byte, sizes []int, offset int) (int, err
 	if g.Type == header.GSONone {
 		return splitNone(frame, g, dst, sizes, offset)
 	}
-	var p segmentable
-	if !p.parse(frame, g) {
+	written, count, err := SplitFrom(frame, g, 0, dst, sizes, offset)
+	if err == nil && written < count {
 		return 0, ErrGSO
+	}
+	return written, err
+}
+
+// SplitFrom is Split for a caller with fewer buffers than segments: it
+// writes segments first, first+1, … of frame, as many as dst and sizes
+// hold, to dst[0], dst[1], …, and returns how many it wrote and how many
+// segments the frame has in all. Calling it again from first+written
+// continues the split. g must ask for segmentation (not GSONone). It does
+// not allocate.
+func SplitFrom(frame []byte, g GSO, first int, dst [][]byte, sizes []int, offset int) (written, count int, err error) {
+	var p segmentable
+	if g.Type == header.GSONone || !p.parse(frame, g) {
+		return 0, 0, ErrGSO
 	}
 	payload := frame[p.hdrLen:]
-	count := (len(payload) + g.Size - 1) / g.Size
-	if count == 0 {
-		count = 1
+	count = max((len(payload)+g.Size-1)/g.Size, 1)
+	written = min(count-first, len(dst), len(sizes))
+	if first < 0 || written <= 0 {
+		return 0, count, ErrGSO
 	}
-	if count > len(dst) || count > len(sizes) {
-		return 0, ErrGSO
-	}
-	for i := range count {
+	for j := range written {
+		i := first + j
 		chunk := payload[i*g.Size : min((i+1)*g.Size, len(payload))]
-		seg := dst[i][offset:]
+		seg := dst[j][offset:]
 		if len(seg) < p.hdrLen+len(chunk) {
-			return 0, ErrGSO
+			return 0, count, ErrGSO
 		}
 		copy(seg, frame[:p.hdrLen])
 		copy(seg[p.hdrLen:], chunk)
 		seg = seg[:p.hdrLen+len(chunk)]
 		p.fixSegment(seg, i, count, g.Size)
-		sizes[i] = len(seg)
+		sizes[j] = len(seg)
 	}
-	return count, nil
+	return written, count, nil
 }
 
 // splitNone copies a frame that needs no segmentation, completing its

@@ -2,6 +2,7 @@ package encap
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"testing"
 
@@ -277,4 +278,39 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSplitFromInTurns: splitting a frame in turns of a few buffers gives
+// the segments one Split gives, and SplitFrom refuses a start past the end
+// and a frame that asks for no segmentation.
+func TestSplitFromInTurns(t *testing.T) {
+	frame, g := superFrame(t, false, false, make([]byte, 5000), nil)
+	g.Size = 700
+	whole := splitAll(t, frame, g)
+	dst, sizes := segmentBuffers()
+	var got [][]byte
+	for first := 0; first < len(whole); {
+		k, count, err := SplitFrom(frame, g, first, dst[:3], sizes, 0)
+		if err != nil || count != len(whole) {
+			t.Fatalf("SplitFrom(%d) = %d, %d, %v; want up to 3, %d, nil", first, k, count, err, len(whole))
+		}
+		for j := range k {
+			got = append(got, bytes.Clone(dst[j][:sizes[j]]))
+		}
+		first += k
+	}
+	if len(got) != len(whole) {
+		t.Fatalf("segments: got %d; want %d", len(got), len(whole))
+	}
+	for i := range whole {
+		if !bytes.Equal(got[i], whole[i]) {
+			t.Errorf("segment %d differs from Split's", i)
+		}
+	}
+	if _, _, err := SplitFrom(frame, g, len(whole), dst, sizes, 0); !errors.Is(err, ErrGSO) {
+		t.Errorf("SplitFrom past the last segment: got %v; want ErrGSO", err)
+	}
+	if _, _, err := SplitFrom(frame, GSO{CsumStart: g.CsumStart, CsumOffset: 16, NeedsCsum: true}, 0, dst, sizes, 0); !errors.Is(err, ErrGSO) {
+		t.Errorf("SplitFrom without segmentation: got %v; want ErrGSO", err)
+	}
 }

@@ -126,7 +126,7 @@ var underlayReasons = []Reason{DropShort, DropBadFlags, DropTruncated, DropUnkno
 // both: a runt from the TAP counts against its network.
 var networkReasons = []Reason{
 	DropTruncated, DropOversize, DropNoDestination, DropSendError, DropTapError,
-	DropNoKey, DropCleartext, DropReplay, DropBadTag, DropMalformed,
+	DropNoKey, DropCleartext, DropReplay, DropBadTag, DropMalformed, DropBadChecksum,
 }
 
 // collectPeers reports every peer's counters, and the other bucket's.

@@ -44,6 +44,10 @@ const (
 	// one sealed for one network that claims another, or a frame from an
 	// offloaded TAP whose virtio-net header does not match it.
 	DropMalformed
+	// DropBadChecksum: a received TCP segment that would have been
+	// coalesced with the next but whose checksum is wrong: damaged on the
+	// way, or sent with its checksum left to an offload nobody performed.
+	DropBadChecksum
 	numReasons
 )
 
@@ -51,6 +55,7 @@ var reasonNames = [numReasons]string{
 	"short", "bad_flags", "unknown_vni", "truncated", "oversize",
 	"no_destination", "send_error", "tap_error",
 	"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed",
+	"bad_checksum",
 }
 
 // String returns the reason as a Prometheus label value.

@@ -185,6 +185,25 @@ func tcpSuperFrame(t *testing.T, payloadLen int) []byte {
 	return sb.Bytes()
 }
 
+// offloadedTx returns an engine with one network on an offloaded TAP that
+// sends macA's frames to a peer over conn, and a transmit batch of 4
+// frames for it.
+func offloadedTx(t *testing.T) (*Engine, *network, *txBatch, *discardConn) {
+	t.Helper()
+	conn := &discardConn{}
+	e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	n := (*e.nets.Load())[1]
+	<-n.done
+	e.fdb.AddStatic(1, macA, nodeAddr(1))
+	b := newTxBatch(4, maxSuperFrame)
+	b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+	return e, n, b, conn
+}
+
 // The offloaded paths allocate nothing per batch once warm: splitting a
 // super-frame into segments on transmit, and coalescing segments on
 // receive.
@@ -198,17 +217,7 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 	g := encap.GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
 
 	t.Run("transmit: split", func(t *testing.T) {
-		conn := &discardConn{}
-		e := New(DefaultConfig(), conn, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
-		if err := e.AddNetwork(netConfig("blue", 1), &offloadTAP{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		n := (*e.nets.Load())[1]
-		<-n.done
-		e.fdb.AddStatic(1, macA, nodeAddr(1))
-		b := newTxBatch(4, maxSuperFrame)
-		b.segLen, b.segSizes = n.maxFrame+1, make([]int, 4)
+		e, n, b, conn := offloadedTx(t)
 		for i := range 4 {
 			b.sizes[i] = copy(b.bufs[i][Headroom:], frame)
 			tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: mss, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[i][Headroom-tap.VnetHdrLen:])
@@ -247,4 +256,85 @@ func TestOffloadedPathsAllocs(t *testing.T) {
 			t.Errorf("TAP writes: %d; want %d, one super-frame per batch", got, want)
 		}
 	})
+}
+
+// TestOffloadedReceiveDropsBadChecksum: a received TCP segment whose
+// payload no longer matches its checksum is not coalesced with its
+// neighbours (the kernel would compute the super-frame's checksum afresh
+// and accept the damage) but dropped and counted; the segments around it
+// still reach the TAP, the ones after it coalesced.
+func TestOffloadedReceiveDropsBadChecksum(t *testing.T) {
+	e := New(DefaultConfig(), &discardConn{}, fdb.New(), metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	dev := &recordingOffloadTAP{}
+	if err := e.AddNetwork(netConfig("blue", 1), dev); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	const mss, count = 1400, 4
+	segs, sizes := make([][]byte, count), make([]int, count)
+	for i := range segs {
+		segs[i] = make([]byte, 1600)
+	}
+	g := encap.GSO{Type: header.GSOTCPv4, Size: mss, CsumStart: 34, CsumOffset: 16, NeedsCsum: true}
+	if k, err := encap.Split(tcpSuperFrame(t, mss*count), g, segs, sizes, 0); err != nil || k != count {
+		t.Fatalf("Split = %d, %v", k, err)
+	}
+	b := newRxBatch(count, 2048)
+	for i := range count {
+		b.sizes[i] = copy(b.bufs[i], vxlan(1, segs[i][:sizes[i]]))
+	}
+	b.bufs[1][b.sizes[1]-1] ^= 0x40 // the last payload byte of segment 1
+	e.receive(b, count, time.Now())
+
+	n := (*e.nets.Load())[1]
+	if got := n.ctr.Drops(metrics.DropBadChecksum); got != 1 {
+		t.Errorf("bad_checksum drops: got %d; want 1", got)
+	}
+	if len(dev.got) != 2 {
+		t.Fatalf("TAP writes: got %d; want 2 (segment 0 alone, segments 2 and 3 coalesced)", len(dev.got))
+	}
+	if got, want := dev.got[0][tap.VnetHdrLen:], segs[0][:sizes[0]]; !bytes.Equal(dev.got[0][:tap.VnetHdrLen], make([]byte, tap.VnetHdrLen)) || !bytes.Equal(got, want) {
+		t.Errorf("first write: %d bytes; want segment 0 (%d bytes) with a zero header", len(got), len(want))
+	}
+	h, err := tap.ParseVnetHdr(dev.got[1], len(dev.got[1])-tap.VnetHdrLen)
+	p := gopacket.NewPacket(dev.got[1][tap.VnetHdrLen:], layers.LayerTypeEthernet, gopacket.Default)
+	tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if err != nil || h.GSOType != header.GSOTCPv4 || tcp == nil || len(tcp.Payload) != 2*mss || tcp.Seq != 100+2*mss {
+		t.Fatalf("second write: header %+v, %v, TCP %v; want a TCPv4 super-frame of %d bytes from seq %d", h, err, tcp != nil, 2*mss, 100+2*mss)
+	}
+	if got := n.ctr.RxPackets.Load(); got != 2 {
+		t.Errorf("rx packets: got %d; want 2", got)
+	}
+}
+
+// segBytes is how many bytes of segment buffers the batch keeps.
+func (b *txBatch) segBytes() int {
+	total := 0
+	for _, s := range b.segs {
+		total += cap(s)
+	}
+	return total
+}
+
+// TestTinyGSOSizeKeepsLittle: a super-frame whose virtio-net header asks
+// for 1-byte segments is split and sent in full, but the transmit batch
+// does not keep a segment buffer per segment: what it holds afterwards
+// stays bounded (before, 20000 segments kept 20000 full-sized buffers,
+// about 33 MB; a 64 KB frame, about 100 MB).
+func TestTinyGSOSizeKeepsLittle(t *testing.T) {
+	const payload, bound = 20000, 512 << 10
+	e, n, b, conn := offloadedTx(t)
+	b.sizes[0] = copy(b.bufs[0][Headroom:], tcpSuperFrame(t, payload))
+	tap.VnetHdr{Flags: tap.VnetNeedsCsum, GSOType: header.GSOTCPv4, HdrLen: 54, GSOSize: 1, CsumStart: 34, CsumOffset: 16}.Put(b.bufs[0][Headroom-tap.VnetHdrLen:])
+	e.transmit(n, b, 1)
+
+	if got := conn.sent.Load(); got != payload {
+		t.Errorf("datagrams sent: got %d; want %d, one per payload byte", got, payload)
+	}
+	if got := n.ctr.Drops(metrics.DropMalformed); got != 0 {
+		t.Errorf("malformed drops: got %d; want 0", got)
+	}
+	if got := b.segBytes(); got > bound {
+		t.Errorf("segment buffers kept: got %d bytes in %d buffers; want at most %d bytes", got, len(b.segs), bound)
+	}
 }

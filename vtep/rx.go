@@ -211,7 +211,9 @@ func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time)
 func (e *Engine) deliver(d *delivery, dev tap.Device) {
 	n := d.n
 	if n.offload {
-		d.coalesce()
+		if bad := d.coalesce(); bad > 0 {
+			n.ctr.Drop(metrics.DropBadChecksum, uint64(bad))
+		}
 	}
 	written, err := dev.Write(d.pending, rxFrameOffset)
 	var bytes uint64
@@ -240,7 +242,10 @@ func (e *Engine) debugErr(msg string, n *network, err error) {
 // segments of one flow by one super-frame each, with a virtio-net GSO
 // header, in d's coalesce buffers; every other frame gets a zero virtio-net
 // header. The TAP then takes a run with one write, and the kernel one pass.
-func (d *delivery) coalesce() {
+// A segment that would have been merged but whose checksum is wrong is
+// dropped: coalesce returns how many were. Delivered alone, without
+// NEEDS_CSUM, it would only be dropped by the container's kernel.
+func (d *delivery) coalesce() (bad int) {
 	frames := d.frames[:0]
 	for _, f := range d.pending {
 		frames = append(frames, f[rxFrameOffset:])
@@ -250,7 +255,12 @@ func (d *delivery) coalesce() {
 	for i := 0; i < len(frames); {
 		if len(frames)-i >= 2 {
 			buf := d.groBuffer(used)
-			taken, size, g := encap.Coalesce(frames[i:], buf[rxFrameOffset:])
+			taken, size, g, err := encap.Coalesce(frames[i:], buf[rxFrameOffset:])
+			if err != nil {
+				bad++
+				i++
+				continue
+			}
 			if g.Type != header.GSONone {
 				putGSOHeader(buf[rxFrameOffset-tap.VnetHdrLen:], buf[rxFrameOffset:], g)
 				out = append(out, buf[:rxFrameOffset+size])
@@ -266,6 +276,7 @@ func (d *delivery) coalesce() {
 	clear(frames)
 	d.frames = frames[:0]
 	d.merged, d.pending = d.pending[:0], out
+	return bad
 }
 
 // putGSOHeader writes the virtio-net header of a super-frame that Coalesce

@@ -139,25 +139,43 @@ func (e *Engine) transmitOffloaded(n *network, b *txBatch, buf []byte) {
 		e.classify(n, b, buf)
 		return
 	}
-	most := (len(frame) + g.Size - 1) / g.Size
-	if b.segUsed > 0 && b.segUsed+most > max(len(b.segs), len(b.bufs)) {
-		e.flush(n, b) // the segments already split go out first
+	e.split(n, b, frame, g)
+}
+
+// minSegBufs is the fewest segment buffers a transmit batch may grow to:
+// enough for a 64 KB super-frame cut into segments of 512 bytes or more
+// at once.
+const minSegBufs = 128
+
+// split cuts a super-frame into segments and classifies each. The segment
+// buffers grow to at most a batch's worth or minSegBufs, whichever is
+// more: a frame of more segments (a virtio-net header may ask for
+// segments of one byte) is split in turns, the batch flushed between
+// them, so that no frame makes the queue keep a buffer per segment.
+func (e *Engine) split(n *network, b *txBatch, frame []byte, g encap.GSO) {
+	most := max((len(frame)+g.Size-1)/g.Size, 1) // at least as many as the frame has
+	limit := max(len(b.bufs), minSegBufs)
+	for first := 0; first < most; {
+		want := min(most-first, limit)
+		if b.segUsed > 0 && b.segUsed+want > limit {
+			e.flush(n, b) // the segments already split go out first
+		}
+		b.growSegs(b.segUsed + want)
+		k, count, err := encap.SplitFrom(frame, g, first, b.segs[b.segUsed:b.segUsed+want], b.segSizes, Headroom)
+		if err != nil {
+			n.ctr.Drop(metrics.DropMalformed, 1)
+			return
+		}
+		for j := range k {
+			e.classify(n, b, b.segs[b.segUsed+j][:Headroom+b.segSizes[j]])
+		}
+		b.segUsed += k
+		first, most = first+k, count
 	}
-	b.growSegs(b.segUsed + most)
-	k, err := encap.Split(frame, g, b.segs[b.segUsed:], b.segSizes, Headroom)
-	if err != nil {
-		n.ctr.Drop(metrics.DropMalformed, 1)
-		return
-	}
-	for j := range k {
-		e.classify(n, b, b.segs[b.segUsed+j][:Headroom+b.segSizes[j]])
-	}
-	b.segUsed += k
 }
 
 // growSegs makes sure there are n segment buffers, and sizes for them.
-// They grow to the most a batch needed: a batch's worth, or one super-frame
-// cut into many small segments.
+// They grow to the most a batch needed, which split bounds.
 func (b *txBatch) growSegs(n int) {
 	for len(b.segs) < n {
 		b.segs = append(b.segs, make([]byte, Headroom+b.segLen+Tailroom))
