@@ -68,9 +68,9 @@ func closedBy(c net.Conn, deadline time.Time) error {
 }
 
 // Twice as many connections without a client certificate as the manager
-// admits at once, idle before their first request or after one, do not
-// stop a join; and the manager closes every one of them within the idle
-// timeout.
+// holds at once, idle before their first request or after one, and as many
+// that never start a TLS handshake, do not stop a join; and the manager
+// closes every one of the former within the idle timeout.
 func TestIdleUnauthenticatedConns(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, "m1")
@@ -88,6 +88,16 @@ func TestIdleUnauthenticatedConns(t *testing.T) {
 	}()
 	for i := range 2 * cfg.UnauthConns {
 		conns = append(conns, floodConn(t, addr, fp, i%2 == 0))
+	}
+	// And some that never start their handshake: the mux closes them
+	// after handshakeTimeout, and they count against nothing.
+	var d net.Dialer
+	for range cfg.UnauthConns {
+		c, err := d.DialContext(testContext(t), "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
