@@ -45,7 +45,7 @@ func httpClient(cfg *tls.Config) *http.Client {
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
 		return dialTagged(ctx, addr, cfg, tagAPI, handshakeTimeout)
 	}
-	return &http.Client{Transport: &http.Transport{DialTLSContext: dial, MaxIdleConnsPerHost: 4}, Timeout: requestTimeout}
+	return &http.Client{Transport: &http.Transport{DialTLSContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: clientIdleTimeout}, Timeout: requestTimeout}
 }
 
 // SetManagers replaces the managers the client tries.

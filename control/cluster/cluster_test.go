@@ -40,7 +40,7 @@ func startManager(t *testing.T) *testManager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := NewMux(ln, log)
+	mux := NewMux(ln, DefaultConfig().UnauthConns, log)
 	go mux.Serve()
 	tr := NewRaftTransport(mux, id.ClientConfig(), ln.Addr(), io.Discard)
 	cfg := store.DefaultConfig()
@@ -50,10 +50,9 @@ func startManager(t *testing.T) *testManager {
 		t.Fatal(err)
 	}
 	client := NewClient(id.ClientConfig(), []string{ln.Addr().String()})
-	srv := &http.Server{Handler: NewManager(st, ca, client, log).Handler()}
-	go func() { _ = srv.Serve(mux.API()) }()
+	api := serveAPI(NewManager(st, ca, client, log).Handler(), mux, DefaultConfig().UnauthIdleTimeout)
 	t.Cleanup(func() {
-		_ = srv.Close()
+		api.shutdown(0)
 		_ = st.Close()
 		_ = mux.Close()
 	})

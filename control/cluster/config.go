@@ -54,6 +54,14 @@ type Config struct {
 	// DataKeyCheck is how often the leader looks for data keys due for
 	// rotation.
 	DataKeyCheck time.Duration
+	// UnauthConns is how many manager API connections without a client
+	// certificate (joining nodes, and anyone else who reaches 2377) a
+	// manager holds at once; see Mux.Join.
+	UnauthConns int
+	// UnauthIdleTimeout is how long a connection without a client
+	// certificate may take, after its TLS handshake, to send its request
+	// header.
+	UnauthIdleTimeout time.Duration
 	// OnState, if set, is called with the managers' state after each poll,
 	// from the node's own goroutine, with no lock of the node held. It
 	// must not call Close or Leave.
@@ -81,6 +89,8 @@ func DefaultConfig() Config {
 		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
 		PollInterval:      5 * time.Second,        // a healed partition merges within this
 		DataKeyCheck:      time.Second,            // so that a 3 s data key rotation still holds
+		UnauthConns:       64,                     // a join holds one for one request: a rack can join at once
+		UnauthIdleTimeout: 5 * time.Second,        // a join sends at once; as long as its handshake may take
 		OnState:           nil,                    // set by the daemon: it follows the networks
 		Logger:            nil,                    // slog.Default()
 	}
@@ -107,10 +117,14 @@ func (c Config) withDefaults() Config {
 	}
 	for _, p := range []struct{ dst, def *time.Duration }{
 		{&c.PollInterval, &d.PollInterval}, {&c.DataKeyCheck, &d.DataKeyCheck},
+		{&c.UnauthIdleTimeout, &d.UnauthIdleTimeout},
 	} {
 		if *p.dst <= 0 {
 			*p.dst = *p.def
 		}
+	}
+	if c.UnauthConns <= 0 {
+		c.UnauthConns = d.UnauthConns
 	}
 	return c
 }

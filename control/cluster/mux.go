@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -28,26 +29,50 @@ const (
 const handshakeTimeout = 5 * time.Second
 
 // Mux accepts TLS connections on one listener and hands each to the raft
-// transport or to the API server by its tag.
+// transport or to an API server by its tag and by whether the client
+// presented a certificate.
 type Mux struct {
-	ln   net.Listener
-	raft *chanListener
-	api  *chanListener
-	log  *slog.Logger
-	wg   sync.WaitGroup
+	ln     net.Listener
+	raft   *chanListener
+	api    *chanListener
+	join   *chanListener
+	unauth *unauthCap
+	log    *slog.Logger
+	wg     sync.WaitGroup
 }
 
 // NewMux wraps ln, a TLS listener whose configuration accepts clients without
-// a certificate (for joins) and verifies any certificate they present.
-func NewMux(ln net.Listener, log *slog.Logger) *Mux {
-	return &Mux{ln: ln, raft: newChanListener(ln.Addr()), api: newChanListener(ln.Addr()), log: log}
+// a certificate (for joins) and verifies any certificate they present. It
+// holds at most maxUnauth API connections without a certificate at once.
+func NewMux(ln net.Listener, maxUnauth int, log *slog.Logger) *Mux {
+	return &Mux{
+		ln: ln, raft: newChanListener(ln.Addr()), api: newChanListener(ln.Addr()), join: newChanListener(ln.Addr()),
+		unauth: newUnauthCap(maxUnauth, log), log: log,
+	}
 }
 
 // Raft is the listener raft streams arrive on.
 func (m *Mux) Raft() net.Listener { return m.raft }
 
-// API is the listener API connections arrive on.
+// API is the listener API connections with a verified client certificate
+// arrive on.
 func (m *Mux) API() net.Listener { return m.api }
+
+// Join is the listener API connections without a client certificate (a
+// joining node's, or anyone's) arrive on. While the cap is reached, a new
+// one closes the oldest that has not yet sent a whole request header, or is
+// refused if every one has; the server on Join must report its
+// connections' states to JoinConnState.
+func (m *Mux) Join() net.Listener { return m.join }
+
+// JoinConnState is the http.Server.ConnState of the server on Join: a
+// connection whose request header has arrived is no longer closed to make
+// room.
+func (m *Mux) JoinConnState(c net.Conn, s http.ConnState) { m.unauth.connState(c, s) }
+
+// UnauthDropped returns how many API connections without a client
+// certificate the mux has closed or refused to stay within its cap.
+func (m *Mux) UnauthDropped() uint64 { return m.unauth.dropped.Load() }
 
 // Serve accepts until the listener is closed. Other accept errors (out of
 // file descriptors, say) are retried with a capped backoff.
@@ -64,6 +89,7 @@ func (m *Mux) Serve() {
 		if err != nil {
 			m.raft.Close()
 			m.api.Close()
+			m.join.Close()
 			m.wg.Wait()
 			return
 		}
@@ -106,9 +132,21 @@ func (m *Mux) dispatch(c net.Conn) {
 		}
 		m.raft.deliver(tc)
 	case tagAPI:
-		m.api.deliver(tc)
+		m.deliverAPI(tc)
 	default:
 		c.Close()
+	}
+}
+
+// deliverAPI hands an API connection to the API server, or to the join
+// server, within the cap, if its client presented no certificate.
+func (m *Mux) deliverAPI(tc *tls.Conn) {
+	if len(tc.ConnectionState().VerifiedChains) > 0 {
+		m.api.deliver(tc)
+		return
+	}
+	if m.unauth.admit(tc) && !m.join.deliver(tc) {
+		m.unauth.release(tc)
 	}
 }
 
@@ -124,11 +162,15 @@ func newChanListener(addr net.Addr) *chanListener {
 	return &chanListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
 }
 
-func (l *chanListener) deliver(c net.Conn) {
+// deliver hands c to Accept, or closes it and returns false if the
+// listener is closed.
+func (l *chanListener) deliver(c net.Conn) bool {
 	select {
 	case l.conns <- c:
+		return true
 	case <-l.closed:
 		c.Close()
+		return false
 	}
 }
 

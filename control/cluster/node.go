@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -44,7 +43,7 @@ type Node struct {
 	raftTr  *raft.NetworkTransport
 	store   *store.Store
 	manager *Manager
-	srv     *http.Server
+	api     *apiServers
 
 	mu      sync.Mutex // guards the fields below; never held across I/O
 	info    info       // changed by the node's goroutine once started
@@ -178,7 +177,7 @@ func (n *Node) startManager(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	n.mux = NewMux(ln, n.log)
+	n.mux = NewMux(ln, n.cfg.UnauthConns, n.log)
 	go n.mux.Serve()
 	adv := net.TCPAddrFromAddrPort(n.advertise)
 	n.raftTr = NewRaftTransport(n.mux, n.id.ClientConfig(), adv, slogWriter{n.log})
@@ -189,8 +188,7 @@ func (n *Node) startManager(bootstrap bool) error {
 		return fmt.Errorf("open the cluster store: %w", err)
 	}
 	n.manager = NewManager(n.store, n.ca, n.client, n.log)
-	n.srv = &http.Server{Handler: n.manager.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = n.srv.Serve(n.mux.API()) }()
+	n.api = serveAPI(n.manager.Handler(), n.mux, n.cfg.UnauthIdleTimeout)
 	return nil
 }
 
@@ -228,10 +226,8 @@ func (n *Node) Close() error {
 		if n.agent != nil {
 			err = errors.Join(err, n.agent.Shutdown())
 		}
-		if n.srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = n.srv.Shutdown(ctx)
-			cancel()
+		if n.api != nil {
+			n.api.shutdown(2 * time.Second)
 		}
 		if n.store != nil {
 			err = errors.Join(err, n.store.Close())
