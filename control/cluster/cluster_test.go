@@ -355,27 +355,22 @@ func TestForwardedWorkerCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	held := func() bool {
-		var ok bool
-		m.store.Read(func(s *store.State) { _, ok = s.Allocations["e2"] })
-		return ok
+	// A release of w2's address that must be refused, and leave it held.
+	refuse := func(what string, hc *http.Client, body string) {
+		t.Helper()
+		if err := call(ctx, hc, http.MethodPost, m.addr, pathApply, json.RawMessage(body), nil); refusal(err) != http.StatusForbidden {
+			t.Errorf("%s: got %v; want 403", what, err)
+		}
+		var held bool
+		m.store.Read(func(s *store.State) { _, held = s.Allocations["e2"] })
+		if !held {
+			t.Fatalf("%s freed w2's address", what)
+		}
 	}
 	// As a follower forwards w1's release: with its manager certificate.
-	forwarder := httpClient(issue(t, m.ca, "m2", pki.RoleManager).ClientConfig())
-	forwarded := json.RawMessage(`{"op":"Release","endpoint_id":"e2","worker":"w1"}`)
-	if err := call(ctx, forwarder, http.MethodPost, m.addr, pathApply, forwarded, nil); refusal(err) != http.StatusForbidden {
-		t.Errorf("w1's release of w2's address forwarded by a manager: got %v; want 403", err)
-	}
-	if !held() {
-		t.Fatal("w1's forwarded release freed w2's address")
-	}
+	refuse("w1's release of w2's address forwarded by a manager", httpClient(issue(t, m.ca, "m2", pki.RoleManager).ClientConfig()),
+		`{"op":"Release","endpoint_id":"e2","worker":"w1"}`)
 	// w1 claiming to be w2 is still w1.
-	w1 := httpClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig())
-	claimed := json.RawMessage(`{"op":"Release","endpoint_id":"e2","worker":"w2"}`)
-	if err := call(ctx, w1, http.MethodPost, m.addr, pathApply, claimed, nil); refusal(err) != http.StatusForbidden {
-		t.Errorf("w1's release of w2's address claiming to be w2: got %v; want 403", err)
-	}
-	if !held() {
-		t.Fatal("w1's release claiming to be w2 freed w2's address")
-	}
+	refuse("w1's release of w2's address claiming to be w2", httpClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig()),
+		`{"op":"Release","endpoint_id":"e2","worker":"w2"}`)
 }
