@@ -235,6 +235,10 @@ func TestApplyThroughClient(t *testing.T) {
 	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate network: got %v; want a 409 refusal", err)
 	}
+	long := &store.Network{ID: "n3", Name: strings.Repeat("w", store.MaxNameLen+1), Subnet: netip.MustParsePrefix("198.19.11.0/24")}
+	if err := c.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: long}, nil); refusal(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "at most 63") {
+		t.Fatalf("a network name over the limit: got %v; want a 400 naming the limit", err)
+	}
 }
 
 // A worker cannot see the join secrets, change the cluster's membership,
