@@ -28,6 +28,8 @@ func (d *Daemon) createClusterNetwork(ctx context.Context, req api.NetworkCreate
 		return api.Network{}, api.NoCluster()
 	case local:
 		return api.Network{}, conflict("network %s already exists", req.Name)
+	case !c.IsManager():
+		return api.Network{}, notManager("create")
 	}
 	if err := request.NetworkName(req.Name); err != nil {
 		return api.Network{}, err
@@ -55,6 +57,9 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if !c.IsManager() {
+		return notManager("remove")
+	}
 	if err := c.Apply(ctx, store.Command{Op: store.OpRemoveNetwork, NetworkID: n.ID}, nil); err != nil {
 		return err
 	}
@@ -67,6 +72,12 @@ func (d *Daemon) removeClusterNetwork(ctx context.Context, name string) error {
 		return d.save()
 	}
 	return nil
+}
+
+// notManager is the refusal of a cluster network's creation or removal on
+// a worker: managers only manage networks, as in Docker.
+func notManager(verb string) error {
+	return badRequest("this node is not a manager: worker nodes cannot %s cluster networks; run this command on a manager node", verb)
 }
 
 // attachCluster attaches a namespace to a cluster network: an address from
@@ -107,12 +118,27 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
-	out, err := d.plumbCluster(c, n, ep)
+	out, err := d.plumbCluster(c, d.withKeys(ctx, n), ep)
 	if err != nil {
 		d.member.Release(c, ep.ID) // outside d.mu: it waits on the managers
 		return api.Endpoint{}, err
 	}
 	return out, nil
+}
+
+// withKeys returns an encrypted network with its data keys, read again
+// now that this node holds an address on it: a worker is given the keys of
+// only such networks, so the copy read before the allocation may have
+// none. If the managers cannot say, n is returned as it is, and the
+// reconciler's key loop brings the keys within a poll.
+func (d *Daemon) withKeys(ctx context.Context, n *store.Network) *store.Network {
+	if !n.Encrypted || len(n.Keys) > 0 {
+		return n
+	}
+	if _, fresh, err := d.member.Network(ctx, n.Name); err == nil && fresh.ID == n.ID {
+		return fresh
+	}
+	return n
 }
 
 // plumbCluster gives an endpoint that has its address from c its link on

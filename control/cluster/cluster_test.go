@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -232,10 +234,15 @@ func TestApplyThroughClient(t *testing.T) {
 	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate network: got %v; want a 409 refusal", err)
 	}
+	long := &store.Network{ID: "n3", Name: strings.Repeat("w", store.MaxNameLen+1), Subnet: netip.MustParsePrefix("198.19.11.0/24")}
+	if err := c.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: long}, nil); refusal(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "at most 63") {
+		t.Fatalf("a network name over the limit: got %v; want a 400 naming the limit", err)
+	}
 }
 
-// A worker cannot see the join secrets, change the cluster's membership or
-// keys, or touch another node's addresses; a removed node loses access.
+// A worker cannot see the join secrets, change the cluster's membership,
+// keys or networks, or touch another node's addresses; a removed node
+// loses access.
 func TestWorkerAuthority(t *testing.T) {
 	m := startManager(t)
 	ctx := context.Background()
@@ -248,15 +255,17 @@ func TestWorkerAuthority(t *testing.T) {
 	if st.ManagerSecret != "" || st.WorkerSecret != "" {
 		t.Fatal("a worker read the join secrets")
 	}
-	net := &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Created: time.Unix(0, 0)}
+	net := &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Attachable: true, Created: time.Unix(0, 0)}
 	refused := []store.Command{
 		{Op: store.OpRotateSecret, Role: pki.RoleManager, Secret: pki.NewSecret()},
 		{Op: store.OpSetRole, NodeID: "w1", Role: pki.RoleManager},
 		{Op: store.OpRemoveNode, NodeID: "m1", Force: true},
 		{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e1", NetworkID: "n1", Node: "m1"}},
+		{Op: store.OpCreateNetwork, Network: &store.Network{ID: "n2", Name: "mine", Subnet: netip.MustParsePrefix("198.19.10.0/24"), Created: time.Unix(0, 0)}},
+		{Op: store.OpRemoveNetwork, NetworkID: "n1"},
 	}
-	if err := c.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: net}, nil); err != nil {
-		t.Fatalf("a worker creating a network: %v", err)
+	if _, err := m.store.Apply(store.Command{Op: store.OpCreateNetwork, Network: net}, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 	for _, cmd := range refused {
 		err := c.Apply(ctx, cmd, nil)
@@ -276,4 +285,95 @@ func TestWorkerAuthority(t *testing.T) {
 	if _, err := c.State(ctx); !errors.As(err, &r) || r.Status != http.StatusForbidden {
 		t.Fatalf("state from a removed node: got %v; want 403", err)
 	}
+}
+
+// A worker may allocate only on attachable networks, and gets the data
+// keys of exactly the encrypted networks it holds an address on.
+func TestWorkerNetworkKeys(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	m.addNode(t, "w1", pki.RoleWorker)
+	mc := NewClient(m.id.ClientConfig(), []string{m.addr})
+	for _, n := range []*store.Network{
+		{ID: "open", Name: "open", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Attachable: true, Encrypted: true},
+		{ID: "closed", Name: "closed", Subnet: netip.MustParsePrefix("198.19.10.0/24"), Encrypted: true},
+	} {
+		if err := mc.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: n}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := NewClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig(), []string{m.addr})
+	keys := func(id string) int {
+		t.Helper()
+		st, err := w.State(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Networks[id].Keys)
+	}
+	alloc := func(ep, network string) error {
+		var out json.RawMessage
+		err := w.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: ep, NetworkID: network, Node: "w1"}}, &out)
+		if bytes.Contains(out, []byte(`"keys"`)) {
+			t.Errorf("allocate on %s: the reply carries keys: %s", network, out)
+		}
+		return err
+	}
+	if err := alloc("e1", "closed"); refusal(err) != http.StatusForbidden || !strings.Contains(err.Error(), "not attachable") {
+		t.Errorf("a worker allocating on a network that is not attachable: got %v; want 403", err)
+	}
+	for _, id := range []string{"closed", "open"} {
+		if got := keys(id); got != 0 {
+			t.Errorf("%s's keys in the state a worker reads, with no address on it: got %d; want none", id, got)
+		}
+	}
+	if err := alloc("e2", "open"); err != nil {
+		t.Fatalf("a worker allocating on an attachable network: %v", err)
+	}
+	if got := keys("open"); got != 1 {
+		t.Errorf("open's keys in the state a worker reads, with an address on it: got %d; want 1", got)
+	}
+	if got := keys("closed"); got != 0 {
+		t.Errorf("closed's keys in the state a worker reads: got %d; want none", got)
+	}
+}
+
+// A command a manager forwards on behalf of a worker is authorised where
+// it is applied, against the committed state, as that worker: the
+// leader refuses a worker's release of another node's address however
+// stale the forwarding manager's replica was. A worker cannot claim to
+// be another worker.
+func TestForwardedWorkerCommand(t *testing.T) {
+	m := startManager(t)
+	ctx := context.Background()
+	for id, role := range map[string]pki.Role{"w1": pki.RoleWorker, "w2": pki.RoleWorker, "m2": pki.RoleManager} {
+		m.addNode(t, id, role)
+	}
+	net := &store.Network{ID: "n1", Name: "web", Subnet: netip.MustParsePrefix("198.19.9.0/24"), Attachable: true, Created: time.Unix(0, 0)}
+	for _, c := range []store.Command{
+		{Op: store.OpCreateNetwork, Network: net},
+		{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "e2", NetworkID: "n1", Node: "w2"}},
+	} {
+		if _, err := m.store.Apply(c, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A release of w2's address that must be refused, and leave it held.
+	refuse := func(what string, hc *http.Client, body string) {
+		t.Helper()
+		if err := call(ctx, hc, http.MethodPost, m.addr, pathApply, json.RawMessage(body), nil); refusal(err) != http.StatusForbidden {
+			t.Errorf("%s: got %v; want 403", what, err)
+		}
+		var held bool
+		m.store.Read(func(s *store.State) { _, held = s.Allocations["e2"] })
+		if !held {
+			t.Fatalf("%s freed w2's address", what)
+		}
+	}
+	// As a follower forwards w1's release: with its manager certificate.
+	refuse("w1's release of w2's address forwarded by a manager", httpClient(issue(t, m.ca, "m2", pki.RoleManager).ClientConfig()),
+		`{"op":"Release","endpoint_id":"e2","worker":"w1"}`)
+	// w1 claiming to be w2 is still w1.
+	refuse("w1's release of w2's address claiming to be w2", httpClient(issue(t, m.ca, "w1", pki.RoleWorker).ClientConfig()),
+		`{"op":"Release","endpoint_id":"e2","worker":"w2"}`)
 }

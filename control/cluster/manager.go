@@ -138,55 +138,26 @@ func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, role, _ := pki.PeerIdentity(*r.TLS)
-	if err := m.authorize(id, role, c); err != nil {
+	if err := onBehalf(&c, id, role); err != nil {
 		writeError(w, http.StatusForbidden, err)
 		return
 	}
-
 	var out json.RawMessage
 	err := m.Apply(r.Context(), c, &out)
 	reply(w, out, err)
 }
 
-// authorize decides whether a node may apply a command. Managers may apply
-// any; a worker may manage networks (an operator's command on any node),
-// take or give back addresses for its own endpoints, and report the gossip
-// keys it holds, nothing else.
-func (m *Manager) authorize(node string, role pki.Role, c store.Command) error {
+// onBehalf marks a command from a worker's connection as that worker's,
+// whatever it claimed, so that the store authorises it where it is
+// applied, against committed state (store.Command.Worker), and refuses at
+// once what no worker may do. A command from a manager keeps the worker it
+// names: a manager that forwards a worker's command says whose it is.
+func onBehalf(c *store.Command, node string, role pki.Role) error {
 	if role == pki.RoleManager {
 		return nil
 	}
-	switch c.Op {
-	case store.OpCreateNetwork, store.OpRemoveNetwork:
-		return nil
-	case store.OpRemoveNode:
-		if c.NodeID == node {
-			return nil // a node leaving the cluster
-		}
-		return fmt.Errorf("node %s may only remove itself", node)
-	case store.OpGossipKeyHeld:
-		if c.NodeID == node {
-			return nil
-		}
-		return fmt.Errorf("node %s may only report the gossip keys it holds itself", node)
-	case store.OpAllocate:
-		if c.Allocation != nil && c.Allocation.Node == node {
-			return nil
-		}
-		return fmt.Errorf("node %s may only allocate addresses for itself", node)
-	case store.OpRelease:
-		var owner string
-		m.store.Read(func(s *store.State) {
-			if a, ok := s.Allocations[c.EndpointID]; ok {
-				owner = a.Node
-			}
-		})
-		if owner == "" || owner == node {
-			return nil
-		}
-		return fmt.Errorf("node %s may not release node %s's address", node, owner)
-	}
-	return fmt.Errorf("only managers may %s", c.Op)
+	c.Worker = node
+	return store.CheckWorkerOp(node, *c)
 }
 
 func (m *Manager) addVoter(w http.ResponseWriter, r *http.Request) {
@@ -400,6 +371,8 @@ func statusOf(err error) int {
 		return refused.Status
 	case errors.As(err, &in), errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest
+	case errors.Is(err, store.ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExhausted):

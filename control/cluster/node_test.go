@@ -71,15 +71,27 @@ func TestNodeCluster(t *testing.T) {
 		}
 	})
 	t.Run("apply and state through a worker", func(t *testing.T) {
+		web := testNetwork("n1", "web", "198.19.9.0/24")
+		web.Attachable = true
+		if err := w1.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: web}, nil); refusal(err) != http.StatusForbidden {
+			t.Fatalf("network create from a worker: got %v; want 403", err)
+		}
 		var got store.Network
-		if err := w1.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: testNetwork("n1", "web", "198.19.9.0/24")}, &got); err != nil {
+		if err := m1.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: web}, &got); err != nil {
 			t.Fatal(err)
 		}
 		if got.Name != "web" || got.VNI < store.MinAutoVNI {
 			t.Fatalf("got %+v; want web with a VNI from %d", got, store.MinAutoVNI)
 		}
+		var a store.Allocation
+		if err := w1.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "w1e", NetworkID: "n1", Node: w1.ID()}}, &a); err != nil || !a.IP.IsValid() {
+			t.Fatalf("allocate through the worker: got %+v, %v; want an address", a, err)
+		}
 		if n := state(t, w1).NetworkByName("web"); n == nil || n.VNI != got.VNI {
 			t.Fatalf("state through the worker: got %+v; want web with VNI %d", n, got.VNI)
+		}
+		if err := w1.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: "w1e"}, nil); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("apply and state through a follower", func(t *testing.T) {
@@ -111,6 +123,19 @@ func TestNodeCluster(t *testing.T) {
 		}
 		if err := w1.Apply(ctx, store.Command{Op: store.OpRotateSecret, Role: pki.RoleManager, Secret: pki.NewSecret()}, nil); refusal(err) != http.StatusForbidden {
 			t.Errorf("secret rotation from a worker: got %v; want 403", err)
+		}
+		if err := m1.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: &store.Allocation{EndpointID: "m1e", NetworkID: "n1", Node: m1.ID()}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		viaFollower := w1.client.At(m2.advertise.String())
+		if err := viaFollower.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: "m1e"}, nil); refusal(err) != http.StatusForbidden {
+			t.Errorf("a worker's release of a manager's address through a follower: got %v; want 403", err)
+		}
+		if _, ok := state(t, m1).Allocations["m1e"]; !ok {
+			t.Error("a worker released a manager's address through a follower")
+		}
+		if err := m1.Apply(ctx, store.Command{Op: store.OpRelease, EndpointID: "m1e"}, nil); err != nil {
+			t.Fatal(err)
 		}
 		if st := state(t, w1); st.WorkerSecret != "" || st.ManagerSecret != "" {
 			t.Error("a worker read the join secrets")
@@ -474,7 +499,10 @@ func TestDataKeyRotation(t *testing.T) {
 	w := joinNode(t, testConfig(t, "w1"), tokens.Worker, m)
 	n := testNetwork("n1", "secret", "198.19.9.0/24")
 	n.Encrypted = true
-	if err := w.Apply(testContext(t), store.Command{Op: store.OpCreateNetwork, Network: n}, nil); err != nil {
+	if err := w.Apply(testContext(t), store.Command{Op: store.OpCreateNetwork, Network: n}, nil); refusal(err) != http.StatusForbidden {
+		t.Fatalf("network create from a worker: got %v; want 403", err)
+	}
+	if err := m.Apply(testContext(t), store.Command{Op: store.OpCreateNetwork, Network: n}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var keys []store.Key

@@ -11,6 +11,9 @@ func (s *State) allocate(req *Allocation) (any, error) {
 	if req == nil {
 		return nil, errorf(ErrInvalid, "allocate: command has no allocation")
 	}
+	if err := allocationSizes(req); err != nil {
+		return nil, fmt.Errorf("allocate: %w", err)
+	}
 	if req.EndpointID == "" {
 		return nil, errorf(ErrInvalid, "allocate %s: empty endpoint ID", req.Name)
 	}

@@ -66,6 +66,12 @@ type Command struct {
 	Generation uint64 `json:"generation,omitempty"`
 	// CertExpiry is the lifetime of node certificates (SetCertExpiry).
 	CertExpiry time.Duration `json:"cert_expiry,omitempty"`
+	// Worker, when set, is the worker node on whose behalf the command is
+	// applied: Apply holds the command to what a worker may do (see
+	// CheckWorkerOp). The manager that receives a command from a worker
+	// sets it from the worker's certificate, whatever the worker sent;
+	// managers forward it unchanged. Empty for a manager's own commands.
+	Worker string `json:"worker,omitempty"`
 }
 
 // Kinds of command failure; every error Apply returns wraps one of them, so
@@ -81,6 +87,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrExhausted: no VNI, subnet or address is left to hand out.
 	ErrExhausted = errors.New("exhausted")
+	// ErrForbidden: the worker the command is applied for may not make it.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // cmdError carries a full message and the kind it wraps.
@@ -99,6 +107,8 @@ func errorf(kind error, format string, args ...any) error {
 // Apply validates c against s and either applies it fully or changes nothing
 // and returns an error saying what was wrong and with which input. It is
 // deterministic: the same state and command always give the same result.
+// A command with Worker set is refused (ErrForbidden) unless that worker
+// may make it.
 //
 // The value returned is a copy that shares nothing with s: a Node (AddNode,
 // SetRole), a Network (CreateNetwork), an Allocation (Allocate), the released
@@ -106,6 +116,11 @@ func errorf(kind error, format string, args ...any) error {
 // AddNetworkKey), or nil.
 func (s *State) Apply(c Command) (any, error) {
 	s.init()
+	if c.Worker != "" {
+		if err := s.checkWorker(c.Worker, c); err != nil {
+			return nil, err
+		}
+	}
 	switch c.Op {
 	case OpAddNode:
 		return s.addNode(c.Node)

@@ -142,6 +142,8 @@ func FuzzFSMApply(f *testing.F) {
 	}
 	f.Add([]byte(`{"op":"Allocate","allocation":{"endpoint_id":"x","network_id":"net1","node":"n1","ip":"198.19.1.300"}}`))
 	f.Add([]byte(`{"op":"CreateNetwork","network":{"id":"z","name":"z","subnet":"0.0.0.0/0"}}`))
+	f.Add([]byte(`{"op":"Allocate","worker":"n2"}`))
+	f.Add([]byte(`{"op":"Release","endpoint_id":"e2","worker":"n2"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsm := NewFSM()
 		for i, c := range populated() {

@@ -1,6 +1,9 @@
 package store
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 func (s *State) createNetwork(req *Network) (any, error) {
 	if req == nil {
@@ -8,6 +11,9 @@ func (s *State) createNetwork(req *Network) (any, error) {
 	}
 	if req.Name == "" {
 		return nil, errorf(ErrInvalid, "create network (ID %q): empty name", req.ID)
+	}
+	if err := networkSizes(req); err != nil {
+		return nil, fmt.Errorf("create network: %w", err)
 	}
 	n := req.clone()
 	n.Created = n.Created.UTC()

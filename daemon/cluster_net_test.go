@@ -1,0 +1,86 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/control/cluster"
+	"github.com/weftnet/weft/control/resolver"
+	"github.com/weftnet/weft/control/store"
+	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/membership"
+	"github.com/weftnet/weft/daemon/request"
+	"github.com/weftnet/weft/internal/freeport"
+	"github.com/weftnet/weft/vtep"
+)
+
+type nopPlane struct{}
+
+func (nopPlane) Apply(uint32, vtep.NetworkState) error { return nil }
+
+type nopZones struct{}
+
+func (nopZones) SetZone(resolver.Zone) {}
+func (nopZones) RemoveZone(string)     {}
+
+// loopbackMember returns a membership of no cluster on loopback, with a
+// fake data plane, and the address its 2377 will listen on.
+func loopbackMember(t *testing.T, name string) (*membership.Membership, string) {
+	t.Helper()
+	lo := netip.MustParseAddr("127.0.0.1")
+	cc := cluster.DefaultConfig()
+	cc.StateDir, cc.Hostname, cc.GossipPort = t.TempDir(), name, freeport.Loopback(t)
+	cc.DataAddr = netip.AddrPortFrom(lo, freeport.Loopback(t))
+	cc.PollInterval = 100 * time.Millisecond
+	cc.Logger = slog.New(slog.DiscardHandler)
+	m := membership.New(membership.Config{
+		Cluster: cc, Host: request.Host{DataAddr: cc.DataAddr, UnderlayMTU: 1500}, Boot: 1,
+		Plane: nopPlane{}, Zones: nopZones{}, OnState: func(*cluster.Node, *store.State) {},
+		Advertise: func(string, uint64) {}, Log: cc.Logger,
+	})
+	t.Cleanup(m.Close)
+	return m, netip.AddrPortFrom(lo, freeport.Loopback(t)).String()
+}
+
+// On a worker, creating or removing a cluster network is refused with a
+// message that says to run it on a manager; on a manager it works.
+func TestClusterNetworkOnWorker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, madv := loopbackMember(t, "m1")
+	info, err := m.Init(ctx, api.ClusterInit{AdvertiseAddr: madv, ListenAddr: madv, DefaultAddrPool: "198.19.0.0/16"})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	w, wadv := loopbackMember(t, "w1")
+	if _, err := w.Join(ctx, api.ClusterJoin{Token: info.WorkerToken, RemoteAddr: madv, AdvertiseAddr: wadv, ListenAddr: wadv}); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	manager, worker := testDaemon(), testDaemon()
+	manager.member, worker.member = m, w
+	manager.log, worker.log = slog.New(slog.DiscardHandler), slog.New(slog.DiscardHandler)
+	req := api.NetworkCreate{Name: "web", Attachable: true, Subnet: "198.19.9.0/24"}
+	_, err = worker.CreateNetwork(ctx, req)
+	wantNotManager(t, "network create on a worker", err)
+	if _, err := manager.CreateNetwork(ctx, req); err != nil {
+		t.Fatalf("network create on a manager: %v", err)
+	}
+	wantNotManager(t, "network rm on a worker", worker.RemoveNetwork(ctx, "web"))
+	if err := manager.RemoveNetwork(ctx, "web"); err != nil {
+		t.Fatalf("network rm on a manager: %v", err)
+	}
+}
+
+func wantNotManager(t *testing.T, what string, err error) {
+	t.Helper()
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || !strings.Contains(se.Message, "run this command on a manager node") {
+		t.Errorf("%s: got %v; want a 400 saying to run it on a manager", what, err)
+	}
+}
