@@ -60,17 +60,20 @@ func (n *Node) followGossipKeys(st *store.State) bool {
 }
 
 // reportGossipKeys tells the managers that this node holds the newest
-// gossip key, unless their state says so already: the leader makes a key
-// the primary only once every live member has.
+// gossip key and encrypts with the primary, unless their state says so
+// already: the leader makes a key the primary only once every live member
+// holds it, and retires keys only once every live member encrypts with a
+// newer one.
 func (n *Node) reportGossipKeys(st *store.State) {
 	self, ok := st.Nodes[n.nodeID]
 	newest := st.GossipKeys[0].Generation
-	if !ok || self.GossipKeyGen >= newest {
+	if !ok || self.GossipKeyGen >= newest && self.GossipPrimaryGen >= st.GossipPrimary {
 		return
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, pollTimeout)
 	defer cancel()
-	if err := n.Apply(ctx, store.Command{Op: store.OpGossipKeyHeld, NodeID: n.nodeID, Generation: newest}, nil); err != nil {
+	held := store.Command{Op: store.OpGossipKeyHeld, NodeID: n.nodeID, Generation: newest, Primary: st.GossipPrimary}
+	if err := n.Apply(ctx, held, nil); err != nil {
 		n.log.Warn("gossip key held not reported; retried next poll", "generation", newest, "err", err)
 	}
 }
@@ -80,35 +83,48 @@ func (n *Node) reportGossipKeys(st *store.State) {
 // the rotation period, and it makes the newest key the primary once every
 // live member holds it. Until then every node encrypts with the old key
 // and decrypts with both, so no clock, skewed or not, and no missed poll
-// cuts a member off.
+// cuts a member off. When a node left or was removed it adds a key at
+// once (a rekey), and once every live member encrypts with that key it
+// retires the older ones, which the node held.
 func (n *Node) rotateGossipKey(st *store.State) {
 	if !n.leads() || len(st.GossipKeys) == 0 {
 		return
 	}
 	newest := st.GossipKeys[0]
-	if newest.Generation != st.GossipPrimary && st.GossipPrimary != 0 {
-		if n.heldByEveryLiveMember(st, newest.Generation) {
+	switch {
+	case st.GossipRekey:
+		n.addGossipKey("gossip key added: a node left or was removed")
+	case newest.Generation != st.GossipPrimary && st.GossipPrimary != 0:
+		if n.everyLiveMember(st, func(o *store.Node) bool { return o.GossipKeyGen >= newest.Generation }) {
 			n.applyKeyChange(store.Command{Op: store.OpSetGossipPrimary, Generation: newest.Generation}, "gossip key made primary")
 		}
-		return
+	case st.GossipRetireBelow != 0 && st.GossipPrimary >= st.GossipRetireBelow:
+		below := st.GossipRetireBelow
+		if n.everyLiveMember(st, func(o *store.Node) bool { return o.GossipPrimaryGen >= below }) {
+			n.applyKeyChange(store.Command{Op: store.OpRetireGossipKeys, Generation: below}, "gossip keys retired")
+		}
+	case n.cfg.GossipKeyRotation > 0 && time.Since(newest.Created) >= n.cfg.GossipKeyRotation:
+		n.addGossipKey("gossip key added")
 	}
-	if n.cfg.GossipKeyRotation <= 0 || time.Since(newest.Created) < n.cfg.GossipKeyRotation {
-		return
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	n.applyKeyChange(store.Command{Op: store.OpAddGossipKey, Key: &store.Key{Key: key, Created: time.Now().UTC()}}, "gossip key added")
 }
 
-// heldByEveryLiveMember reports whether every node that gossip sees alive
-// or suspect has reported holding gossip key generation gen. A dead node
-// is not waited for: it fetches the keys from the managers when it is back.
-func (n *Node) heldByEveryLiveMember(st *store.State, gen uint64) bool {
+// addGossipKey issues a new gossip key.
+func (n *Node) addGossipKey(why string) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	n.applyKeyChange(store.Command{Op: store.OpAddGossipKey, Key: &store.Key{Key: key, Created: time.Now().UTC()}}, why)
+}
+
+// everyLiveMember reports whether ok holds for the record of every member
+// of the cluster that gossip sees alive or suspect. A dead node is not
+// waited for: it fetches the keys from the managers when it is back; a
+// node that is no member (removed) is not asked.
+func (n *Node) everyLiveMember(st *store.State, ok func(*store.Node) bool) bool {
 	for _, m := range n.agent.Members() {
 		if m.State != gossip.StateAlive && m.State != gossip.StateSuspect {
 			continue
 		}
-		if o, ok := st.Nodes[m.ID]; ok && o.GossipKeyGen < gen {
+		if o, member := st.Nodes[m.ID]; member && !ok(o) {
 			return false
 		}
 	}

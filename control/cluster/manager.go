@@ -92,7 +92,14 @@ func (m *Manager) isMember(id string) bool {
 
 func (m *Manager) requireManager(h http.HandlerFunc) http.HandlerFunc {
 	return m.requireNode(func(w http.ResponseWriter, r *http.Request) {
-		if _, role, _ := pki.PeerIdentity(*r.TLS); role != pki.RoleManager {
+		id, role, _ := pki.PeerIdentity(*r.TLS)
+		var recorded pki.Role
+		m.store.Read(func(s *store.State) {
+			if n, ok := s.Nodes[id]; ok {
+				recorded = n.Role
+			}
+		})
+		if role != pki.RoleManager || recorded != pki.RoleManager {
 			writeError(w, http.StatusForbidden, errors.New("only managers may do this"))
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weftnet/weft/control/pki"
@@ -37,6 +38,7 @@ type Mux struct {
 	api    *chanListener
 	join   *chanListener
 	unauth *unauthCap
+	voter  atomic.Pointer[func(nodeID string) bool] // who may open raft streams; nil: nobody yet
 	log    *slog.Logger
 	wg     sync.WaitGroup
 }
@@ -102,6 +104,10 @@ func (m *Mux) Serve() {
 	}
 }
 
+// AllowRaft sets who may open raft streams: managers whose node ID voter
+// accepts. Until it is called nobody may.
+func (m *Mux) AllowRaft(voter func(nodeID string) bool) { m.voter.Store(&voter) }
+
 // Close closes the listener; Serve then returns.
 func (m *Mux) Close() error { return m.ln.Close() }
 
@@ -125,8 +131,14 @@ func (m *Mux) dispatch(c net.Conn) {
 	_ = tc.SetDeadline(time.Time{})
 	switch tag[0] {
 	case tagRaft:
-		if _, role, err := pki.PeerIdentity(tc.ConnectionState()); err != nil || role != pki.RoleManager {
+		id, role, err := pki.PeerIdentity(tc.ConnectionState())
+		if err != nil || role != pki.RoleManager {
 			m.log.Warn("refused raft stream from a peer that is not a manager", "peer", c.RemoteAddr(), "err", err)
+			c.Close()
+			return
+		}
+		if voter := m.voter.Load(); voter == nil || !(*voter)(id) {
+			m.log.Warn("refused raft stream from a manager that is not a raft voter (removed?)", "peer", c.RemoteAddr(), "node", id)
 			c.Close()
 			return
 		}

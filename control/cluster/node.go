@@ -187,6 +187,7 @@ func (n *Node) startManager(bootstrap bool) error {
 		_ = n.Close()
 		return fmt.Errorf("open the cluster store: %w", err)
 	}
+	n.mux.AllowRaft(n.isVoter)
 	n.manager = NewManager(n.store, n.ca, n.client, n.log)
 	n.api = serveAPI(n.manager.Handler(), n.mux, n.cfg.UnauthIdleTimeout)
 	return nil
@@ -255,4 +256,19 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // when a third of the old one is left. Only managers may.
 func (n *Node) SetCertExpiry(ctx context.Context, d time.Duration) error {
 	return n.Apply(ctx, store.Command{Op: store.OpSetCertExpiry, CertExpiry: d}, nil)
+}
+
+// isVoter reports whether a manager may talk raft to this one: it is in
+// this manager's raft configuration, so a removed manager is refused at
+// once. A manager that joins has no configuration until the leader sends
+// it one, and takes the leader's streams until then.
+func (n *Node) isVoter(nodeID string) bool {
+	servers, err := n.store.Servers()
+	if err != nil {
+		return false
+	}
+	if len(servers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == nodeID })
 }

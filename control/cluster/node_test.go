@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+	"github.com/weftnet/weft/control/gossip"
 	"github.com/weftnet/weft/control/pki"
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/internal/poll"
@@ -482,6 +484,81 @@ func renewOnce() func(*x509.Certificate, time.Time) bool {
 		}
 		return c == first
 	}
+}
+
+// TestRemovedManagerIsRefused: a manager removed from the cluster while
+// its weftd runs keeps its certificate, but the other managers take no
+// raft from it (here an AppendEntries of term 1000, which would depose the
+// leader) and answer none of its calls.
+func TestRemovedManagerIsRefused(t *testing.T) {
+	t.Parallel()
+	m1, tokens := initNode(t, testConfig(t, "m1"))
+	m2 := joinNode(t, testConfig(t, "m2"), tokens.Manager, m1)
+	ctx := testContext(t)
+	if err := m1.RemoveNode(ctx, m2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	req := &raft.AppendEntriesRequest{
+		RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(m2.ID()), Addr: []byte(m2.advertise.String())},
+		Term:      1000,
+	}
+	var resp raft.AppendEntriesResponse
+	err := m2.raftTr.AppendEntries(raft.ServerID(m1.ID()), raft.ServerAddress(m1.advertise.String()), req, &resp)
+	if err == nil {
+		t.Errorf("a removed manager's AppendEntries of term 1000 was answered: %+v", resp)
+	}
+	if !m1.leads() {
+		t.Error("the removed manager deposed the leader")
+	}
+	if _, err := m2.client.State(ctx); err == nil {
+		t.Error("the managers answered a removed manager's state request")
+	}
+	if _, err := m2.client.Renew(ctx); err == nil {
+		t.Error("the managers renewed a removed manager's certificate")
+	}
+}
+
+// TestRemovedNodeLosesTheGossipKeys: a worker removed while its weftd
+// runs holds the gossip keys; the leader issues a new one at once (the
+// rotation period is 12 h here), and once the others encrypt with it the
+// keys the removed node holds are retired everywhere, so that its gossip
+// is no longer read and it is declared dead.
+func TestRemovedNodeLosesTheGossipKeys(t *testing.T) {
+	t.Parallel()
+	m, tokens := initNode(t, testConfig(t, "m1"))
+	w := joinNode(t, testConfig(t, "w1"), tokens.Worker, m)
+	x := joinNode(t, testConfig(t, "x"), tokens.Worker, m)
+	poll.Until(t, 10*time.Second, "every node alive in every node's gossip", func() bool { return allAlive(m, w, x) })
+	if err := m.RemoveNode(testContext(t), x.ID()); err != nil {
+		t.Fatal(err)
+	}
+	known := x.GossipKeys()
+	poll.Until(t, 15*time.Second, "m1 and w1 to hold no gossip key the removed node holds", func() bool {
+		for _, n := range []*Node{m, w} {
+			for _, k := range known {
+				if holds(n, k) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, k := range state(t, m).GossipKeys {
+		if slices.ContainsFunc(known, func(o []byte) bool { return bytes.Equal(o, k.Key) }) {
+			t.Errorf("the managers keep generation %d, which the removed node holds", k.Generation)
+		}
+	}
+	poll.Until(t, 15*time.Second, "m1 and w1 to see the removed node dead", func() bool {
+		for _, n := range []*Node{m, w} {
+			for _, mb := range n.Agent().Members() {
+				if mb.ID == x.ID() && (mb.State == gossip.StateAlive || mb.State == gossip.StateSuspect) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	poll.Until(t, 10*time.Second, "m1 and w1 alive in each other's gossip", func() bool { return allAlive(m, w) })
 }
 
 // holds reports whether n has key installed.

@@ -26,8 +26,9 @@ const (
 	// Gossip key rotation in two phases: each node reports the newest
 	// gossip key it holds; the leader makes a key the one every node
 	// encrypts with once every live member holds it.
-	OpGossipKeyHeld    = "GossipKeyHeld"    // NodeID, Generation
+	OpGossipKeyHeld    = "GossipKeyHeld"    // NodeID, Generation, Primary
 	OpSetGossipPrimary = "SetGossipPrimary" // Generation
+	OpRetireGossipKeys = "RetireGossipKeys" // Generation: the oldest kept
 	OpSetCertExpiry    = "SetCertExpiry"    // CertExpiry
 )
 
@@ -64,6 +65,9 @@ type Command struct {
 	// Generation is a gossip key generation (GossipKeyHeld,
 	// SetGossipPrimary).
 	Generation uint64 `json:"generation,omitempty"`
+	// Primary is the gossip key generation a node encrypts with
+	// (GossipKeyHeld).
+	Primary uint64 `json:"primary,omitempty"`
 	// CertExpiry is the lifetime of node certificates (SetCertExpiry).
 	CertExpiry time.Duration `json:"cert_expiry,omitempty"`
 	// Worker, when set, is the worker node on whose behalf the command is
@@ -148,9 +152,11 @@ func (s *State) Apply(c Command) (any, error) {
 	case OpSetDefaultPool:
 		return nil, s.setDefaultPool(c.Pool, c.PoolSize)
 	case OpGossipKeyHeld:
-		return nil, s.gossipKeyHeld(c.NodeID, c.Generation)
+		return nil, s.gossipKeyHeld(c.NodeID, c.Generation, c.Primary)
 	case OpSetGossipPrimary:
 		return nil, s.setGossipPrimary(c.Generation)
+	case OpRetireGossipKeys:
+		return nil, s.retireGossipKeys(c.Generation)
 	case OpSetCertExpiry:
 		return nil, s.setCertExpiry(c.CertExpiry)
 	}

@@ -32,7 +32,7 @@ func (s *State) addGossipKey(k *Key) (any, error) {
 	if k == nil {
 		return nil, errorf(ErrInvalid, "add gossip key: command has no key")
 	}
-	if len(s.GossipKeys) > 0 && s.GossipPrimary != 0 && s.GossipKeys[0].Generation != s.GossipPrimary {
+	if len(s.GossipKeys) > 0 && s.GossipPrimary != 0 && s.GossipKeys[0].Generation != s.GossipPrimary && !s.GossipRekey {
 		return nil, errorf(ErrConflict, "add gossip key: generation %d is not yet held by every member", s.GossipKeys[0].Generation)
 	}
 	switch len(k.Key) {
@@ -51,6 +51,9 @@ func (s *State) addGossipKey(k *Key) (any, error) {
 	if len(s.GossipKeys) == 0 {
 		s.GossipPrimary = gen
 	}
+	if s.GossipRekey {
+		s.GossipRekey, s.GossipRetireBelow = false, gen
+	}
 	s.GossipKeys = append([]Key{nk}, s.GossipKeys...)
 	if len(s.GossipKeys) > MaxGossipKeys {
 		s.GossipKeys = s.GossipKeys[:MaxGossipKeys]
@@ -59,8 +62,8 @@ func (s *State) addGossipKey(k *Key) (any, error) {
 }
 
 // gossipKeyHeld records that a node holds gossip key generation gen (and
-// every older one it was given).
-func (s *State) gossipKeyHeld(nodeID string, gen uint64) error {
+// every older one it was given) and encrypts with generation primary.
+func (s *State) gossipKeyHeld(nodeID string, gen, primary uint64) error {
 	n, ok := s.Nodes[nodeID]
 	switch {
 	case !ok:
@@ -69,6 +72,22 @@ func (s *State) gossipKeyHeld(nodeID string, gen uint64) error {
 		return errorf(ErrInvalid, "gossip key held: node %s reports generation %d, which was never issued", nodeID, gen)
 	}
 	n.GossipKeyGen = max(n.GossipKeyGen, gen)
+	n.GossipPrimaryGen = max(n.GossipPrimaryGen, min(primary, gen))
+	return nil
+}
+
+// retireGossipKeys drops the gossip keys older than generation oldest,
+// which must be the primary or older: nobody encrypts with them any more,
+// and a node that left or was removed while holding them can neither read
+// nor send gossip once they are gone.
+func (s *State) retireGossipKeys(oldest uint64) error {
+	if oldest == 0 || oldest > s.GossipPrimary {
+		return errorf(ErrInvalid, "retire gossip keys below generation %d: the primary is %d", oldest, s.GossipPrimary)
+	}
+	s.GossipKeys = slices.DeleteFunc(s.GossipKeys, func(k Key) bool { return k.Generation < oldest })
+	if s.GossipRetireBelow <= oldest {
+		s.GossipRetireBelow = 0
+	}
 	return nil
 }
 

@@ -52,6 +52,9 @@ func (s *State) removeNode(id string, force bool) (any, error) {
 			id, id, s.describe(allocs, func(a *Allocation) string { return "on network " + s.networkName(a.NetworkID) }))
 	}
 	delete(s.Nodes, id)
+	if len(s.GossipKeys) > 0 {
+		s.GossipRekey = true // the node holds the gossip keys: replace them
+	}
 	return s.releaseNode(id), nil
 }
 

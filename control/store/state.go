@@ -46,6 +46,15 @@ type State struct {
 	// Zero in a state from before two-phase rotation: nodes then encrypt
 	// with the oldest key, which every member holds.
 	GossipPrimary uint64 `json:"gossip_primary,omitempty"`
+	// GossipRekey says that a node left or was removed while holding the
+	// gossip keys: the leader issues a new key at once, whatever the
+	// rotation period, and once every live member encrypts with it the
+	// keys the node held are retired (GossipRetireBelow).
+	GossipRekey bool `json:"gossip_rekey,omitempty"`
+	// GossipRetireBelow, when set, is the generation of the key issued
+	// for a rekey: the older keys are dropped (RetireGossipKeys) once
+	// every live member encrypts with it or a newer one.
+	GossipRetireBelow uint64 `json:"gossip_retire_below,omitempty"`
 	// CertExpiry is how long the node certificates the managers issue
 	// are valid (weft cluster init/update --cert-expiry); zero means
 	// pki.NodeValidity. Nodes renew theirs when a third is left.
@@ -76,6 +85,9 @@ type Node struct {
 	// GossipKeyGen is the newest gossip key generation the node reported
 	// installed (GossipKeyHeld).
 	GossipKeyGen uint64 `json:"gossip_key_gen,omitempty"`
+	// GossipPrimaryGen is the gossip key generation the node reported
+	// encrypting with (GossipKeyHeld).
+	GossipPrimaryGen uint64 `json:"gossip_primary_gen,omitempty"`
 }
 
 // Network is an overlay network.

@@ -230,6 +230,28 @@ func TestApplyGossipPrimary(t *testing.T) {
 		},
 		{name: "primary not kept", setup: keys, cmd: primary(3), err: "generation 3 is not a kept key", kind: ErrInvalid},
 		{name: "primary goes back", setup: append(slices.Clone(keys), primary(2)), cmd: primary(1), err: "newer than the primary 2", kind: ErrInvalid},
+		{
+			name: "a removed node asks for a new key", setup: append(slices.Clone(keys), addNode("n2", pki.RoleManager, "198.18.0.2:4789")),
+			cmd:   Command{Op: OpRemoveNode, NodeID: "n1"},
+			check: func(t *testing.T, _ any, s *State) { wantEqual(t, "rekey", s.GossipRekey, true) },
+		},
+		{
+			name: "a rekey supersedes a pending key", setup: append(slices.Clone(keys), addNode("n2", pki.RoleManager, "198.18.0.2:4789"), Command{Op: OpRemoveNode, NodeID: "n1"}),
+			cmd: gossipKey(3, 32),
+			check: func(t *testing.T, _ any, s *State) {
+				wantEqual(t, "rekey", s.GossipRekey, false)
+				wantEqual(t, "retire below", s.GossipRetireBelow, 3)
+				wantEqual(t, "primary", s.GossipPrimary, 1)
+			},
+		},
+		{
+			name: "retire", setup: append(slices.Clone(keys), primary(2)), cmd: Command{Op: OpRetireGossipKeys, Generation: 2},
+			check: func(t *testing.T, _ any, s *State) {
+				wantEqual(t, "keys kept", len(s.GossipKeys), 1)
+				wantEqual(t, "kept", s.GossipKeys[0].Generation, 2)
+			},
+		},
+		{name: "retire the primary", setup: keys, cmd: Command{Op: OpRetireGossipKeys, Generation: 2}, err: "the primary is 1", kind: ErrInvalid},
 	})
 }
 

@@ -62,12 +62,16 @@ func TestCertRenewalKeepsTheClusterUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gap, replies := longestGap(string(out)); gap > 2*time.Second || replies < int(renewalWatch/time.Second) {
+	gap, replies := longestGap(string(out))
+	t.Logf("ping across the cluster for %v: %d replies, longest gap %v", renewalWatch, replies, gap)
+	if gap > 2*time.Second || replies < int(renewalWatch/time.Second) {
 		t.Errorf("ping across the cluster for %v: %d replies, longest gap %v; want no gap over 2s", renewalWatch, replies, gap)
 	}
 	for _, h := range []*nstest.Weftd{h1, h2} {
 		log, _ := os.ReadFile(h.Log)
-		if n := strings.Count(string(log), "node certificate renewed"); n < 4 {
+		n := strings.Count(string(log), "node certificate renewed")
+		t.Logf("%s renewed its certificate %d times", h.Name, n)
+		if n < 4 {
 			t.Errorf("%s renewed its certificate %d times in %v; want at least 4 (a 1m certificate renews when 20 s are left)", h.Name, n, renewalWatch)
 		}
 	}
