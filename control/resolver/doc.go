@@ -44,9 +44,12 @@
 // tried. An error, a timeout, SERVFAIL or REFUSED moves on to the next; the
 // first other answer is returned as it came but for the client's ID and
 // question (upstreams see a fresh ID) and RA, which is always set. When none
-// answered, the client gets SERVFAIL. At most 256 forwards are in flight per
-// Resolver; past that, and when no upstream is configured, the client gets
-// SERVFAIL at once.
+// answered, the client gets SERVFAIL. Each Instance (each container) may
+// have 256 forwards in flight: 32 slots of its own and the rest borrowed
+// from a pool of 1024 its Resolver's Instances share, so that a container
+// can neither take more than 256 nor any of another's 32. Past that the
+// client gets SERVFAIL at once (counted in Stats.Overloaded), as it does
+// when no upstream is configured.
 //
 // # Transports
 //

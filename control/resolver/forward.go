@@ -13,9 +13,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// maxForwards bounds the forwards in flight per Resolver.
-const maxForwards = 256
-
 // aLongTimeAgo is a deadline in the past, to unblock a read at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -23,20 +20,19 @@ var aLongTimeAgo = time.Unix(1, 0)
 var errMismatch = errors.New("answer does not match the question")
 
 // forward asks the upstreams req over the network proto ("udp" or "tcp")
-// and returns their answer, or SERVFAIL.
-func (r *Resolver) forward(ctx context.Context, req *dns.Msg, proto string) *dns.Msg {
+// in one of the slots of q, and returns their answer, or SERVFAIL.
+func (r *Resolver) forward(ctx context.Context, req *dns.Msg, proto string, q *quota) *dns.Msg {
 	ups := r.ups.get()
 	if len(ups) == 0 {
 		r.stats.failed.Add(1)
 		return servfail(req)
 	}
-	select {
-	case r.sem <- struct{}{}:
-		defer func() { <-r.sem }()
-	default:
+	s := q.take()
+	if s == noSlot {
 		r.stats.overloaded.Add(1)
 		return servfail(req)
 	}
+	defer q.give(s)
 	resp := r.tryUpstreams(ctx, req, ups, proto)
 	if resp == nil {
 		r.stats.failed.Add(1)

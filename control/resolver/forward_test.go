@@ -112,15 +112,18 @@ func TestForwardNone(t *testing.T) {
 	}
 }
 
-// TestForwardOverload checks that past maxForwards in flight a name to
-// forward gets SERVFAIL at once.
+// TestForwardOverload checks that past maxForwards in flight from one
+// container a name to forward gets SERVFAIL at once.
 func TestForwardOverload(t *testing.T) {
 	r := newResolver(t, silentUpstream(t))
-	for range cap(r.sem) {
-		r.sem <- struct{}{}
+	q := r.newQuota()
+	for range maxForwards {
+		if q.take() == noSlot {
+			t.Fatal("take: got noSlot before maxForwards were taken")
+		}
 	}
 	start := time.Now()
-	raw := r.respond(context.Background(), mustPack(t, question("example.com.", dns.TypeA)), protoUDP, on("A"))
+	raw := r.respond(context.Background(), mustPack(t, question("example.com.", dns.TypeA)), protoUDP, on("A"), q)
 	resp := new(dns.Msg)
 	if err := resp.Unpack(raw); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func FuzzQuery(f *testing.F) {
 		if tcp {
 			proto = protoTCP
 		}
-		raw := r.respond(context.Background(), pkt, proto, networks)
+		raw := r.respond(context.Background(), pkt, proto, networks, r.newQuota())
 		if raw == nil {
 			return
 		}

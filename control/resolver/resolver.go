@@ -11,10 +11,10 @@ import (
 // Resolver answers DNS queries from its zones and forwards the rest. Its
 // methods are safe for concurrent use.
 type Resolver struct {
-	cfg Config
-	log *slog.Logger
-	ups *upstreams
-	sem chan struct{} // one token per forward in flight
+	cfg  Config
+	log  *slog.Logger
+	ups  *upstreams
+	pool chan struct{} // the forward slots the Instances share: a token per slot in use (see quota)
 
 	snap atomic.Pointer[snapshot]
 	zmu  sync.Mutex // serializes snapshot writers
@@ -39,7 +39,7 @@ func New(cfg Config) (*Resolver, error) {
 	r := &Resolver{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		sem:       make(chan struct{}, maxForwards),
+		pool:      make(chan struct{}, poolForwards),
 		instances: make(map[*Instance]struct{}),
 	}
 	r.ups = newUpstreams(&cfg, r.log)
@@ -104,7 +104,7 @@ type Stats struct {
 	Local      uint64 // queries answered from the zones, NXDOMAIN and NODATA included
 	Forwarded  uint64 // queries answered by an upstream
 	Failed     uint64 // queries to forward that got SERVFAIL: no upstream configured, or none answered in time
-	Overloaded uint64 // queries to forward that got SERVFAIL at once: too many forwards in flight
+	Overloaded uint64 // queries to forward that got SERVFAIL at once: the asking container had no forward slot free
 	Malformed  uint64 // packets answered FORMERR or NOTIMP, or dropped
 }
 

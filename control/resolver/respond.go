@@ -14,10 +14,10 @@ const (
 )
 
 // respond answers the query raw that came over proto ("udp" or "tcp") from
-// a container on the networks networks returns, and returns the packed
-// answer, or nil to send nothing. It is the whole query path of a server
-// but for the socket.
-func (r *Resolver) respond(ctx context.Context, raw []byte, proto string, networks func() []string) []byte {
+// a container on the networks networks returns, forwarding in the
+// container's slots q, and returns the packed answer, or nil to send
+// nothing. It is the whole query path of a server but for the socket.
+func (r *Resolver) respond(ctx context.Context, raw []byte, proto string, networks func() []string, q *quota) []byte {
 	req, reject := parseQuery(raw)
 	if req == nil {
 		r.stats.malformed.Add(1)
@@ -26,7 +26,7 @@ func (r *Resolver) respond(ctx context.Context, raw []byte, proto string, networ
 		}
 		return pack(reject)
 	}
-	resp := r.answer(ctx, req, proto, networks)
+	resp := r.answer(ctx, req, proto, networks, q)
 	resp.Id, resp.Question = req.Id, req.Question
 	resp.RecursionAvailable = true // forwarding is recursion, whatever the upstream says
 	resp.Compress = true
@@ -65,8 +65,9 @@ func parseQuery(raw []byte) (req, reject *dns.Msg) {
 	return req, nil
 }
 
-// answer returns the reply to req, from the zones or the upstreams.
-func (r *Resolver) answer(ctx context.Context, req *dns.Msg, proto string, networks func() []string) *dns.Msg {
+// answer returns the reply to req, from the zones or the upstreams
+// (forwarding in the slots q).
+func (r *Resolver) answer(ctx context.Context, req *dns.Msg, proto string, networks func() []string, q *quota) *dns.Msg {
 	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
 		m := reply(req)
 		m.Rcode = dns.RcodeBadVers
@@ -78,7 +79,7 @@ func (r *Resolver) answer(ctx context.Context, req *dns.Msg, proto string, netwo
 	}
 	res := r.snap.Load().lookup(req.Question[0], on, r.cfg.TTL)
 	if res.forward {
-		return r.forward(ctx, req, proto)
+		return r.forward(ctx, req, proto, q)
 	}
 	r.stats.local.Add(1)
 	m := reply(req)

@@ -75,7 +75,7 @@ func TestRespond(t *testing.T) {
 			if proto == "" {
 				proto = protoUDP
 			}
-			raw := r.respond(context.Background(), mustPack(t, q), proto, on("A"))
+			raw := r.respond(context.Background(), mustPack(t, q), proto, on("A"), r.newQuota())
 			resp := new(dns.Msg)
 			if err := resp.Unpack(raw); err != nil {
 				t.Fatalf("unpack reply: %v", err)
@@ -112,7 +112,7 @@ func TestRespondDrops(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := r.Stats().Malformed
-			if got := r.respond(context.Background(), tc.pkt, protoUDP, on("A")); got != nil {
+			if got := r.respond(context.Background(), tc.pkt, protoUDP, on("A"), r.newQuota()); got != nil {
 				t.Errorf("got %d bytes; want nil", len(got))
 			}
 			if got := r.Stats().Malformed; got != before+1 {
@@ -127,9 +127,9 @@ func TestStats(t *testing.T) {
 	r := newResolver(t)
 	ctx := context.Background()
 	for _, name := range []string{"web.", "nope.", "example.com."} {
-		r.respond(ctx, mustPack(t, question(name, dns.TypeA)), protoUDP, on("A"))
+		r.respond(ctx, mustPack(t, question(name, dns.TypeA)), protoUDP, on("A"), r.newQuota())
 	}
-	r.respond(ctx, []byte{1}, protoUDP, on("A"))
+	r.respond(ctx, []byte{1}, protoUDP, on("A"), r.newQuota())
 	want := Stats{Local: 2, Failed: 1, Malformed: 1}
 	if got := r.Stats(); got != want {
 		t.Errorf("got %+v; want %+v", got, want)

@@ -25,13 +25,16 @@ const (
 	protoTCP     = "tcp"                // the network name of TCP
 )
 
-// Instance serves the queries of one container on its sockets. It is made
-// by Resolver.Serve and ends with Close.
+// Instance serves the queries of one container on its sockets, forwarding
+// in slots of its own (see the package doc), so that another container's
+// forwards never use up its share. It is made by Resolver.Serve and ends
+// with Close.
 type Instance struct {
 	r        *Resolver
 	pc       net.PacketConn
 	ln       net.Listener
 	networks func() []string
+	quota    *quota          // the container's forward slots
 	ctx      context.Context // cancelled by Close: aborts forwards in flight
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // the serving goroutines
@@ -57,7 +60,7 @@ type Instance struct {
 func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener, networks func() []string) *Instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	i := &Instance{
-		r: r, pc: pc, ln: ln, networks: networks,
+		r: r, pc: pc, ln: ln, networks: networks, quota: r.newQuota(),
 		ctx: ctx, cancel: cancel,
 		conns: make(map[net.Conn]struct{}),
 	}
@@ -135,7 +138,7 @@ func (i *Instance) serveUDP() {
 // answerUDP answers the query pkt from the client to.
 func (i *Instance) answerUDP(pkt []byte, to net.Addr) {
 	defer i.wg.Done()
-	if resp := i.r.respond(i.ctx, pkt, protoUDP, i.networks); resp != nil {
+	if resp := i.r.respond(i.ctx, pkt, protoUDP, i.networks, i.quota); resp != nil {
 		_, _ = i.pc.WriteTo(resp, to) // a closed socket or a gone client: nothing to do
 	}
 }
@@ -172,7 +175,7 @@ func (i *Instance) serveConn(c net.Conn) {
 		if err != nil {
 			return
 		}
-		resp := i.r.respond(i.ctx, raw, protoTCP, i.networks)
+		resp := i.r.respond(i.ctx, raw, protoTCP, i.networks, i.quota)
 		if resp == nil || writeFrame(c, resp) != nil {
 			return
 		}

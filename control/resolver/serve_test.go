@@ -310,7 +310,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		c := &dns.Client{Net: "udp", Timeout: time.Second}
 		_, _, _ = c.Exchange(question("example.com.", dns.TypeA), pc.LocalAddr().String())
 	}()
-	poll.Until(t, 3*time.Second, "the forward to be in flight", func() bool { return len(r.sem) == 1 })
+	poll.Until(t, 3*time.Second, "the forward to be in flight", func() bool { return len(inst.quota.own) == 1 })
 	start := time.Now()
 	if err := inst.Close(); err != nil {
 		t.Errorf("Close: %v", err)

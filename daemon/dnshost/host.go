@@ -30,8 +30,9 @@ var etcNetns = "/etc/netns"
 const resolvConfMarker = "# written by weftd"
 
 // Host runs the embedded resolver for this node's containers: one
-// instance per container namespace, serving at 127.0.0.11:53 inside it,
-// and one zone per network. Its methods are safe for concurrent use.
+// instance per container namespace, serving at 127.0.0.11:53 inside it
+// with its own share of forwards in flight (see resolver.Instance), and
+// one zone per network. Its methods are safe for concurrent use.
 type Host struct {
 	res *resolver.Resolver
 	log *slog.Logger
