@@ -26,6 +26,8 @@ var (
 		"1 if this manager is the raft leader, 0 otherwise; absent on workers and outside a cluster.", nil, nil)
 	descRaftState = prometheus.NewDesc("weft_raft_state",
 		"1 for this manager's current raft state, 0 for the others; absent on workers.", []string{"state"}, nil)
+	descUnauthDropped = prometheus.NewDesc("weft_cluster_unauthenticated_conns_dropped_total",
+		"Connections to 2377 without a node certificate (joins, or a flood of idle ones) this manager closed or refused because the cap on them was reached; absent on workers.", nil, nil)
 	descRaftTerm = prometheus.NewDesc("weft_raft_term",
 		"This manager's current raft term; absent on workers.", nil, nil)
 	descRaftCommitIndex = prometheus.NewDesc("weft_raft_commit_index",
@@ -45,7 +47,7 @@ type daemonCollector struct{ d *Daemon }
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descFDBEntries, descGossipMembers, descRaftLeader, descRaftState, descRaftTerm,
-		descRaftCommitIndex, descRaftAppliedIndex, descDataKeyAge, descGossipKeyAge,
+		descRaftCommitIndex, descRaftAppliedIndex, descDataKeyAge, descGossipKeyAge, descUnauthDropped,
 	} {
 		ch <- d
 	}
@@ -104,6 +106,7 @@ type clusterStats interface {
 	Agent() *gossip.Agent
 	RaftStats() (store.RaftStats, bool)
 	GossipKeyGenerations() []store.Key
+	UnauthDropped() (uint64, bool)
 }
 
 // collectCluster reports gossip members and, on a manager, raft's state
@@ -127,6 +130,9 @@ func collectCluster(ch chan<- prometheus.Metric, c clusterStats, now time.Time) 
 	ch <- gauge(descRaftCommitIndex, st.CommitIndex)
 	ch <- gauge(descRaftAppliedIndex, st.AppliedIndex)
 	collectKeyAges(ch, descGossipKeyAge, c.GossipKeyGenerations(), now)
+	if n, ok := c.UnauthDropped(); ok {
+		ch <- prometheus.MustNewConstMetric(descUnauthDropped, prometheus.CounterValue, float64(n))
+	}
 }
 
 // collectKeyAges reports the age at now of each key generation, labelled

@@ -150,6 +150,8 @@ func (n *testNode) RaftStats() (store.RaftStats, bool) {
 	return n.store.RaftStats(), true
 }
 
+func (n *testNode) UnauthDropped() (uint64, bool) { return 3, n.store != nil }
+
 func (n *testNode) GossipKeyGenerations() []store.Key {
 	if n.store == nil {
 		return nil
@@ -233,6 +235,9 @@ func TestDaemonMetricsCluster(t *testing.T) {
 	if v := value(t, got, "weft_raft_applied_index", ""); v < 1 || v > float64(stats.AppliedIndex) {
 		t.Errorf("raft applied index: got %v; want 1 to %d", v, stats.AppliedIndex)
 	}
+	if v := value(t, got, "weft_cluster_unauthenticated_conns_dropped_total", ""); v != 3 {
+		t.Errorf("unauthenticated connections dropped: got %v; want the node's 3", v)
+	}
 	if v := value(t, got, "weft_raft_term", ""); v < 1 {
 		t.Errorf("raft term: got %v; want at least 1", v)
 	}
@@ -243,7 +248,7 @@ func TestDaemonMetricsCluster(t *testing.T) {
 
 	node.store = nil // a worker
 	got = gather(t, c)
-	for _, name := range []string{"weft_raft_leader", "weft_raft_state", "weft_raft_applied_index", "weft_gossip_key_age_seconds"} {
+	for _, name := range []string{"weft_raft_leader", "weft_raft_state", "weft_raft_applied_index", "weft_gossip_key_age_seconds", "weft_cluster_unauthenticated_conns_dropped_total"} {
 		if _, ok := got[name]; ok {
 			t.Errorf("%s exported on a worker", name)
 		}

@@ -145,6 +145,16 @@ func (n *Node) RaftStats() (store.RaftStats, bool) {
 	return n.store.RaftStats(), true
 }
 
+// UnauthDropped returns how many 2377 connections without a certificate
+// this manager closed or refused because their cap was reached; false on
+// a worker.
+func (n *Node) UnauthDropped() (uint64, bool) {
+	if n.mux == nil {
+		return 0, false
+	}
+	return n.mux.UnauthDropped(), true
+}
+
 // RaftServers returns the raft configuration as this manager holds it;
 // ErrNotManager on a worker.
 func (n *Node) RaftServers() ([]raft.Server, error) {
