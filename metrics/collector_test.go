@@ -46,6 +46,7 @@ const wantNetwork = `
 # TYPE weft_network_drops_total counter
 weft_network_drops_total{network="blue",reason="bad_tag",vni="42"} 0
 weft_network_drops_total{network="blue",reason="cleartext",vni="42"} 0
+weft_network_drops_total{network="blue",reason="learn_limit",vni="42"} 0
 weft_network_drops_total{network="blue",reason="malformed",vni="42"} 0
 weft_network_drops_total{network="blue",reason="no_destination",vni="42"} 1
 weft_network_drops_total{network="blue",reason="no_key",vni="42"} 0
@@ -211,7 +212,7 @@ func TestNetworkCounters(t *testing.T) {
 
 func TestReasonStrings(t *testing.T) {
 	want := []string{"short", "bad_flags", "unknown_vni", "truncated", "oversize", "no_destination", "send_error", "tap_error",
-		"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed"}
+		"learn_limit", "no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed"}
 	rs := Reasons()
 	if len(rs) != len(want) {
 		t.Fatalf("Reasons: got %d; want %d", len(rs), len(want))
