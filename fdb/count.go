@@ -11,12 +11,12 @@ type Count struct {
 // enough for every metrics scrape.
 func (t *Table) CountByVNI() map[uint32]Count {
 	out := map[uint32]Count{}
-	for k := range t.macs.load() {
+	for k := range t.macs.load().all() {
 		c := out[k.vni]
 		c.MACs++
 		out[k.vni] = c
 	}
-	for k := range t.ips.load() {
+	for k := range t.ips.load().all() {
 		c := out[k.vni]
 		c.IPs++
 		out[k.vni] = c

@@ -23,12 +23,12 @@ func (t *Table) DumpVNI(vni uint32) Dump {
 	taken := time.Now()
 	now := t.since(taken)
 	d := Dump{Taken: taken}
-	for k, e := range macs {
+	for k, e := range macs.all() {
 		if k.vni == vni {
 			d.MACs = append(d.MACs, Entry{VNI: vni, MAC: k.mac, VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
 		}
 	}
-	for k, e := range ips {
+	for k, e := range ips.all() {
 		if k.vni == vni {
 			d.IPs = append(d.IPs, IPEntry{VNI: vni, IP: k.ip, MAC: e.val, Static: e.static, Age: rowAge(e, now)})
 		}
@@ -41,10 +41,10 @@ func (t *Table) DumpVNI(vni uint32) Dump {
 // VNIs returns every VNI that has a row of either kind, sorted.
 func (t *Table) VNIs() []uint32 {
 	seen := map[uint32]bool{}
-	for k := range t.macs.load() {
+	for k := range t.macs.load().all() {
 		seen[k.vni] = true
 	}
-	for k := range t.ips.load() {
+	for k := range t.ips.load().all() {
 		seen[k.vni] = true
 	}
 	out := make([]uint32, 0, len(seen))

@@ -52,11 +52,12 @@ func (k ipKey) vniOf() uint32 { return k.vni }
 
 // Table is the forwarding database of every VNI.
 //
-// Lookups never take a lock and never allocate: each map is an immutable
-// snapshot that writers replace wholesale (copy-on-write, serialized by a
-// mutex). Refreshing the last-seen time of a known row is a single atomic
-// store. Writes therefore cost O(rows) and are meant to be rare: control-plane
-// changes and learning a new or moved address.
+// Lookups never take a lock and never allocate: the rows are spread over
+// shards, each an immutable map that writers replace (copy-on-write,
+// serialized by a mutex). Refreshing the last-seen time of a known row is a
+// single atomic store. Learning a new or moved address copies one shard, a
+// few rows, so it costs O(1) amortised however large the table; a change of
+// many rows at once (ReplaceStatic, Expire, DeleteVNI) costs O(rows).
 //
 // A Table must be made with New. All methods are safe for concurrent use.
 type Table struct {
@@ -90,10 +91,18 @@ func (t *Table) Lookup(vni uint32, mac MAC) (netip.AddrPort, bool) {
 // moved MAC takes the locked copy-on-write path. Multicast source MACs (which
 // no station may send from) and invalid VTEPs are ignored.
 func (t *Table) Learn(vni uint32, mac MAC, vtep netip.AddrPort, now time.Time) {
+	t.LearnWithin(vni, mac, vtep, now, 0)
+}
+
+// LearnWithin is Learn for a VNI that holds at most limit learned (VNI, MAC)
+// rows (0: no limit; static rows do not count): a MAC that is not in the
+// table is not learned while vni holds limit learned rows, and LearnWithin
+// reports that it was full. A known MAC is refreshed or moved as by Learn.
+func (t *Table) LearnWithin(vni uint32, mac MAC, vtep netip.AddrPort, now time.Time, limit int) (full bool) {
 	if mac.IsMulticast() || !vtep.IsValid() {
-		return
+		return false
 	}
-	t.macs.learn(macKey{vni, mac}, vtep, t.since(now))
+	return t.macs.learn(macKey{vni, mac}, vtep, t.since(now), limit)
 }
 
 // AddStatic sets (vni, mac) → vtep as a static row, replacing any row for
@@ -119,10 +128,16 @@ func (t *Table) LookupIP(vni uint32, ip netip.Addr) (MAC, bool) {
 // one atomic store, and a new or moved one takes the write path. Invalid IPs
 // and multicast MACs are ignored.
 func (t *Table) LearnIP(vni uint32, ip netip.Addr, mac MAC, now time.Time) {
+	t.LearnIPWithin(vni, ip, mac, now, 0)
+}
+
+// LearnIPWithin is LearnIP for a VNI that holds at most limit learned
+// (VNI, IP) rows, with the rules of LearnWithin.
+func (t *Table) LearnIPWithin(vni uint32, ip netip.Addr, mac MAC, now time.Time, limit int) (full bool) {
 	if !ip.IsValid() || mac.IsMulticast() {
-		return
+		return false
 	}
-	t.ips.learn(ipKey{vni, ip.Unmap()}, mac, t.since(now))
+	return t.ips.learn(ipKey{vni, ip.Unmap()}, mac, t.since(now), limit)
 }
 
 // AddStaticIP sets (vni, ip) → mac as a static row, replacing any row for
@@ -172,8 +187,9 @@ func (t *Table) ReplaceStatic(vni uint32, macs map[MAC]netip.AddrPort, ips map[n
 }
 
 // Expire removes learned rows of both kinds last seen more than maxAge before
-// now and returns how many it removed. Static rows are kept. A row learned
-// after now is never stale.
+// now and returns how many it removed, making room for as many under the
+// limits of LearnWithin and LearnIPWithin. Static rows are kept. A row
+// learned after now is never stale.
 func (t *Table) Expire(now time.Time, maxAge time.Duration) int {
 	n := t.since(now)
 	return t.macs.deleteFunc(func(_ macKey, e *entry[netip.AddrPort]) bool {
@@ -213,8 +229,8 @@ func (t *Table) DeleteVNI(vni uint32) int {
 func (t *Table) Entries() []Entry {
 	m := t.macs.load()
 	now := t.since(time.Now())
-	out := make([]Entry, 0, len(m))
-	for k, e := range m {
+	out := make([]Entry, 0, m.len())
+	for k, e := range m.all() {
 		out = append(out, Entry{VNI: k.vni, MAC: k.mac, VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
@@ -228,8 +244,8 @@ func (t *Table) Entries() []Entry {
 func (t *Table) IPEntries() []IPEntry {
 	m := t.ips.load()
 	now := t.since(time.Now())
-	out := make([]IPEntry, 0, len(m))
-	for k, e := range m {
+	out := make([]IPEntry, 0, m.len())
+	for k, e := range m.all() {
 		out = append(out, IPEntry{VNI: k.vni, IP: k.ip, MAC: e.val, Static: e.static, Age: rowAge(e, now)})
 	}
 	slices.SortFunc(out, func(a, b IPEntry) int {
@@ -247,5 +263,5 @@ func rowAge[V comparable](e *entry[V], now int64) time.Duration {
 
 // Len returns the number of (VNI, MAC) rows and of (VNI, IP) rows.
 func (t *Table) Len() (macs, ips int) {
-	return len(t.macs.load()), len(t.ips.load())
+	return t.macs.load().len(), t.ips.load().len()
 }

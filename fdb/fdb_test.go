@@ -427,6 +427,7 @@ func TestAgainstModel(t *testing.T) {
 					t.Fatalf("op %d %s: got %d; want %d", i, desc, got, want)
 				}
 				compare(t, fmt.Sprintf("after op %d %s", i, desc), tb, &ref, vnis, macs, ips)
+				checkLearned(t, fmt.Sprintf("after op %d %s", i, desc), tb)
 			}
 		})
 	}
@@ -821,8 +822,8 @@ func TestReplaceStatic(t *testing.T) {
 }
 
 // TestReplaceStaticCopiesOnce checks that a change set publishes one new
-// map of each kind, and a call that changes nothing publishes none, so that
-// readers keep the snapshot they hold.
+// generation of each kind's shards, and a call that changes nothing
+// publishes none, so that readers keep the snapshot they hold.
 func TestReplaceStaticCopiesOnce(t *testing.T) {
 	tb := New()
 	macs, ips := map[MAC]netip.AddrPort{}, map[netip.Addr]MAC{}
@@ -834,9 +835,9 @@ func TestReplaceStaticCopiesOnce(t *testing.T) {
 	beforeM, beforeI := tb.macs.p.Load(), tb.ips.p.Load()
 	tb.ReplaceStatic(1, macs, ips)
 	afterM, afterI := tb.macs.p.Load(), tb.ips.p.Load()
-	if afterM == beforeM || afterI == beforeI || len(*afterM) != 100 || len(*afterI) != 100 {
+	if afterM == beforeM || afterI == beforeI || afterM.len() != 100 || afterI.len() != 100 {
 		t.Fatalf("after the first call: maps replaced %v, %v with %d, %d rows; want both replaced, 100 rows each",
-			afterM != beforeM, afterI != beforeI, len(*afterM), len(*afterI))
+			afterM != beforeM, afterI != beforeI, afterM.len(), afterI.len())
 	}
 	if changed := tb.ReplaceStatic(1, macs, ips); len(changed) != 0 {
 		t.Errorf("the same state again changed %v; want nothing", changed)

@@ -125,7 +125,7 @@ var underlayReasons = []Reason{DropShort, DropBadFlags, DropTruncated, DropUnkno
 // networkReasons are the reasons counted against a network. Truncated is in
 // both: a runt from the TAP counts against its network.
 var networkReasons = []Reason{
-	DropTruncated, DropOversize, DropNoDestination, DropSendError, DropTapError,
+	DropTruncated, DropOversize, DropNoDestination, DropSendError, DropTapError, DropLearnLimit,
 	DropNoKey, DropCleartext, DropReplay, DropBadTag, DropMalformed, DropBadChecksum,
 }
 

@@ -47,6 +47,7 @@ const wantNetwork = `
 weft_network_drops_total{network="blue",reason="bad_checksum",vni="42"} 0
 weft_network_drops_total{network="blue",reason="bad_tag",vni="42"} 0
 weft_network_drops_total{network="blue",reason="cleartext",vni="42"} 0
+weft_network_drops_total{network="blue",reason="learn_limit",vni="42"} 0
 weft_network_drops_total{network="blue",reason="malformed",vni="42"} 0
 weft_network_drops_total{network="blue",reason="no_destination",vni="42"} 1
 weft_network_drops_total{network="blue",reason="no_key",vni="42"} 0
@@ -212,7 +213,7 @@ func TestNetworkCounters(t *testing.T) {
 
 func TestReasonStrings(t *testing.T) {
 	want := []string{"short", "bad_flags", "unknown_vni", "truncated", "oversize", "no_destination", "send_error", "tap_error",
-		"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed", "bad_checksum"}
+		"learn_limit", "no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed", "bad_checksum"}
 	rs := Reasons()
 	if len(rs) != len(want) {
 		t.Fatalf("Reasons: got %d; want %d", len(rs), len(want))

@@ -28,6 +28,11 @@ const (
 	DropSendError
 	// DropTapError: the TAP device refused a frame.
 	DropTapError
+	// DropLearnLimit: a frame whose sender was not learned because the
+	// network holds as many learned FDB rows as it may. The frame itself is
+	// delivered, as the kernel's VXLAN would; the count is of frames, not
+	// of MACs, so a sender left out counts once per frame.
+	DropLearnLimit
 	// DropNoKey: a frame of an encrypted network for a peer it has no
 	// security association with yet: never sent in the clear.
 	DropNoKey
@@ -53,7 +58,7 @@ const (
 
 var reasonNames = [numReasons]string{
 	"short", "bad_flags", "unknown_vni", "truncated", "oversize",
-	"no_destination", "send_error", "tap_error",
+	"no_destination", "send_error", "tap_error", "learn_limit",
 	"no_key", "cleartext", "unknown_spi", "replay", "bad_tag", "malformed",
 	"bad_checksum",
 }

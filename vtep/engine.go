@@ -36,6 +36,12 @@ type Config struct {
 	// LearnAge is how long a learned FDB entry lives without traffic; the
 	// kernel's VXLAN uses 300 s.
 	LearnAge time.Duration
+	// LearnLimit is the most learned FDB rows of each kind, MACs and IP
+	// bindings, that one network holds; static rows do not count, and
+	// ageing makes room. A frame whose sender would be one more is still
+	// delivered, but not learned, and counted as a DropLearnLimit drop.
+	// 0: no limit.
+	LearnLimit int
 	// MaxDatagram is the size of the receive buffers: the largest underlay
 	// datagram accepted.
 	MaxDatagram int
@@ -44,9 +50,13 @@ type Config struct {
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		BatchSize:   128,               // frames per TAP read and datagrams per recvmmsg/sendmmsg
-		LearnAge:    300 * time.Second, // as the kernel's VXLAN ageing
-		MaxDatagram: 65535,             // the largest UDP payload
+		BatchSize: 128,               // frames per TAP read and datagrams per recvmmsg/sendmmsg
+		LearnAge:  300 * time.Second, // as the kernel's VXLAN ageing
+		// A /16's worth of addresses, more than any static-peer network
+		// has, yet a bound on what a sender of random source addresses
+		// can make a network hold: about 100 bytes a row, some 13 MB.
+		LearnLimit:  65536,
+		MaxDatagram: 65535, // the largest UDP payload
 	}
 }
 

@@ -184,8 +184,8 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 		n.ctr.Drop(metrics.DropOversize, 1)
 		return nil, nil
 	}
-	if n.cfg.Learn {
-		e.learn(n, inner, from.Addr(), now)
+	if n.cfg.Learn && e.learn(n, inner, from.Addr(), now) {
+		n.ctr.Drop(metrics.DropLearnLimit, 1) // delivered all the same
 	}
 	return n, pkt
 }
@@ -193,16 +193,19 @@ func (e *Engine) decap(nets map[uint32]*network, pkt []byte, from netip.AddrPort
 // learn records where the sender of a received frame lives, as the kernel's
 // VXLAN does: its source MAC against the sending VTEP, and from ARP its IP
 // against its MAC. frame holds at least an Ethernet header, as Decap
-// promises.
-func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time) {
+// promises. It reports whether a row was left out because the network holds
+// Config.LearnLimit learned rows of its kind.
+func (e *Engine) learn(n *network, frame []byte, vtep netip.Addr, now time.Time) (full bool) {
 	src := fdb.MAC(header.Ethernet(frame).Source())
 	if src.IsMulticast() || src == (fdb.MAC{}) || n.removed.Load() {
-		return
+		return false
 	}
-	e.fdb.Learn(n.cfg.VNI, src, n.vtepPort(vtep.Unmap()), now)
+	limit := e.cfg.LearnLimit
+	full = e.fdb.LearnWithin(n.cfg.VNI, src, n.vtepPort(vtep.Unmap()), now, limit)
 	if a, ok := parseARP(frame); ok && a.SenderMAC() == src && a.SenderIP().IsValid() && !a.SenderIP().IsUnspecified() {
-		e.fdb.LearnIP(n.cfg.VNI, a.SenderIP(), src, now)
+		full = e.fdb.LearnIPWithin(n.cfg.VNI, a.SenderIP(), src, now, limit) || full
 	}
+	return full
 }
 
 // deliver writes a network's pending frames to dev, a queue of its TAP, and

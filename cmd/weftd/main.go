@@ -77,6 +77,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&cfg.DNS.ResolvConf, "dns-resolv-conf", cfg.DNS.ResolvConf, "resolv.conf whose nameservers the containers' resolver forwards to, when --dns is not given")
 	fs.StringVar(&cfg.TapDriver, "tap-driver", cfg.TapDriver, "how TAP devices are read: linux (batched) or water (portable, one frame per call)")
 	fs.IntVar(&cfg.Queues, "queues", cfg.Queues, "linux TAP driver: queues per network's TAP and underlay sockets, each with its own loop (1-16)")
+	fs.IntVar(&cfg.Engine.LearnLimit, "learn-limit", cfg.Engine.LearnLimit, "static-peer networks: the most MACs, and the most IP addresses, each network learns from traffic; frames from senders beyond it are delivered but not learned (0: no limit)")
 	fs.BoolVar(&cfg.UDPOffload, "udp-offload", cfg.UDPOffload, "send runs of underlay datagrams with UDP_SEGMENT and read them with UDP_GRO, where the kernel has them")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles under /debug/pprof/ on the metrics address")
 	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd, and write received segments coalesced")
@@ -103,6 +104,12 @@ func (o *options) checks() map[string]func() error {
 		"queues": func() error {
 			if q := o.cfg.Queues; q < 1 || q > 16 {
 				return fmt.Errorf("%d: want 1 to 16", q)
+			}
+			return nil
+		},
+		"learn-limit": func() error {
+			if l := o.cfg.Engine.LearnLimit; l < 0 {
+				return fmt.Errorf("%d: want 0 (no limit) or more", l)
 			}
 			return nil
 		},
