@@ -25,7 +25,7 @@ func (t *Table) DumpVNI(vni uint32) Dump {
 	d := Dump{Taken: taken}
 	for k, e := range macs.all() {
 		if k.vni == vni {
-			d.MACs = append(d.MACs, Entry{VNI: vni, MAC: k.mac, VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
+			d.MACs = append(d.MACs, Entry{VNI: vni, MAC: k.macOf(), VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
 		}
 	}
 	for k, e := range ips.all() {

@@ -5,6 +5,7 @@ package fdb
 
 import (
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -36,12 +37,28 @@ type IPEntry struct {
 	Age time.Duration
 }
 
+// macKey is the key of a (VNI, MAC) row. It holds the MAC as a number,
+// not an array, so that Go passes keys in registers: an array goes through
+// memory, stored in small pieces and loaded in large ones, which stalls the
+// CPU on every lookup.
 type macKey struct {
 	vni uint32
-	mac MAC
+	mac uint64 // the six bytes of the MAC, big-endian
+}
+
+func newMACKey(vni uint32, m MAC) macKey {
+	return macKey{vni, uint64(binary.BigEndian.Uint16(m[:2]))<<32 | uint64(binary.BigEndian.Uint32(m[2:]))}
 }
 
 func (k macKey) vniOf() uint32 { return k.vni }
+
+// macOf returns the MAC of k.
+func (k macKey) macOf() MAC {
+	var m MAC
+	binary.BigEndian.PutUint16(m[:2], uint16(k.mac>>32))
+	binary.BigEndian.PutUint32(m[2:], uint32(k.mac))
+	return m
+}
 
 type ipKey struct {
 	vni uint32
@@ -53,8 +70,8 @@ func (k ipKey) vniOf() uint32 { return k.vni }
 // Table is the forwarding database of every VNI.
 //
 // Lookups never take a lock and never allocate: the rows are spread over
-// shards, each an immutable map that writers replace (copy-on-write,
-// serialized by a mutex). Refreshing the last-seen time of a known row is a
+// shards, each a small immutable hash table that writers replace
+// (copy-on-write, serialized by a mutex), and a lookup hashes its key once. Refreshing the last-seen time of a known row is a
 // single atomic store. Learning a new or moved address copies one shard, a
 // few rows, so it costs O(1) amortised however large the table; a change of
 // many rows at once (ReplaceStatic, Expire, DeleteVNI) costs O(rows).
@@ -80,7 +97,7 @@ func (t *Table) since(now time.Time) int64 { return int64(now.Sub(t.epoch)) }
 
 // Lookup returns the VTEP for (vni, mac). It is lock-free and allocation-free.
 func (t *Table) Lookup(vni uint32, mac MAC) (netip.AddrPort, bool) {
-	return t.macs.lookup(macKey{vni, mac})
+	return t.macs.lookup(newMACKey(vni, mac))
 }
 
 // Learn records that mac was seen behind vtep at now.
@@ -102,19 +119,19 @@ func (t *Table) LearnWithin(vni uint32, mac MAC, vtep netip.AddrPort, now time.T
 	if mac.IsMulticast() || !vtep.IsValid() {
 		return false
 	}
-	return t.macs.learn(macKey{vni, mac}, vtep, t.since(now), limit)
+	return t.macs.learn(newMACKey(vni, mac), vtep, t.since(now), limit)
 }
 
 // AddStatic sets (vni, mac) → vtep as a static row, replacing any row for
 // (vni, mac), learned or static. Static rows never expire.
 func (t *Table) AddStatic(vni uint32, mac MAC, vtep netip.AddrPort) {
-	t.macs.addStatic(macKey{vni, mac}, vtep)
+	t.macs.addStatic(newMACKey(vni, mac), vtep)
 }
 
 // Delete removes the row for (vni, mac), static or learned, and reports
 // whether there was one.
 func (t *Table) Delete(vni uint32, mac MAC) bool {
-	return t.macs.delete(macKey{vni, mac})
+	return t.macs.delete(newMACKey(vni, mac))
 }
 
 // LookupIP returns the MAC for (vni, ip); an IPv4-in-IPv6 ip matches its IPv4
@@ -168,7 +185,7 @@ func (t *Table) ReplaceStatic(vni uint32, macs map[MAC]netip.AddrPort, ips map[n
 	wantMACs := make(map[macKey]netip.AddrPort, len(macs))
 	for m, v := range macs {
 		if !m.IsMulticast() && v.IsValid() {
-			wantMACs[macKey{vni, m}] = v
+			wantMACs[newMACKey(vni, m)] = v
 		}
 	}
 	wantIPs := make(map[ipKey]MAC, len(ips))
@@ -231,7 +248,7 @@ func (t *Table) Entries() []Entry {
 	now := t.since(time.Now())
 	out := make([]Entry, 0, m.len())
 	for k, e := range m.all() {
-		out = append(out, Entry{VNI: k.vni, MAC: k.mac, VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
+		out = append(out, Entry{VNI: k.vni, MAC: k.macOf(), VTEP: e.val, Static: e.static, Age: rowAge(e, now)})
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(a.VNI, b.VNI), slices.Compare(a.MAC[:], b.MAC[:]))

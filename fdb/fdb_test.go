@@ -369,7 +369,7 @@ func TestAgainstModel(t *testing.T) {
 				now = now.Add(time.Duration(rng.IntN(2)) * time.Second)
 				when := now.Add(-time.Duration(rng.IntN(3)) * time.Second)
 				vni, mac, vtep, ip := vnis[pick(len(vnis))], macs[pick(len(macs))], vteps[pick(len(vteps))], ips[pick(len(ips))]
-				mk, ik := macKey{vni, mac}, ipKey{vni, ip.Unmap()}
+				mk, ik := newMACKey(vni, mac), ipKey{vni, ip.Unmap()}
 				var desc string
 				var got, want int
 				switch pick(11) {
@@ -453,7 +453,7 @@ func refReplace(ref *model, vni uint32, wm map[MAC]netip.AddrPort, wi map[netip.
 	want := map[macKey]netip.AddrPort{}
 	for m, v := range wm {
 		if !m.IsMulticast() && v.IsValid() {
-			want[macKey{vni, m}] = v
+			want[newMACKey(vni, m)] = v
 		}
 	}
 	wantIP := map[ipKey]MAC{}
@@ -507,7 +507,7 @@ func compare(t *testing.T, when string, tb *Table, ref *model, vnis []uint32, ma
 	t.Helper()
 	for _, vni := range vnis {
 		for _, mac := range macs {
-			r, wantOK := ref.macs[macKey{vni, mac}]
+			r, wantOK := ref.macs[newMACKey(vni, mac)]
 			if got, ok := tb.Lookup(vni, mac); got != r.val || ok != wantOK {
 				t.Fatalf("%s: Lookup(%d, %v) = %v, %v; want %v, %v", when, vni, mac, got, ok, r.val, wantOK)
 			}
@@ -524,7 +524,7 @@ func compare(t *testing.T, when string, tb *Table, ref *model, vnis []uint32, ma
 	}
 	var wantE []Entry
 	for k, r := range ref.macs {
-		wantE = append(wantE, Entry{VNI: k.vni, MAC: k.mac, VTEP: r.val, Static: r.static})
+		wantE = append(wantE, Entry{VNI: k.vni, MAC: k.macOf(), VTEP: r.val, Static: r.static})
 	}
 	slices.SortFunc(wantE, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(a.VNI, b.VNI), bytes.Compare(a.MAC[:], b.MAC[:]))

@@ -223,7 +223,7 @@ func TestShardsAgainstModel(t *testing.T) {
 	for i := range 20000 {
 		vni, mac := uint32(1+rng.IntN(2)), macs[rng.IntN(len(macs))]
 		vtep := []netip.AddrPort{vtepA, vtepB}[rng.IntN(2)]
-		k := macKey{vni, mac}
+		k := newMACKey(vni, mac)
 		var desc string
 		switch op := rng.IntN(1000); {
 		case op < 850:
@@ -255,7 +255,7 @@ func TestShardsAgainstModel(t *testing.T) {
 		}
 		want := make([]Entry, 0, len(ref))
 		for k, r := range ref {
-			want = append(want, Entry{VNI: k.vni, MAC: k.mac, VTEP: r.val, Static: r.static})
+			want = append(want, Entry{VNI: k.vni, MAC: k.macOf(), VTEP: r.val, Static: r.static})
 		}
 		got := tb.Entries()
 		for j := range got {

@@ -1,18 +1,10 @@
 package fdb
 
 import (
-	"hash/maphash"
 	"iter"
-	"maps"
 	"sync"
 	"sync/atomic"
 )
-
-// key is a map key that belongs to one VNI.
-type key interface {
-	comparable
-	vniOf() uint32
-}
 
 // entry is one row of a snapshot. val and static never change once the entry
 // is published; a new value means a new entry. seen is the last time the row
@@ -32,46 +24,133 @@ func (e *entry[V]) refresh(seen int64) {
 }
 
 // Sharding. The rows are spread by a seeded hash of their key over shards,
-// each an immutable map behind an atomic pointer, so that a writer copies
-// one shard, not the table: adding a row costs O(shardRows), whatever the
-// size of the table. The shards double in number when they hold maxLoad rows
-// on average, which moves every row once per doubling: O(1) amortised per
-// row. The seed is secret, so that a sender cannot choose keys that all land
-// in one shard.
+// each a small immutable hash table behind an atomic pointer, so that a
+// writer copies one shard, not the table: adding a row costs O(shardRows),
+// whatever the size of the table. The shards double in number when they
+// hold maxLoad rows on average, which moves every row once per doubling:
+// O(1) amortised per row. A lookup hashes its key once: the low bits of the
+// hash pick the shard, the high bits the first place to look in it. The
+// seed is secret, so that a sender cannot choose keys that all land in one
+// shard.
 const (
-	maxLoad   = 8 // rows per shard, on average, before the shards double
+	maxLoad   = 4 // rows per shard, on average, before the shards double
 	minShards = 16
 )
+
+// key is a map key that belongs to one VNI.
+type key interface {
+	comparable
+	vniOf() uint32
+	hash(s *hashSeed) uint64
+}
+
+// row is one key of a shard and its entry.
+type row[K key, V comparable] struct {
+	k K
+	e *entry[V]
+}
+
+// shard is the rows of one slot in an open-addressed table with linear
+// probing, at most three quarters full, so that most lookups look at one
+// or two places. A published shard never changes: writers build a new one
+// from its rows.
+type shard[K key, V comparable] struct {
+	table []row[K, V] // len is a power of two; e is nil in a free place
+	n     int         // rows held
+}
+
+// newShard returns a shard holding rows, whose keys are distinct; nil if
+// there are none.
+func newShard[K key, V comparable](seed *hashSeed, rows []row[K, V]) *shard[K, V] {
+	if len(rows) == 0 {
+		return nil
+	}
+	size := 2
+	for 3*size < 4*len(rows) {
+		size *= 2
+	}
+	sh := &shard[K, V]{table: make([]row[K, V], size), n: len(rows)}
+	for _, r := range rows {
+		sh.table[sh.free(r.k.hash(seed))] = r
+	}
+	return sh
+}
+
+// home returns where a key whose hash is h is looked for first.
+func (sh *shard[K, V]) home(h uint64) int {
+	return int(h>>32) & (len(sh.table) - 1)
+}
+
+// free returns the first free place of sh at or after the home of h. There
+// is one: sh is at most three quarters full.
+func (sh *shard[K, V]) free(h uint64) int {
+	mask := len(sh.table) - 1
+	i := sh.home(h)
+	for range sh.table {
+		if sh.table[i].e == nil {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+// find returns the entry of k, whose hash is h, in sh; nil if it has none.
+func (sh *shard[K, V]) find(k K, h uint64) *entry[V] {
+	mask := len(sh.table) - 1
+	i := sh.home(h)
+	for range sh.table {
+		r := &sh.table[i]
+		if r.e == nil || r.k == k {
+			return r.e
+		}
+		i = (i + 1) & mask
+	}
+	return nil
+}
+
+// appendRows appends the rows of sh to dst and returns the result.
+func (sh *shard[K, V]) appendRows(dst []row[K, V]) []row[K, V] {
+	if sh == nil {
+		return dst
+	}
+	for _, r := range sh.table {
+		if r.e != nil {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}
 
 // shards is one generation of a snapshotMap's shards: a lookup reads the
 // generation current when it starts. Writers change one row by replacing
 // one shard of the current generation, and change several at once (or the
 // number of shards) by publishing a new generation.
 type shards[K key, V comparable] struct {
-	seed  maphash.Seed
-	slots []atomic.Pointer[map[K]*entry[V]] // len is a power of two
+	seed  *hashSeed
+	slots []atomic.Pointer[shard[K, V]] // len is a power of two; nil reads as empty
 }
 
-func newShards[K key, V comparable](seed maphash.Seed, n int) *shards[K, V] {
-	return &shards[K, V]{seed: seed, slots: make([]atomic.Pointer[map[K]*entry[V]], n)}
+func newShards[K key, V comparable](seed *hashSeed, n int) *shards[K, V] {
+	return &shards[K, V]{seed: seed, slots: make([]atomic.Pointer[shard[K, V]], n)}
 }
 
-// index returns the slot of k.
-func (d *shards[K, V]) index(k K) int {
-	return int(maphash.Comparable(d.seed, k) & uint64(len(d.slots)-1))
+// index returns the slot of a key whose hash is h.
+func (d *shards[K, V]) index(h uint64) int {
+	return int(h & uint64(len(d.slots)-1))
 }
 
-// shard returns the map of slot i; nil (which reads as empty) if it has none.
-func (d *shards[K, V]) shard(i int) map[K]*entry[V] {
-	if p := d.slots[i].Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// indexOf returns the slot of k.
+func (d *shards[K, V]) indexOf(k K) int { return d.index(k.hash(d.seed)) }
 
 func (d *shards[K, V]) get(k K) (*entry[V], bool) {
-	e, ok := d.shard(d.index(k))[k]
-	return e, ok
+	h := k.hash(d.seed)
+	sh := d.slots[d.index(h)].Load()
+	if sh == nil {
+		return nil, false
+	}
+	e := sh.find(k, h)
+	return e, e != nil
 }
 
 // all yields every row of d; rows written while it runs may or may not be
@@ -79,8 +158,12 @@ func (d *shards[K, V]) get(k K) (*entry[V], bool) {
 func (d *shards[K, V]) all() iter.Seq2[K, *entry[V]] {
 	return func(yield func(K, *entry[V]) bool) {
 		for i := range d.slots {
-			for k, e := range d.shard(i) {
-				if !yield(k, e) {
+			sh := d.slots[i].Load()
+			if sh == nil {
+				continue
+			}
+			for _, r := range sh.table {
+				if r.e != nil && !yield(r.k, r.e) {
 					return
 				}
 			}
@@ -92,12 +175,14 @@ func (d *shards[K, V]) all() iter.Seq2[K, *entry[V]] {
 func (d *shards[K, V]) len() int {
 	n := 0
 	for i := range d.slots {
-		n += len(d.shard(i))
+		if sh := d.slots[i].Load(); sh != nil {
+			n += sh.n
+		}
 	}
 	return n
 }
 
-// snapshotMap is a sharded copy-on-write map: readers load immutable maps
+// snapshotMap is a sharded copy-on-write map: readers load immutable shards
 // without a lock; writers, serialized by mu, publish modified copies of the
 // shards they change.
 type snapshotMap[K key, V comparable] struct {
@@ -105,10 +190,13 @@ type snapshotMap[K key, V comparable] struct {
 	p       atomic.Pointer[shards[K, V]]
 	rows    int            // rows in *p; under mu
 	learned map[uint32]int // learned rows by VNI, VNIs with none left out; under mu
+	scratch []row[K, V]    // the rows of a shard being rebuilt; under mu
+	seed    hashSeed       // of every generation's hash
 }
 
 func (s *snapshotMap[K, V]) init() {
-	s.p.Store(newShards[K, V](maphash.MakeSeed(), minShards))
+	s.seed = newHashSeed()
+	s.p.Store(newShards[K, V](&s.seed, minShards))
 	s.learned = map[uint32]int{}
 }
 
@@ -183,29 +271,32 @@ func (s *snapshotMap[K, V]) delete(k K) bool {
 // in place; then doubles the shards if they are full. s.mu must be held.
 func (s *snapshotMap[K, V]) setLocked(k K, e *entry[V]) {
 	d := s.load()
-	i := d.index(k)
-	n := maps.Clone(d.shard(i))
-	if n == nil {
-		n = map[K]*entry[V]{}
-	}
-	s.put(n, k, e)
-	d.slots[i].Store(&n)
+	i := d.indexOf(k)
+	s.scratch = s.put(d.slots[i].Load().appendRows(s.scratch[:0]), k, e)
+	d.slots[i].Store(newShard(d.seed, s.scratch))
 	if s.rows > maxLoad*len(d.slots) {
 		s.p.Store(s.reshard(d, 2*len(d.slots)))
 	}
 }
 
-// put sets k to e in m, or deletes it if e is nil, and counts the change.
-// s.mu must be held.
-func (s *snapshotMap[K, V]) put(m map[K]*entry[V], k K, e *entry[V]) {
-	if old, ok := m[k]; ok {
-		s.count(k, old, -1)
-		delete(m, k)
+// put sets k to e in rows, an unpublished copy, or deletes it if e is nil,
+// counts the change, and returns the rows. s.mu must be held.
+func (s *snapshotMap[K, V]) put(rows []row[K, V], k K, e *entry[V]) []row[K, V] {
+	for i := range rows {
+		if rows[i].k != k {
+			continue
+		}
+		s.count(k, rows[i].e, -1)
+		last := len(rows) - 1
+		rows[i] = rows[last]
+		rows = rows[:last]
+		break
 	}
 	if e != nil {
 		s.count(k, e, +1)
-		m[k] = e
+		rows = append(rows, row[K, V]{k, e})
 	}
+	return rows
 }
 
 // count adds by to the row counts that e, the row of k, is part of.
@@ -223,20 +314,39 @@ func (s *snapshotMap[K, V]) count(k K, e *entry[V], by int) {
 // reshard returns a new generation of n shards holding d's rows.
 func (s *snapshotMap[K, V]) reshard(d *shards[K, V], n int) *shards[K, V] {
 	next := newShards[K, V](d.seed, n)
-	ms := make([]map[K]*entry[V], n)
-	for k, e := range d.all() {
-		i := next.index(k)
-		if ms[i] == nil {
-			ms[i] = make(map[K]*entry[V], maxLoad)
-		}
-		ms[i][k] = e
-	}
-	for i := range ms {
-		if ms[i] != nil {
-			next.slots[i].Store(&ms[i])
-		}
+	for i, rows := range next.spread(d.all()) {
+		next.slots[i].Store(newShard(d.seed, rows))
 	}
 	return next
+}
+
+// spread returns rows grouped by their slot in d, all in one array.
+func (d *shards[K, V]) spread(rows iter.Seq2[K, *entry[V]]) [][]row[K, V] {
+	var flat []row[K, V]
+	var slot []int
+	ends := make([]int, len(d.slots)) // counts, then where each slot's rows end
+	for k, e := range rows {
+		i := d.indexOf(k)
+		flat, slot = append(flat, row[K, V]{k, e}), append(slot, i)
+		ends[i]++
+	}
+	for i := 1; i < len(ends); i++ {
+		ends[i] += ends[i-1]
+	}
+	grouped := make([]row[K, V], len(flat))
+	for j := len(flat) - 1; j >= 0; j-- {
+		ends[slot[j]]--
+		grouped[ends[slot[j]]] = flat[j]
+	}
+	out := make([][]row[K, V], len(d.slots)) // ends now holds where each slot's rows start
+	for i, start := range ends {
+		end := len(grouped)
+		if i+1 < len(ends) {
+			end = ends[i+1]
+		}
+		out[i] = grouped[start:end:end]
+	}
+	return out
 }
 
 // applyLocked publishes, as one new generation, d's rows with every key of
@@ -250,22 +360,18 @@ func (s *snapshotMap[K, V]) applyLocked(edits map[K]*entry[V]) {
 	}
 	d := s.load()
 	next := newShards[K, V](d.seed, len(d.slots))
-	copied := map[int]map[K]*entry[V]{}
+	copied := map[int][]row[K, V]{}
 	for k, e := range edits {
-		i := d.index(k)
-		m, ok := copied[i]
+		i := d.indexOf(k)
+		rows, ok := copied[i]
 		if !ok {
-			m = maps.Clone(d.shard(i))
-			if m == nil {
-				m = map[K]*entry[V]{}
-			}
-			copied[i] = m
+			rows = d.slots[i].Load().appendRows(nil)
 		}
-		s.put(m, k, e)
+		copied[i] = s.put(rows, k, e)
 	}
 	for i := range d.slots {
-		if m, ok := copied[i]; ok {
-			next.slots[i].Store(&m)
+		if rows, ok := copied[i]; ok {
+			next.slots[i].Store(newShard(d.seed, rows))
 		} else {
 			next.slots[i].Store(d.slots[i].Load())
 		}
