@@ -283,15 +283,25 @@ func (m *Manager) certExpiry() time.Duration {
 // renew issues a member a new certificate for the key, role and addresses
 // of the one it presents, valid for the cluster's certificate expiry. A
 // node whose role in the cluster's records is no longer its certificate's
-// must join again.
+// must join again. The records asked are the leader's, never a
+// follower's replica: a manager that was just removed may never apply its
+// own removal, and must not renew its own certificate from it. Without a
+// leader nothing is renewed; renewal is due long before expiry.
 func (m *Manager) renew(w http.ResponseWriter, r *http.Request) {
 	id, role, _ := pki.PeerIdentity(*r.TLS)
+	if _, leader := m.store.Leader(); !m.store.IsLeader() && leader == "" {
+		writeError(w, http.StatusServiceUnavailable, errNoLeader)
+		return
+	}
+	st, err := m.State(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("the cluster's records cannot be read: %w", err))
+		return
+	}
 	var recorded pki.Role
-	m.store.Read(func(s *store.State) {
-		if n, ok := s.Nodes[id]; ok {
-			recorded = n.Role
-		}
-	})
+	if n, ok := st.Nodes[id]; ok {
+		recorded = n.Role
+	}
 	if recorded != role {
 		writeError(w, http.StatusForbidden, fmt.Errorf("node %s is a %s in the cluster's records, not a %s: join again", id, recorded, role))
 		return

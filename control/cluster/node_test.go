@@ -516,6 +516,11 @@ func TestRemovedManagerIsRefused(t *testing.T) {
 	if _, err := m2.client.Renew(ctx); err == nil {
 		t.Error("the managers renewed a removed manager's certificate")
 	}
+	// Its own manager API, whose replica may never see the removal, must
+	// not renew it either.
+	if _, err := m2.client.At(m2.advertise.String()).Renew(ctx); err == nil {
+		t.Error("a removed manager renewed its own certificate")
+	}
 }
 
 // TestRemovedNodeLosesTheGossipKeys: a worker removed while its weftd
