@@ -80,6 +80,10 @@ func notManager(verb string) error {
 	return badRequest("this node is not a manager: worker nodes cannot %s cluster networks; run this command on a manager node", verb)
 }
 
+// allocateTimeout bounds an attach's allocation, which does not end with
+// the client's request.
+const allocateTimeout = 30 * time.Second
+
 // attachCluster attaches a namespace to a cluster network: an address from
 // the managers, the network's bridge and TAP here if this is its first
 // container on this node, the veth, and an endpoint record in gossip. The
@@ -109,16 +113,28 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	d.mu.Lock()
 	local, ok := d.st.Networks[n.Name]
 	already := ok && findEndpointByID(local, ep.NetnsID) != nil
+	if !already {
+		d.attaching[ep.ID] = true
+	}
 	d.mu.Unlock()
 	if already {
 		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
 	}
+	defer func() {
+		d.mu.Lock()
+		delete(d.attaching, ep.ID)
+		d.mu.Unlock()
+	}()
+	// The client going away must not cut the allocation off half way: it
+	// runs to its end, and the attach with it, or the address goes back.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), allocateTimeout)
+	defer cancel()
 	var got store.Allocation
-	if err := c.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
+	if err := c.Apply(actx, store.Command{Op: store.OpAllocate, Allocation: alloc}, &got); err != nil {
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
-	out, err := d.plumbCluster(c, d.withKeys(ctx, n), ep)
+	out, err := d.plumbCluster(c, d.withKeys(actx, n), ep)
 	if err != nil {
 		d.member.Release(c, ep.ID) // outside d.mu: it waits on the managers
 		return api.Endpoint{}, err
@@ -295,12 +311,14 @@ func every(stop <-chan struct{}, period time.Duration, f func()) {
 }
 
 // followCluster tears down this node's copies of networks the cluster
-// removed, once no container of this node is on them. The cluster node
-// calls it after each poll of the managers, from its own goroutine.
+// removed, once no container of this node is on them, and gives back the
+// addresses the managers hold for this node that no endpoint saved here
+// has (see strayAllocations). The cluster node calls it after each poll of
+// the managers, from its own goroutine.
 func (d *Daemon) followCluster(c *cluster.Node, st *store.State) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if now, _ := d.member.Current(); now != c {
+		d.mu.Unlock()
 		return
 	}
 	changed := false
@@ -316,6 +334,38 @@ func (d *Daemon) followCluster(c *cluster.Node, st *store.State) {
 		d.followInterestLocked()
 		_ = d.save()
 	}
+	stray := d.strayAllocationsLocked(c.ID(), st)
+	d.mu.Unlock()
+	for _, a := range stray {
+		d.log.Warn("address held for no endpoint of this node, releasing it", "endpoint", a.EndpointID,
+			"container", a.Name, "network_id", a.NetworkID, "ip", a.IP)
+		d.member.Release(c, a.EndpointID) // outside d.mu: it waits on the managers
+	}
+}
+
+// strayAllocationsLocked returns the allocations of st that node holds for
+// endpoints this node has not saved and is not attaching: those of an
+// attach that crashed or was cut off between its allocation and its save,
+// or of a detach that crashed before it gave the address back. An
+// allocation made after st was read is not in it, and one in st whose
+// attach has ended since is saved or given back by then, so none of them
+// is taken from an attach. The caller holds d.mu.
+func (d *Daemon) strayAllocationsLocked(node string, st *store.State) []*store.Allocation {
+	saved := map[string]bool{}
+	for _, n := range d.st.Networks {
+		if n.Cluster {
+			for id := range n.Endpoints {
+				saved[id] = true
+			}
+		}
+	}
+	var out []*store.Allocation
+	for _, a := range st.NodeAllocations(node) {
+		if !saved[a.EndpointID] && !d.attaching[a.EndpointID] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // republish gossips this node's networks and endpoints again after a

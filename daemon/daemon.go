@@ -54,12 +54,16 @@ type Daemon struct {
 	mu      sync.Mutex // guards the fields below and the links st describes; taken before the membership's
 	st      *state     // networks and attachments, as saved
 	orphans []string   // endpoint IDs of cluster attachments restore forgot; their addresses go back
+	// attaching holds the endpoint IDs of cluster attaches in flight: their
+	// address is allocated, or being allocated, but not yet saved, so the
+	// reconcile of allocations leaves them alone.
+	attaching map[string]bool
 }
 
 // New opens the state and the underlay socket and restores every network.
 // The daemon serves nothing until Run.
 func New(cfg Config, log *slog.Logger) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(), boot: mathrand.Uint64(), stop: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(), boot: mathrand.Uint64(), stop: make(chan struct{}), attaching: map[string]bool{}}
 	d.captures.Log = log
 	d.taps = links.TAPs{Driver: cfg.TapDriver, Offload: cfg.TapOffload, Queues: cfg.Queues, Batch: cfg.Engine.BatchSize, Log: log,
 		Refused: tapRefused(log, &d.reg.Offloads)}

@@ -11,7 +11,7 @@ import (
 )
 
 func testDaemon() *Daemon {
-	d := &Daemon{cfg: DefaultConfig(), st: newState(), member: membership.New(membership.Config{})}
+	d := &Daemon{cfg: DefaultConfig(), st: newState(), member: membership.New(membership.Config{}), attaching: map[string]bool{}}
 	d.host = request.Host{DataAddr: netip.MustParseAddrPort("198.18.0.1:4789"), UnderlayMTU: 1500}
 	return d
 }

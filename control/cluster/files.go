@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,3 +90,47 @@ func removeFiles(stateDir string) {
 	_ = os.RemoveAll(clusterDir(stateDir))
 	_ = os.RemoveAll(raftDir(stateDir))
 }
+
+// pendingJoin is the identity a join asks to be admitted with, saved in
+// StateDir/cluster/join.json before the manager is asked: if its answer is
+// lost after the node was recorded, the retry presents the same node ID
+// and key, and the manager admits the same node again.
+type pendingJoin struct {
+	NodeID string `json:"node_id"`
+	Key    []byte `json:"key"` // PEM
+}
+
+func pendingPath(stateDir string) string { return filepath.Join(clusterDir(stateDir), "join.json") }
+
+// loadPendingJoin returns the identity of an earlier join that did not
+// finish, or a new one, saved.
+func loadPendingJoin(stateDir string) (string, *ecdsa.PrivateKey, error) {
+	var p pendingJoin
+	raw, err := os.ReadFile(pendingPath(stateDir))
+	if err == nil && json.Unmarshal(raw, &p) == nil && p.NodeID != "" {
+		if key, err := pki.ParseKey(p.Key); err == nil {
+			return p.NodeID, key, nil
+		}
+	}
+	key, err := pki.NewNodeKey()
+	if err != nil {
+		return "", nil, err
+	}
+	p.NodeID = newID()
+	if p.Key, err = pki.MarshalKey(key); err != nil {
+		return "", nil, err
+	}
+	if b, err := json.Marshal(p); err == nil {
+		err = os.MkdirAll(clusterDir(stateDir), 0o700)
+		if err == nil {
+			err = atomicfile.Write(pendingPath(stateDir), b)
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("cluster state: %w", err)
+		}
+	}
+	return p.NodeID, key, nil
+}
+
+// removePendingJoin forgets the identity of a join once it is done.
+func removePendingJoin(stateDir string) { _ = os.Remove(pendingPath(stateDir)) }

@@ -33,8 +33,10 @@ type JoinRequest struct {
 	Listen string
 }
 
-// AdmitError is a join that the manager refused or that never reached
-// it: nothing of the join happened.
+// AdmitError is a join that the manager refused, or whose answer never
+// came back: the manager may have recorded the node then, and a retry from
+// the same state directory is admitted as the same node (see
+// loadPendingJoin).
 type AdmitError struct {
 	Via string
 	Err error
@@ -49,13 +51,15 @@ func (e *AdmitError) Unwrap() error { return e.Err }
 // the secret, that the manager's CA is the token's), takes the identity
 // the cluster issues, on a manager starts raft and becomes a voter, starts
 // gossip, and saves its files. A failure after the admission is undone:
-// the admitting manager is asked to forget the node. Every call ends when
-// ctx does.
+// the admitting manager is asked to forget the node. The node's ID and key
+// are saved before the manager is asked, so that a join whose answer is
+// lost can be retried. Every call ends when ctx does.
 func Join(ctx context.Context, cfg Config, req JoinRequest) (*Node, error) {
 	cfg = cfg.withDefaults()
 	inf := newInfo(req.Advertise, req.Listen, "")
-	key, err := pki.NewNodeKey()
-	if err != nil {
+	var key *ecdsa.PrivateKey
+	var err error
+	if inf.NodeID, key, err = loadPendingJoin(cfg.StateDir); err != nil {
 		return nil, err
 	}
 	resp, err := admit(ctx, cfg, inf, key, req)
@@ -65,6 +69,9 @@ func Join(ctx context.Context, cfg Config, req JoinRequest) (*Node, error) {
 	n, files, err := joined(ctx, cfg, inf, key, resp, req.Via)
 	if err == nil {
 		err = saveFiles(cfg.StateDir, n.info, files)
+	}
+	if err == nil {
+		removePendingJoin(cfg.StateDir)
 	}
 	if err != nil {
 		if n != nil {

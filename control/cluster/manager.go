@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -29,6 +30,9 @@ type Manager struct {
 	client *Client // to the leader, with this manager's certificate
 	log    *slog.Logger
 	now    func() time.Time
+	// afterAdmit, if set, is called with a node's ID once it is recorded,
+	// before the answer is written: tests lose the answer there.
+	afterAdmit atomic.Pointer[func(nodeID string)]
 }
 
 // NewManager returns a manager serving st, admitting nodes with ca, and
@@ -258,6 +262,9 @@ func (m *Manager) join(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := m.admit(r.Context(), req, role)
+	if f := m.afterAdmit.Load(); f != nil && err == nil {
+		(*f)(req.NodeID)
+	}
 	reply(w, resp, err)
 }
 
@@ -326,7 +333,7 @@ func (m *Manager) admit(ctx context.Context, req AdmitRequest, role pki.Role) (A
 	if err != nil {
 		return AdmitResponse{}, badInput("cannot issue a certificate: %v", err)
 	}
-	node := &store.Node{ID: req.NodeID, Hostname: req.Hostname, Role: role, Addr: req.Addr, DataAddr: req.DataAddr, GossipAddr: req.GossipAddr, Joined: m.now().UTC()}
+	node := &store.Node{ID: req.NodeID, Hostname: req.Hostname, Role: role, Addr: req.Addr, DataAddr: req.DataAddr, GossipAddr: req.GossipAddr, Joined: m.now().UTC(), PublicKey: req.PublicKey}
 	if err := m.Apply(ctx, store.Command{Op: store.OpAddNode, Node: node}, nil); err != nil {
 		return AdmitResponse{}, err
 	}

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weftnet/weft/control/pki"
@@ -22,20 +24,33 @@ func (s *State) addNode(n *Node) (any, error) {
 	if !validRole(n.Role) {
 		return nil, errorf(ErrInvalid, "add node %s: role %q is neither %s nor %s", n.ID, n.Role, pki.RoleManager, pki.RoleWorker)
 	}
-	if _, ok := s.Nodes[n.ID]; ok {
+	old, again := s.Nodes[n.ID]
+	if again && !sameJoiner(old, n) {
 		return nil, errorf(ErrConflict, "add node %s: node %s already exists", n.ID, n.ID)
 	}
 	if n.DataAddr.IsValid() {
 		for _, o := range s.Nodes {
-			if o.DataAddr == n.DataAddr {
+			if o.DataAddr == n.DataAddr && o.ID != n.ID {
 				return nil, errorf(ErrConflict, "add node %s: data address %s already used by node %s", n.ID, n.DataAddr, o.ID)
 			}
 		}
 	}
 	nn := *n
 	nn.Joined = nn.Joined.UTC()
+	nn.PublicKey = slices.Clone(n.PublicKey)
+	if again {
+		nn.Joined, nn.GossipKeyGen, nn.GossipPrimaryGen = old.Joined, old.GossipKeyGen, old.GossipPrimaryGen
+	}
 	s.Nodes[nn.ID] = &nn
 	return nn, nil
+}
+
+// sameJoiner reports whether a node added again is the one recorded,
+// retrying its join: the same role, data address and key, whose private
+// half only that node holds (a certificate issued for it again is of no
+// use to anyone else).
+func sameJoiner(old, n *Node) bool {
+	return old.Role == n.Role && old.DataAddr == n.DataAddr && len(old.PublicKey) > 0 && bytes.Equal(old.PublicKey, n.PublicKey)
 }
 
 func (s *State) removeNode(id string, force bool) (any, error) {

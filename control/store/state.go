@@ -82,6 +82,10 @@ type Node struct {
 	// GossipAddr is the node's memberlist address.
 	GossipAddr netip.AddrPort `json:"gossip_addr,omitzero"`
 	Joined     time.Time      `json:"joined"`
+	// PublicKey is the node's key (PKIX DER) as it joined: a join that
+	// presents the same ID, role and key again is the same node retrying
+	// after a lost answer, and is admitted again.
+	PublicKey []byte `json:"public_key,omitempty"`
 	// GossipKeyGen is the newest gossip key generation the node reported
 	// installed (GossipKeyHeld).
 	GossipKeyGen uint64 `json:"gossip_key_gen,omitempty"`
@@ -166,6 +170,7 @@ func (s *State) Clone() *State {
 	c.Nodes = make(map[string]*Node, len(s.Nodes))
 	for id, n := range s.Nodes {
 		nn := *n
+		nn.PublicKey = slices.Clone(n.PublicKey)
 		c.Nodes[id] = &nn
 	}
 	c.Networks = make(map[string]*Network, len(s.Networks))

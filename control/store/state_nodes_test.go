@@ -2,6 +2,7 @@ package store
 
 import (
 	"testing"
+	"time"
 
 	"github.com/weftnet/weft/control/pki"
 )
@@ -22,6 +23,27 @@ func TestApplyNodes(t *testing.T) {
 		{name: "add empty ID", cmd: addNode("", pki.RoleWorker, ""), err: "empty node ID", kind: ErrInvalid},
 		{name: "add bad role", cmd: addNode("n9", "boss", ""), err: `add node n9: role "boss" is neither manager nor worker`, kind: ErrInvalid},
 		{name: "add no node", cmd: Command{Op: OpAddNode}, err: "command has no node", kind: ErrInvalid},
+		{
+			name: "add again with the same key", setup: with(nodes, keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "k9")),
+			cmd: keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "k9", func(n *Node) { n.Hostname, n.Joined = "again", t0.Add(time.Hour) }),
+			check: func(t *testing.T, _ any, s *State) {
+				wantEqual(t, "nodes", len(s.Nodes), 4)
+				wantEqual(t, "stored hostname", s.Nodes["n9"].Hostname, "again")
+				wantEqual(t, "stored joined", s.Nodes["n9"].Joined, t0)
+			},
+		},
+		{
+			name: "add again with another key", setup: with(nodes, keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "k9")),
+			cmd: keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "other"), err: "node n9 already exists", kind: ErrConflict,
+		},
+		{
+			name: "add again from another data address", setup: with(nodes, keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "k9")),
+			cmd: keyed(addNode("n9", pki.RoleWorker, "198.18.0.8:4789"), "k9"), err: "node n9 already exists", kind: ErrConflict,
+		},
+		{
+			name: "add again in another role", setup: with(nodes, keyed(addNode("n9", pki.RoleWorker, "198.18.0.9:4789"), "k9")),
+			cmd: keyed(addNode("n9", pki.RoleManager, "198.18.0.9:4789"), "k9"), err: "node n9 already exists", kind: ErrConflict,
+		},
 		{name: "add duplicate data address", setup: nodes, cmd: addNode("n9", pki.RoleWorker, "198.18.0.2:4789"), err: "data address 198.18.0.2:4789 already used by node n2", kind: ErrConflict},
 		{
 			name: "remove", setup: nodes, cmd: Command{Op: OpRemoveNode, NodeID: "n3"},
@@ -75,4 +97,15 @@ func TestApplyNodes(t *testing.T) {
 			},
 		},
 	})
+}
+
+// keyed gives an AddNode command's node a public key, and edits it.
+func keyed(c Command, key string, edits ...func(*Node)) Command {
+	n := *c.Node
+	n.PublicKey = []byte(key)
+	for _, e := range edits {
+		e(&n)
+	}
+	c.Node = &n
+	return c
 }
