@@ -22,6 +22,8 @@ var (
 		"Rows of the forwarding database by VNI: kind=\"mac\" (MAC to VTEP), kind=\"ip\" (IP to MAC).", []string{"vni", "kind"}, nil)
 	descGossipMembers = prometheus.NewDesc("weft_gossip_members",
 		"Cluster members this node's gossip sees, itself included, by state; absent outside a cluster.", []string{"state"}, nil)
+	descGossipDropped = prometheus.NewDesc("weft_gossip_dropped_total",
+		"Gossip records, interests and leave notices from other nodes this node dropped, by reason: signature (not signed by the node they speak for), unknown_signer (that node's key stayed unknown), future_version (a version too far ahead of this node's clock); absent outside a cluster.", []string{"reason"}, nil)
 	descRaftLeader = prometheus.NewDesc("weft_raft_leader",
 		"1 if this manager is the raft leader, 0 otherwise; absent on workers and outside a cluster.", nil, nil)
 	descRaftState = prometheus.NewDesc("weft_raft_state",
@@ -46,7 +48,7 @@ type daemonCollector struct{ d *Daemon }
 // Describe implements prometheus.Collector.
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descFDBEntries, descGossipMembers, descRaftLeader, descRaftState, descRaftTerm,
+		descFDBEntries, descGossipMembers, descGossipDropped, descRaftLeader, descRaftState, descRaftTerm,
 		descRaftCommitIndex, descRaftAppliedIndex, descDataKeyAge, descGossipKeyAge, descUnauthDropped,
 	} {
 		ch <- d
@@ -116,6 +118,9 @@ func collectCluster(ch chan<- prometheus.Metric, c clusterStats, now time.Time) 
 		counts := a.MemberCounts()
 		for _, s := range gossip.MemberStates() {
 			ch <- gauge(descGossipMembers, counts[s], s.String())
+		}
+		for reason, n := range a.Dropped() {
+			ch <- prometheus.MustNewConstMetric(descGossipDropped, prometheus.CounterValue, float64(n), reason)
 		}
 	}
 	st, ok := c.RaftStats()

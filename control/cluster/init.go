@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/netip"
@@ -122,9 +123,10 @@ func (n *Node) waitLeader(ctx context.Context) error {
 
 // self is this node's record in the cluster.
 func (n *Node) self() *store.Node {
+	pub, _ := x509.MarshalPKIXPublicKey(n.id.Leaf.PublicKey) // a node key, which always marshals
 	return &store.Node{
 		ID: n.nodeID, Hostname: n.cfg.Hostname, Role: n.role, Addr: n.advertise, DataAddr: n.cfg.DataAddr,
-		GossipAddr: n.gossipAddr(), Joined: time.Now().UTC(),
+		GossipAddr: n.gossipAddr(), Joined: time.Now().UTC(), PublicKey: pub,
 	}
 }
 

@@ -59,6 +59,8 @@ func (n *Node) run() {
 			return
 		case <-poll.C:
 			n.poll()
+		case <-n.kick:
+			n.poll()
 		case <-keys.C:
 			n.rotateDataKeys()
 		}
@@ -131,6 +133,7 @@ func (n *Node) poll() {
 			n.saveInfo()
 		}
 		n.rememberPeers(st)
+		n.followNodeKeys(st)
 		if n.cfg.OnState != nil {
 			n.cfg.OnState(n, st)
 		}

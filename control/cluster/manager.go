@@ -149,6 +149,11 @@ func (m *Manager) apply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, role, _ := pki.PeerIdentity(*r.TLS)
+	if c.Op == store.OpSetNodeKey {
+		// A node reports the key its certificate is for, whatever it sent.
+		c.NodeID = id
+		c.PublicKey, _ = x509.MarshalPKIXPublicKey(r.TLS.PeerCertificates[0].PublicKey)
+	}
 	if err := onBehalf(&c, id, role); err != nil {
 		writeError(w, http.StatusForbidden, err)
 		return

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -36,6 +37,8 @@ type Node struct {
 	id        *pki.Identity
 	client    *Client
 	agent     *gossip.Agent
+	verifier  *gossipTrust  // what gossip is checked against
+	kick      chan struct{} // a poll wanted now (see nodeKeys.Verify)
 
 	// managers only
 	ca      *pki.CA
@@ -63,9 +66,20 @@ var ErrNotManager = errors.New("this node is not a manager")
 // newNode returns a node of inf with identity id, not yet serving.
 func newNode(cfg Config, inf info, id *pki.Identity) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Node{
+	n := &Node{
 		cfg: cfg, log: cfg.Logger, nodeID: inf.NodeID, role: inf.Role, advertise: inf.Advertise, id: id, info: inf,
 		client: NewClient(id.ClientConfig(), inf.Managers), ctx: ctx, cancel: cancel, known: map[string]string{},
+		kick: make(chan struct{}, 1),
+	}
+	n.verifier = newGossipTrust(inf.NodeID, id.Leaf.PublicKey, n.pollSoon)
+	return n
+}
+
+// pollSoon asks the node's goroutine for a poll now, without waiting.
+func (n *Node) pollSoon() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -213,6 +227,14 @@ func (n *Node) startGossip() error {
 	cfg.Meta = gossip.NodeMeta{Role: n.role, VTEP: n.cfg.DataAddr, Hostname: n.cfg.Hostname}
 	cfg.Keys = n.GossipKeys()
 	cfg.Logger = n.log
+	key, ok := n.id.Cert.PrivateKey.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("start gossip: node key %T cannot sign", n.id.Cert.PrivateKey)
+	}
+	cfg.Signer, cfg.Verifier = keySigner{key}, n.verifier
+	if n.store != nil {
+		n.store.Read(func(s *store.State) { n.verifier.update(s, n.nodeID) })
+	}
 	agent, err := gossip.New(cfg, n.cfg.Handler)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)

@@ -66,6 +66,8 @@ func TestNodeCluster(t *testing.T) {
 			t.Fatal("m2 reports no raft stats")
 		}
 		for _, m := range []*Node{m1, m2} {
+			// m2's replica may still be applying the log it was sent.
+			poll.Until(t, 5*time.Second, m.cfg.Hostname+"'s replica to hold the gossip key", func() bool { return len(m.GossipKeyGenerations()) > 0 })
 			keys := m.GossipKeyGenerations()
 			if len(keys) != 1 || keys[0].Generation != 1 || keys[0].Created.IsZero() || keys[0].Key != nil {
 				t.Errorf("%s's stored gossip keys: got %+v; want generation 1 with its creation time and no key", m.cfg.Hostname, keys)

@@ -25,9 +25,13 @@ type Agent struct {
 	ml      *memberlist.Memberlist
 	queue   *memberlist.TransmitLimitedQueue
 	events  *notifier
-	keyring *memberlist.Keyring // nil: gossip is not encrypted
-	keysMu  sync.Mutex          // serialises SetKeys
-	up      atomic.Int32        // members whose records are visible, this node included
+	keyring *memberlist.Keyring             // nil: gossip is not encrypted
+	keysMu  sync.Mutex                      // serialises SetKeys
+	up      atomic.Int32                    // members whose records are visible, this node included
+	drops   [len(dropReasons)]atomic.Uint64 // messages dropped, by reason (see Dropped)
+
+	heldMu sync.Mutex // guards held
+	held   []held     // messages whose signer was not known yet, oldest first
 
 	mu        sync.Mutex // guards the fields below; never held while calling memberlist
 	store     *store
@@ -165,7 +169,9 @@ func (a *Agent) Leave(timeout time.Duration) error {
 		return nil
 	}
 	a.left = true
-	a.queue.QueueBroadcast(&broadcast{name: "l/" + a.cfg.NodeID, msg: encodeLeave(a.cfg.NodeID, a.life)})
+	l := leaveNotice{Node: a.cfg.NodeID, Life: a.life}
+	l.Sig = a.sign(leaveMsg(l))
+	a.queue.QueueBroadcast(&broadcast{name: "l/" + a.cfg.NodeID, msg: encodeLeave(l)})
 	// Give the notice a gossip round's head start on memberlist's dead
 	// message, so that most members see us leave rather than die.
 	head := 2 * a.cfg.GossipInterval

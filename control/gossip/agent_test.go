@@ -156,9 +156,9 @@ func TestRefuteCopiesFromEarlierRun(t *testing.T) {
 		incoming    Record
 		wantDeleted bool
 	}{
-		{"unknown record of ours is deleted", false, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: 1 << 62}, true},
-		{"newer copy of our live record is outbid", true, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: 1 << 62}, false},
-		{"newer tombstone of our live record is outbid", true, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: 1 << 62, Deleted: true}, false},
+		{"unknown record of ours is deleted", false, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: ahead()}, true},
+		{"newer copy of our live record is outbid", true, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: ahead()}, false},
+		{"newer tombstone of our live record is outbid", true, Record{EndpointID: "e1", Network: "n1", Node: "a", Version: ahead(), Deleted: true}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,8 +34,16 @@ type Config struct {
 	// node may take over its ID from another address: a host that comes
 	// back with a new address.
 	DeadNodeReclaimTime time.Duration
-	Transport           memberlist.Transport // nil: memberlist's NetTransport on BindAddr:BindPort
-	Logger              *slog.Logger         // nil: slog.Default()
+	// Signer signs this node's records, interests and leave notices, and
+	// Verifier checks the others'; see sign.go. Both nil: gossip is
+	// unsigned and any member may speak for any other (tests only).
+	Signer   Signer
+	Verifier Verifier
+	// MaxClockSkew is how far ahead of this node's clock a version may
+	// be: messages with versions further ahead are dropped.
+	MaxClockSkew time.Duration
+	Transport    memberlist.Transport // nil: memberlist's NetTransport on BindAddr:BindPort
+	Logger       *slog.Logger         // nil: slog.Default()
 }
 
 // DefaultConfig returns the production settings for a LAN cluster.
@@ -73,6 +81,9 @@ func DefaultConfig() Config {
 		TombstoneTTL:        time.Minute,            // far longer than a sync round, so deletes reach everyone
 		DeadOwnerTTL:        time.Hour,              // a node away longer re-publishes anyway when it returns
 		DeadNodeReclaimTime: 10 * time.Second,       // node IDs are random: only the same host, moved, reuses one
+		Signer:              nil,                    // set by the cluster node: its node key
+		Verifier:            nil,                    // set by the cluster node: the keys of the cluster's nodes
+		MaxClockSkew:        time.Minute,            // clocks of a cluster's hosts agree far better (NTP)
 		Transport:           nil,                    // real sockets
 		Logger:              nil,                    // slog.Default()
 	}
@@ -90,6 +101,7 @@ func (c Config) withDefaults() Config {
 	setZero(&c.TombstoneTTL, d.TombstoneTTL)
 	setZero(&c.DeadOwnerTTL, d.DeadOwnerTTL)
 	setZero(&c.DeadNodeReclaimTime, d.DeadNodeReclaimTime)
+	setZero(&c.MaxClockSkew, d.MaxClockSkew)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -113,6 +125,9 @@ func (c Config) validate() error {
 	}
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return fmt.Errorf("gossip config: ProbeTimeout %v must be below ProbeInterval %v", c.ProbeTimeout, c.ProbeInterval)
+	}
+	if (c.Signer == nil) != (c.Verifier == nil) {
+		return errors.New("gossip config: set both Signer and Verifier, or neither")
 	}
 	for i, k := range c.Keys {
 		if err := memberlist.ValidateKey(k); err != nil {

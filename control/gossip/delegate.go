@@ -157,12 +157,30 @@ func (a *Agent) memberEvent(n *memberlist.Node, ev int) {
 	a.events.records(nets)
 }
 
-// leaveNotice applies another node's notice that it is leaving: it is left
-// from now on, and its records are hidden. The notice is passed on once.
-func (a *Agent) leaveNotice(l leaveNotice) {
+// leaveNotice applies another node's notice that it is leaving, once
+// checked (see checkLeave).
+func (a *Agent) leaveNotice(l leaveNotice) { a.checkLeave(l, time.Now()) }
+
+// checkLeave applies a leave notice that arrived at since if it is news
+// and signed by the node leaving; it drops, counts or holds it otherwise
+// (see judge).
+func (a *Agent) checkLeave(l leaveNotice, since time.Time) {
 	if l.Node == a.cfg.NodeID {
 		return
 	}
+	a.mu.Lock()
+	e, ok := a.members[l.Node]
+	news := ok && e.life == l.Life && e.State != StateLeft
+	a.mu.Unlock()
+	if !news || !a.judge(a.verify(l.Node, leaveMsg(l), l.Sig), dropSignature, held{leave: &l, since: since}, "leave notice", l.Node) {
+		return
+	}
+	a.applyLeave(l)
+}
+
+// applyLeave applies a checked leave notice: its node is left from now on,
+// and its records are hidden. The notice is passed on once.
+func (a *Agent) applyLeave(l leaveNotice) {
 	a.mu.Lock()
 	e, ok := a.members[l.Node]
 	if !ok || e.life != l.Life || e.State == StateLeft {
@@ -178,7 +196,7 @@ func (a *Agent) leaveNotice(l leaveNotice) {
 	a.countUpLocked()
 	m := e.Member
 	a.mu.Unlock()
-	a.queue.QueueBroadcast(&broadcast{name: "l/" + l.Node, msg: encodeLeave(l.Node, l.Life)})
+	a.queue.QueueBroadcast(&broadcast{name: "l/" + l.Node, msg: encodeLeave(l)})
 	a.events.member(m)
 	a.events.records(nets)
 }

@@ -199,3 +199,8 @@ func (r *recorder) memberCalls() []Member {
 	defer r.mu.Unlock()
 	return append([]Member(nil), r.members...)
 }
+
+// ahead returns a version made 30 s ahead of now, as a node whose clock
+// runs ahead (or an earlier run of this one) could have made: newer than
+// anything made now, within MaxClockSkew.
+func ahead() uint64 { return uint64(time.Now().Add(30 * time.Second).UnixNano()) }

@@ -22,6 +22,7 @@ type interest struct {
 	Life    uint64
 	Version uint64
 	Left    bool
+	Sig     []byte // Node's signature (see sign.go)
 }
 
 // newer reports whether i should replace o.
@@ -119,6 +120,7 @@ func (a *Agent) sayLocked(network string, left bool, floor uint64, now time.Time
 		prev = max(prev, e.Version)
 	}
 	in := interest{Node: a.cfg.NodeID, Network: network, Life: a.life, Version: nextVersion(prev, now), Left: left}
+	in.Sig = a.sign(interestMsg(in))
 	own[k] = &interestEntry{interest: in, stored: now}
 	return in
 }
@@ -149,11 +151,57 @@ func (a *Agent) broadcastInterest(in interest) {
 }
 
 // mergeInterests applies interests heard from other nodes, from a
-// broadcast (relay: pass what is new on) or a push/pull. A claim about this
-// node's current life that is not what it says is answered with a newer
-// interest. Members that newly have a network are sent this node's records
-// of it.
+// broadcast (relay: pass what is new on) or a push/pull, once checked (see
+// checkInterests).
 func (a *Agent) mergeInterests(ins []interest, relay bool) {
+	a.applyInterests(a.checkInterests(ins, relay, time.Now()), relay)
+}
+
+// checkInterests returns those of ins that would change something and are
+// signed by their node, with versions not ahead of this node's clock by
+// more than MaxClockSkew; it drops, counts or holds the others (see
+// judge). They arrived at since.
+func (a *Agent) checkInterests(ins []interest, relay bool, since time.Time) []interest {
+	var cand []interest
+	a.mu.Lock()
+	for _, in := range ins {
+		if a.interestNewsLocked(in) {
+			cand = append(cand, in)
+		}
+	}
+	a.mu.Unlock()
+	now := time.Now()
+	out := cand[:0]
+	for _, in := range cand {
+		if a.tooNew(in.Version, now) {
+			a.drop(dropFutureVersion, "interest", in.Node)
+			continue
+		}
+		if a.judge(a.verify(in.Node, interestMsg(in), in.Sig), dropSignature, held{in: &in, relay: relay, since: since}, "interest", in.Node) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// interestNewsLocked reports whether merging in would change anything: a
+// newer interest of another node, or a wrong claim about this node's
+// current life that it must answer.
+func (a *Agent) interestNewsLocked(in interest) bool {
+	if in.Node == a.cfg.NodeID {
+		return a.wrongClaimLocked(in)
+	}
+	cur, ok := a.interests[in.Node][in.key()]
+	return !ok || in.newer(cur.interest)
+}
+
+// applyInterests merges checked interests. A claim about this node's
+// current life that is not what it says is answered with a newer interest.
+// Members that newly have a network are sent this node's records of it.
+func (a *Agent) applyInterests(ins []interest, relay bool) {
+	if len(ins) == 0 {
+		return
+	}
 	now := time.Now()
 	var out []interest
 	var jobs []job
@@ -191,17 +239,22 @@ func (a *Agent) mergeInterests(ins []interest, relay bool) {
 }
 
 // refuteInterestLocked returns this node's answer to a claim about its own
-// interest in a network, if the claim is about this life, wrong, and not
-// older than what the node said last.
+// interest in a network, if the claim is wrong (see wrongClaimLocked).
 func (a *Agent) refuteInterestLocked(in interest, now time.Time) (interest, bool) {
-	left := !a.local[in.Network]
-	if in.Life != a.life || in.Left == left {
+	if !a.wrongClaimLocked(in) {
 		return interest{}, false
 	}
-	if e, ok := a.interests[a.cfg.NodeID][in.key()]; ok && e.Version > in.Version {
-		return interest{}, false
+	return a.sayLocked(in.Network, !a.local[in.Network], in.Version, now), true
+}
+
+// wrongClaimLocked reports whether in is a claim about this node's current
+// life that is not what it says, and not older than what it said last.
+func (a *Agent) wrongClaimLocked(in interest) bool {
+	if in.Life != a.life || in.Left == !a.local[in.Network] {
+		return false
 	}
-	return a.sayLocked(in.Network, left, in.Version, now), true
+	e, ok := a.interests[a.cfg.NodeID][in.key()]
+	return !ok || e.Version <= in.Version
 }
 
 // refreshInterestLocked recomputes which networks another node has now:

@@ -173,7 +173,7 @@ func TestWrongInterestClaimIsRefuted(t *testing.T) {
 	c := newTestCluster(t, nil)
 	agents := startWithNetworks(t, c, map[string][]string{"a": {"n1"}, "b": {"n1"}}, "a", "b")
 	a, b := agents[0], agents[1]
-	b.mergeInterests([]interest{{Node: "a", Network: "n9", Life: a.life, Version: 1 << 62}}, true)
+	b.mergeInterests([]interest{{Node: "a", Network: "n9", Life: a.life, Version: ahead()}}, true)
 	if got := b.Interested("n9"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("b.Interested(n9) = %v right after the claim; want [a]", got)
 	}
@@ -238,7 +238,7 @@ func TestEarlierLifeCannotShadowInterest(t *testing.T) {
 	c := newTestCluster(t, nil)
 	agents := startWithNetworks(t, c, map[string][]string{"x": {"n1"}, "y": {"n1"}}, "x", "y")
 	x, y := agents[0], agents[1]
-	stale := interest{Node: "x", Network: "n1", Life: x.life ^ 2, Version: 1 << 62, Left: true}
+	stale := interest{Node: "x", Network: "n1", Life: x.life ^ 2, Version: ahead(), Left: true}
 	y.mergeInterests([]interest{stale}, true)
 	if got := y.Interested("n1"); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("y.Interested(n1) = %v after an earlier life's newer leave; want [x]", got)

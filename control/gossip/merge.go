@@ -26,12 +26,58 @@ func (a *Agent) merge(recs []Record, relay bool) { a.mergeFrom(recs, relay, "") 
 // live records from owns are kept even if this node does not know it as a
 // member yet.
 func (a *Agent) mergeFrom(recs []Record, relay bool, from string) {
+	a.mergeChecked(a.checkRecords(recs, relay, from, time.Now()), relay, from)
+}
+
+// checkRecords returns those of recs worth merging (wanted, and newer than
+// the copy held) that are signed by their owner, with versions not ahead
+// of this node's clock by more than MaxClockSkew; it drops, counts or holds
+// the others (see judge). They arrived at since. Only news is verified, so
+// the copies that every relay and sync repeats cost no signature check.
+func (a *Agent) checkRecords(recs []Record, relay bool, from string, since time.Time) []Record {
+	var cand []Record
+	a.mu.Lock()
+	for _, r := range recs {
+		if !a.takesLocked(r, relay, from) {
+			continue
+		}
+		if cur, had := a.store.get(r.EndpointID); had && !newer(r, cur) {
+			continue
+		}
+		cand = append(cand, r)
+	}
+	a.mu.Unlock()
+	now := time.Now()
+	out := cand[:0]
+	for _, r := range cand {
+		if a.tooNew(r.Version, now) {
+			a.drop(dropFutureVersion, "record", r.Node)
+			continue
+		}
+		v, reason := a.verifyRecord(r)
+		if a.judge(v, reason, held{rec: &r, relay: relay, from: from, since: since}, "record", r.Node) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// takesLocked reports whether merge takes r at all (see merge).
+func (a *Agent) takesLocked(r Record, relay bool, from string) bool {
+	return a.wantsLocked(r) && (relay || r.Deleted || r.Node == from || a.knownLocked(r.Node))
+}
+
+// mergeChecked merges records that checkRecords passed.
+func (a *Agent) mergeChecked(recs []Record, relay bool, from string) {
+	if len(recs) == 0 {
+		return
+	}
 	now := time.Now()
 	nets := make(map[string]bool)
 	var out []Record
 	a.mu.Lock()
 	for _, r := range recs {
-		if !a.wantsLocked(r) || !relay && !r.Deleted && r.Node != from && !a.knownLocked(r.Node) {
+		if !a.takesLocked(r, relay, from) {
 			continue
 		}
 		send, how := a.mergeOneLocked(r, now, nets)
@@ -79,11 +125,11 @@ func (a *Agent) refutation(r, cur Record, had bool, now time.Time) (Record, bool
 	switch {
 	case had && cur.Node == a.cfg.NodeID && !cur.Deleted:
 		cur.Version = v
-		return cur, true
+		return a.signRecord(cur), true
 	case r.Deleted:
 		return Record{}, false
 	default:
-		return r.tombstone(v), true
+		return a.signRecord(r.tombstone(v)), true
 	}
 }
 

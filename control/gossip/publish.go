@@ -18,6 +18,7 @@ func (a *Agent) Publish(r Record) Record {
 	a.mu.Lock()
 	prev, _ := a.store.get(r.EndpointID)
 	r.Version = nextVersion(prev.Version, now)
+	r = a.signRecord(r)
 	old, had, _ := a.store.put(r, now)
 	nets := a.changedLocked(old, had, r)
 	a.mu.Unlock()
@@ -37,7 +38,7 @@ func (a *Agent) Withdraw(endpointID string) bool {
 		a.mu.Unlock()
 		return false
 	}
-	t := cur.tombstone(nextVersion(cur.Version, now))
+	t := a.signRecord(cur.tombstone(nextVersion(cur.Version, now)))
 	old, had, _ := a.store.put(t, now)
 	nets := a.changedLocked(old, had, t)
 	a.mu.Unlock()

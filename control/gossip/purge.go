@@ -14,6 +14,7 @@ func (a *Agent) purgeLoop() {
 			return
 		case now := <-t.C:
 			a.purge(now)
+			a.expireHeld(now)
 		}
 	}
 }

@@ -36,6 +36,7 @@ type Record struct {
 	KeyGen     uint64         // the newest key generation the owner can open on an encrypted network; 0 otherwise
 	Version    uint64         // set by Publish
 	Deleted    bool           // tombstone
+	Sig        []byte         // Node's signature of all the above (see sign.go); set by Publish
 }
 
 // clone returns r with its own copy of Aliases.
@@ -82,8 +83,8 @@ func newer(a, b Record) bool {
 	return compareContent(a, b) > 0
 }
 
-// compareContent orders records by everything but key, owner, version and
-// deletion; it returns 0 when those fields are equal.
+// compareContent orders records by everything but key, owner, version,
+// deletion and signature; it returns 0 when those fields are equal.
 func compareContent(a, b Record) int {
 	return cmp.Or(
 		cmp.Compare(a.Network, b.Network),

@@ -41,6 +41,7 @@ type wireRecord struct {
 	KeyGen  uint64         `json:"kg,omitempty"`
 	Ver     uint64         `json:"ver"`
 	Del     bool           `json:"del,omitempty"`
+	Sig     []byte         `json:"sig,omitempty"`
 }
 
 // wireState is the push/pull payload: who has which network.
@@ -55,6 +56,7 @@ type wireInterest struct {
 	Life uint64 `json:"life"`
 	Ver  uint64 `json:"ver"`
 	Left bool   `json:"left,omitempty"`
+	Sig  []byte `json:"sig,omitempty"`
 }
 
 // wireSync is a syncMsg on the wire.
@@ -70,12 +72,13 @@ type wireSync struct {
 type leaveNotice struct {
 	Node string `json:"node"`
 	Life uint64 `json:"life"` // the leaving agent's life, see wireMeta
+	Sig  []byte `json:"sig,omitempty"`
 }
 
 func toWire(r Record) wireRecord {
 	w := wireRecord{
 		ID: r.EndpointID, Net: r.Network, VNI: r.VNI, IP: r.IP, VTEP: r.VTEP,
-		Node: r.Node, Name: r.Name, Aliases: r.Aliases, Boot: r.Boot, KeyGen: r.KeyGen, Ver: r.Version, Del: r.Deleted,
+		Node: r.Node, Name: r.Name, Aliases: r.Aliases, Boot: r.Boot, KeyGen: r.KeyGen, Ver: r.Version, Del: r.Deleted, Sig: r.Sig,
 	}
 	if r.MAC != (fdb.MAC{}) {
 		w.MAC = r.MAC.String()
@@ -91,7 +94,7 @@ func fromWire(w wireRecord) (Record, error) {
 	}
 	r := Record{
 		EndpointID: w.ID, Network: w.Net, VNI: w.VNI, IP: w.IP, VTEP: w.VTEP,
-		Node: w.Node, Name: w.Name, Aliases: w.Aliases, Boot: w.Boot, KeyGen: w.KeyGen, Version: w.Ver, Deleted: w.Del,
+		Node: w.Node, Name: w.Name, Aliases: w.Aliases, Boot: w.Boot, KeyGen: w.KeyGen, Version: w.Ver, Deleted: w.Del, Sig: w.Sig,
 	}
 	if w.MAC != "" {
 		mac, err := fdb.ParseMAC(w.MAC)
@@ -108,10 +111,9 @@ func encodeRecord(r Record) []byte {
 	return encode(msgRecord, toWire(r))
 }
 
-// encodeLeave returns the broadcast message saying the given life of node
-// is leaving.
-func encodeLeave(node string, life uint64) []byte {
-	return encode(msgLeave, leaveNotice{Node: node, Life: life})
+// encodeLeave returns the broadcast message of a leave notice.
+func encodeLeave(l leaveNotice) []byte {
+	return encode(msgLeave, l)
 }
 
 // encodeInterest returns the broadcast message for one interest.
@@ -178,7 +180,7 @@ func splitBatch(b []byte) ([][]byte, error) {
 }
 
 func toWireInterest(in interest) wireInterest {
-	return wireInterest{Node: in.Node, Net: in.Network, Life: in.Life, Ver: in.Version, Left: in.Left}
+	return wireInterest{Node: in.Node, Net: in.Network, Life: in.Life, Ver: in.Version, Left: in.Left, Sig: in.Sig}
 }
 
 var errBadInterest = errors.New("want non-empty node and network of at most 255 bytes and a non-zero version")
@@ -187,7 +189,7 @@ func fromWireInterest(w wireInterest) (interest, error) {
 	if w.Node == "" || w.Net == "" || len(w.Node) > maxIDLen || len(w.Net) > maxIDLen || w.Ver == 0 {
 		return interest{}, fmt.Errorf("interest of %q in %q: %w", w.Node, w.Net, errBadInterest)
 	}
-	return interest{Node: w.Node, Network: w.Net, Life: w.Life, Version: w.Ver, Left: w.Left}, nil
+	return interest{Node: w.Node, Network: w.Net, Life: w.Life, Version: w.Ver, Left: w.Left, Sig: w.Sig}, nil
 }
 
 func encode(kind byte, v any) []byte {

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/weftnet/weft/control/pki"
@@ -48,7 +49,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{"interest without network", append([]byte{msgInterest}, `{"node":"a","ver":1}`...)},
 		{"interest version zero", append([]byte{msgInterest}, `{"node":"a","net":"n1"}`...)},
 		{"sync without sender", append([]byte{msgSync}, `{"net":"n1","records":[]}`...)},
-		{"batch is not one message", encodeBatch([][]byte{encodeLeave("a", 1)})},
+		{"batch is not one message", encodeBatch([][]byte{encodeLeave(leaveNotice{Node: "a", Life: 1})})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,18 +74,18 @@ func TestSyncSkipsBadRecords(t *testing.T) {
 }
 
 func TestStateSkipsBadInterests(t *testing.T) {
-	good := interest{Node: "a", Network: "n1", Life: 7, Version: 3, Left: true}
+	good := interest{Node: "a", Network: "n1", Life: 7, Version: 3, Left: true, Sig: []byte{1, 2}}
 	ins, bad, err := decodeState(encodeState([]interest{good, {Node: "a", Version: 1}, {Node: "a", Network: "n1"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ins) != 1 || bad != 2 || ins[0] != good {
+	if len(ins) != 1 || bad != 2 || !reflect.DeepEqual(ins[0], good) {
 		t.Errorf("got %+v, %d bad; want [%+v], 2 bad", ins, bad, good)
 	}
 }
 
 func TestBatch(t *testing.T) {
-	msgs := [][]byte{encodeLeave("a", 1), encodeInterest(interest{Node: "a", Network: "n1", Life: 1, Version: 2})}
+	msgs := [][]byte{encodeLeave(leaveNotice{Node: "a", Life: 1}), encodeInterest(interest{Node: "a", Network: "n1", Life: 1, Version: 2})}
 	got, err := splitBatch(encodeBatch(msgs))
 	if err != nil || len(got) != 2 || !bytes.Equal(got[0], msgs[0]) || !bytes.Equal(got[1], msgs[1]) {
 		t.Errorf("splitBatch(encodeBatch(msgs)) = %q, %v; want %q", got, err, msgs)
@@ -125,10 +126,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	r.Node, r.Version = "a", 1
 	f.Add(encodeRecord(r))
 	f.Add(encodeRecord(r.tombstone(2)))
-	f.Add(encodeLeave("a", 5))
+	f.Add(encodeLeave(leaveNotice{Node: "a", Life: 5}))
 	f.Add(encodeInterest(interest{Node: "a", Network: "n1", Life: 1, Version: 2}))
 	f.Add(encodeSync(syncMsg{From: "a", Network: "n1", Records: []Record{r, r.tombstone(3)}}))
-	f.Add(encodeBatch([][]byte{encodeRecord(r), encodeLeave("a", 5)}))
+	f.Add(encodeBatch([][]byte{encodeRecord(r), encodeLeave(leaveNotice{Node: "a", Life: 5})}))
 	f.Add([]byte{msgRecord, '{', '}'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msgs := [][]byte{b}

@@ -9,8 +9,8 @@ package store
 
 // CheckWorkerOp returns why the worker node may never apply c, whatever the
 // state: a worker may allocate addresses for itself, give them back,
-// remove itself from the cluster and report the gossip keys it holds,
-// nothing else. A manager can refuse such a
+// remove itself from the cluster, report the gossip keys it holds and its
+// own key, nothing else. A manager can refuse such a
 // command before it reaches the log; Apply checks it again.
 func CheckWorkerOp(node string, c Command) error {
 	switch c.Op {
@@ -25,6 +25,10 @@ func CheckWorkerOp(node string, c Command) error {
 	case OpGossipKeyHeld:
 		if c.NodeID != node {
 			return errorf(ErrForbidden, "worker %s may only report the gossip keys it holds itself", node)
+		}
+	case OpSetNodeKey:
+		if c.NodeID != node {
+			return errorf(ErrForbidden, "worker %s may only report its own key", node)
 		}
 	case OpRelease:
 	default:

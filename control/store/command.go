@@ -30,6 +30,9 @@ const (
 	OpSetGossipPrimary = "SetGossipPrimary" // Generation
 	OpRetireGossipKeys = "RetireGossipKeys" // Generation: the oldest kept
 	OpSetCertExpiry    = "SetCertExpiry"    // CertExpiry
+	// A node that joined before nodes' keys were recorded reports its own;
+	// the manager takes it from the node's certificate.
+	OpSetNodeKey = "SetNodeKey" // NodeID, PublicKey
 )
 
 // Command is one change to State, as it travels through the raft log (JSON).
@@ -70,6 +73,8 @@ type Command struct {
 	Primary uint64 `json:"primary,omitempty"`
 	// CertExpiry is the lifetime of node certificates (SetCertExpiry).
 	CertExpiry time.Duration `json:"cert_expiry,omitempty"`
+	// PublicKey is a node's key, PKIX DER (SetNodeKey).
+	PublicKey []byte `json:"public_key,omitempty"`
 	// Worker, when set, is the worker node on whose behalf the command is
 	// applied: Apply holds the command to what a worker may do (see
 	// CheckWorkerOp). The manager that receives a command from a worker
@@ -159,6 +164,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return nil, s.retireGossipKeys(c.Generation)
 	case OpSetCertExpiry:
 		return nil, s.setCertExpiry(c.CertExpiry)
+	case OpSetNodeKey:
+		return nil, s.setNodeKey(c.NodeID, c.PublicKey)
 	}
 	return nil, errorf(ErrInvalid, "unknown command op %q", c.Op)
 }

@@ -73,6 +73,22 @@ func (s *State) removeNode(id string, force bool) (any, error) {
 	return s.releaseNode(id), nil
 }
 
+// setNodeKey records a node's key, once: a key recorded is never replaced,
+// since the gossip of the node is checked against it.
+func (s *State) setNodeKey(id string, key []byte) error {
+	n, ok := s.Nodes[id]
+	switch {
+	case !ok:
+		return errorf(ErrNotFound, "set key of node %s: no such node", id)
+	case len(key) == 0:
+		return errorf(ErrInvalid, "set key of node %s: empty key", id)
+	case len(n.PublicKey) > 0 && !bytes.Equal(n.PublicKey, key):
+		return errorf(ErrConflict, "set key of node %s: it has another key already", id)
+	}
+	n.PublicKey = slices.Clone(key)
+	return nil
+}
+
 func (s *State) setRole(id string, role pki.Role) (any, error) {
 	n, ok := s.Nodes[id]
 	if !ok {

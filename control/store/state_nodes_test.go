@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -108,4 +110,33 @@ func keyed(c Command, key string, edits ...func(*Node)) Command {
 	}
 	c.Node = &n
 	return c
+}
+
+// A node's key is recorded once and never replaced.
+func TestSetNodeKey(t *testing.T) {
+	s := NewState()
+	s.Nodes["n1"] = &Node{ID: "n1", Role: pki.RoleWorker}
+	for _, tt := range []struct {
+		name string
+		id   string
+		key  []byte
+		kind error
+	}{
+		{"first report", "n1", []byte{1}, nil},
+		{"the same again", "n1", []byte{1}, nil},
+		{"another key", "n1", []byte{2}, ErrConflict},
+		{"empty", "n1", nil, ErrInvalid},
+		{"no such node", "x", []byte{1}, ErrNotFound},
+	} {
+		_, err := s.Apply(Command{Op: OpSetNodeKey, NodeID: tt.id, PublicKey: tt.key})
+		if tt.kind == nil && err != nil || tt.kind != nil && !errors.Is(err, tt.kind) {
+			t.Errorf("%s: %v; want %v", tt.name, err, tt.kind)
+		}
+	}
+	if k := s.Nodes["n1"].PublicKey; !bytes.Equal(k, []byte{1}) {
+		t.Errorf("key %v; want [1]", k)
+	}
+	if err := CheckWorkerOp("n2", Command{Op: OpSetNodeKey, NodeID: "n1"}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("a worker reporting another's key: %v; want ErrForbidden", err)
+	}
 }

@@ -63,7 +63,7 @@ func twoNodes(t *testing.T, ctx context.Context) (m1, w1 *cluster.Node) {
 func createNetwork(t *testing.T, ctx context.Context, n *cluster.Node, id, name, subnet string) store.Network {
 	t.Helper()
 	var got store.Network
-	req := &store.Network{ID: id, Name: name, Subnet: netip.MustParsePrefix(subnet), Created: time.Unix(0, 0)}
+	req := &store.Network{ID: id, Name: name, Subnet: netip.MustParsePrefix(subnet), Attachable: true, Created: time.Unix(0, 0)}
 	if err := n.Apply(ctx, store.Command{Op: store.OpCreateNetwork, Network: req}, &got); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -71,8 +71,8 @@ func createNetwork(t *testing.T, ctx context.Context, n *cluster.Node, id, name,
 }
 
 // TestCluster: m1 has the cluster network web, where w1 has two endpoints
-// (one behind w1's own VTEP, one behind another); the cluster also has the
-// network far, which m1 does not have.
+// behind its VTEP, and m1's FDB has learnt a third MAC behind another; the
+// cluster also has the network far, which m1 does not have.
 func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,8 +82,17 @@ func TestCluster(t *testing.T) {
 	w1VTEP, other := netip.AddrPortFrom(loopback, 24789), netip.MustParseAddrPort("198.18.0.77:4789")
 	m1.Agent().SetInterest([]string{web.ID})
 	w1.Agent().SetInterest([]string{web.ID})
-	w1.Agent().Publish(gossip.Record{EndpointID: "ep1", Network: web.ID, VNI: web.VNI, IP: netip.MustParseAddr("198.19.9.2"), MAC: macA, VTEP: w1VTEP})
-	w1.Agent().Publish(gossip.Record{EndpointID: "ep2", Network: web.ID, VNI: web.VNI, IP: netip.MustParseAddr("198.19.9.3"), MAC: macB, VTEP: other})
+	for _, ep := range []struct {
+		id, ip string
+		mac    fdb.MAC
+	}{{"ep1", "198.19.9.2", macA}, {"ep2", "198.19.9.3", macC}} {
+		// Gossip takes only records of endpoints the managers allocated.
+		alloc := &store.Allocation{EndpointID: ep.id, NetworkID: web.ID, Node: w1.ID(), IP: netip.MustParseAddr(ep.ip), MAC: ep.mac.String()}
+		if err := w1.Apply(ctx, store.Command{Op: store.OpAllocate, Allocation: alloc}, nil); err != nil {
+			t.Fatal(err)
+		}
+		w1.Agent().Publish(gossip.Record{EndpointID: ep.id, Network: web.ID, VNI: web.VNI, IP: alloc.IP, MAC: ep.mac, VTEP: w1VTEP})
+	}
 	poll.Until(t, 20*time.Second, "m1 to see w1 alive with both endpoints on web", func() bool {
 		return len(m1.Agent().Records(web.ID)) == 2 && slices.Contains(m1.Agent().Interested(web.ID), w1.ID()) &&
 			slices.ContainsFunc(m1.Agent().Members(), func(m gossip.Member) bool { return m.ID == w1.ID() && m.State == gossip.StateAlive })
@@ -99,9 +108,7 @@ func TestCluster(t *testing.T) {
 	t.Run("peers", func(t *testing.T) {
 		peers := r.Peers()
 		want := []api.Peer{
-			// sorted by address: 127.0.0.1 before 198.18.0.77
 			{VTEP: w1VTEP.String(), NodeID: w1.ID(), Hostname: "w1", Role: string(pki.RoleWorker), State: "alive", Networks: []string{"web"}},
-			{VTEP: other.String(), NodeID: w1.ID(), Hostname: "w1", Role: string(pki.RoleWorker), State: "alive", Networks: []string{"web"}},
 		}
 		if len(peers) != len(want) {
 			t.Fatalf("peers: got %+v; want %+v", peers, want)

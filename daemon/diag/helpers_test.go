@@ -26,6 +26,7 @@ var (
 	learned = netip.MustParseAddrPort("198.18.0.9:4789")
 	macA    = fdb.MAC{0x02, 0, 0, 0, 0, 0xa}
 	macB    = fdb.MAC{0x02, 0, 0, 0, 0, 0xb}
+	macC    = fdb.MAC{0x02, 0, 0, 0, 0, 0xc}
 )
 
 // fakeSource is the daemon as the Reporter sees it: a cluster node, nil
