@@ -165,9 +165,11 @@ func (a *Agent) verify(node string, msg, sig []byte) Verdict {
 }
 
 // verifyRecord returns the verdict on r, signature first, and the reason
-// to drop it if Forged.
+// to drop it if Forged. A copy of this node's own record, signed by it,
+// needs no more: it comes from an earlier run, whose endpoint may be gone,
+// and is answered by refutation.
 func (a *Agent) verifyRecord(r Record) (Verdict, int) {
-	if v := a.verify(r.Node, recordMsg(r), r.Sig); v != Valid || a.cfg.Verifier == nil {
+	if v := a.verify(r.Node, recordMsg(r), r.Sig); v != Valid || a.cfg.Verifier == nil || r.Node == a.cfg.NodeID {
 		return v, dropSignature
 	}
 	return a.cfg.Verifier.Owns(r), dropClaim

@@ -19,10 +19,11 @@ type testKeys struct {
 	keys   map[string]ed25519.PrivateKey
 	known  map[string]bool
 	owners map[string]string // endpoint ID → owner
+	gone   map[string]bool   // endpoint IDs not allocated: Owns is Unknown
 }
 
 func newTestKeys() *testKeys {
-	return &testKeys{keys: make(map[string]ed25519.PrivateKey), known: make(map[string]bool), owners: make(map[string]string)}
+	return &testKeys{keys: make(map[string]ed25519.PrivateKey), known: make(map[string]bool), owners: make(map[string]string), gone: make(map[string]bool)}
 }
 
 func (k *testKeys) Owns(r Record) Verdict {
@@ -30,6 +31,9 @@ func (k *testKeys) Owns(r Record) Verdict {
 	defer k.mu.Unlock()
 	if owner, ok := k.owners[r.EndpointID]; ok && owner != r.Node {
 		return Forged
+	}
+	if k.gone[r.EndpointID] {
+		return Unknown
 	}
 	return Valid
 }
@@ -154,6 +158,22 @@ func TestClaimsOnAnotherNodesEndpointAreDropped(t *testing.T) {
 	poll.Until(t, 3*time.Second, "b to drop c's two claims", func() bool { return b.Dropped()[DropClaim] >= 2 })
 	if got, _ := b.Record("e1"); !recordsEqual(got, genuine) {
 		t.Errorf("b holds %+v for e1; want a's own %+v", got, genuine)
+	}
+}
+
+// TestOwnEarlierRecordIsRefutedWhenItsEndpointIsGone: a copy of a record
+// an earlier run of this node published, of an endpoint since released,
+// is still answered with a tombstone, so that the others drop it.
+func TestOwnEarlierRecordIsRefutedWhenItsEndpointIsGone(t *testing.T) {
+	keys := newTestKeys()
+	keys.gone["e7"] = true
+	a, _ := newTestCluster(t, signed(keys)).start("a")
+	old := testRecord("n1", "e7", 7)
+	old.Node, old.Version = "a", ahead()
+	old = a.signRecord(old)
+	a.merge([]Record{old}, false)
+	if got, _ := a.Record("e7"); !got.Deleted || got.Version <= old.Version {
+		t.Errorf("a holds %+v; want its tombstone above version %d", got, old.Version)
 	}
 }
 
