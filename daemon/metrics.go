@@ -23,7 +23,7 @@ var (
 	descGossipMembers = prometheus.NewDesc("weft_gossip_members",
 		"Cluster members this node's gossip sees, itself included, by state; absent outside a cluster.", []string{"state"}, nil)
 	descGossipDropped = prometheus.NewDesc("weft_gossip_dropped_total",
-		"Gossip records, interests and leave notices from other nodes this node dropped, by reason: signature (not signed by the node they speak for), unknown_signer (that node's key stayed unknown), future_version (a version too far ahead of this node's clock); absent outside a cluster.", []string{"reason"}, nil)
+		"Gossip records, interests and leave notices from other nodes this node dropped, by reason: signature (not signed by the node they speak for), claim (a record of an endpoint or address the managers did not give its node), unverified (could not be checked within 30 s: a node or allocation unknown), future_version (a version more than a minute ahead of this node's clock); absent outside a cluster.", []string{"reason"}, nil)
 	descRaftLeader = prometheus.NewDesc("weft_raft_leader",
 		"1 if this manager is the raft leader, 0 otherwise; absent on workers and outside a cluster.", nil, nil)
 	descRaftState = prometheus.NewDesc("weft_raft_state",

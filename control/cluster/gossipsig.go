@@ -27,9 +27,10 @@ type keySigner struct{ key crypto.Signer }
 
 func (s keySigner) Sign(msg []byte) ([]byte, error) { return pki.SignMessage(s.key, msg) }
 
-// kickEvery bounds how often a message that cannot be checked yet makes
-// the node ask the managers for the cluster's state at once.
-const kickEvery = time.Second
+// kickEvery bounds how often messages that cannot be checked yet make the
+// node ask the managers for the cluster's state: one that comes sooner
+// after the last ask is served by one more ask, kickEvery after it.
+const kickEvery = 100 * time.Millisecond
 
 // gossipTrust is the gossip Verifier: the cluster's node keys, allocations,
 // networks and data addresses, as of the last state this node read.
@@ -43,6 +44,7 @@ type gossipTrust struct {
 	vnis     map[string]uint32           // network ID → VNI
 	vteps    map[string]netip.AddrPort   // node → data address
 	lastKick time.Time
+	queued   bool // an ask is scheduled at lastKick + kickEvery
 }
 
 func newGossipTrust(self string, pub crypto.PublicKey, kick func()) *gossipTrust {
@@ -87,19 +89,28 @@ func (t *gossipTrust) Owns(r gossip.Record) gossip.Verdict {
 	return gossip.Valid
 }
 
-// unknown asks the managers for the state at once (at most once per
-// kickEvery): the gossip agent holds the message meanwhile, and retries
-// it when this node learns something new (update).
+// unknown asks the managers for the state soon: at once, or kickEvery
+// after the last ask. The gossip agent holds the message meanwhile, and
+// retries it when this node learns something new (update).
 func (t *gossipTrust) unknown() gossip.Verdict {
 	t.mu.Lock()
-	kick := time.Since(t.lastKick) > kickEvery
-	if kick {
+	defer t.mu.Unlock()
+	if t.queued {
+		return gossip.Unknown
+	}
+	wait := kickEvery - time.Since(t.lastKick)
+	if wait <= 0 {
 		t.lastKick = time.Now()
-	}
-	t.mu.Unlock()
-	if kick {
 		t.kick()
+		return gossip.Unknown
 	}
+	t.queued = true
+	time.AfterFunc(wait, func() {
+		t.mu.Lock()
+		t.queued, t.lastKick = false, time.Now()
+		t.mu.Unlock()
+		t.kick()
+	})
 	return gossip.Unknown
 }
 

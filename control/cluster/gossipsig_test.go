@@ -117,8 +117,8 @@ func TestGossipTrustOwns(t *testing.T) {
 
 // TestNodeKeysVerify: a message verifies under the name of the node whose
 // key signed it and no other; a node with no key known is unknown, and
-// asks for a poll, at most once per kickEvery; a node no longer in the
-// state is forgotten.
+// asks for a poll at once, and for one more kickEvery later however many
+// more come meanwhile; a node no longer in the state is forgotten.
 func TestNodeKeysVerify(t *testing.T) {
 	ka, kb := mustKey(t), mustKey(t)
 	st := store.NewState()
@@ -147,18 +147,24 @@ func TestNodeKeysVerify(t *testing.T) {
 		{"self", sigSelf, gossip.Valid},
 		{"c", sigA, gossip.Unknown},
 		{"c", sigA, gossip.Unknown},
+		{"c", sigA, gossip.Unknown},
 	} {
 		if got := k.Verify(tt.node, msg, tt.sig); got != tt.want {
 			t.Errorf("Verify(%s) = %v; want %v", tt.node, got, tt.want)
 		}
 	}
 	if n := kicks.Load(); n != 1 {
-		t.Errorf("%d polls asked for two unknown messages in a row; want 1", n)
+		t.Errorf("%d polls asked at once for three unknown messages in a row; want 1", n)
+	}
+	poll.Until(t, time.Second, "the second poll asked", func() bool { return kicks.Load() == 2 })
+	time.Sleep(3 * kickEvery)
+	if n := kicks.Load(); n != 2 {
+		t.Errorf("%d polls asked for three unknown messages in a row; want 2", n)
 	}
 	delete(st.Nodes, "b")
 	k.update(st, "self")
 	if got := k.Verify("b", msg, sigA); got != gossip.Unknown {
-		t.Errorf("Verify of a removed node = %v; want UnknownSigner", got)
+		t.Errorf("Verify of a removed node = %v; want Unknown", got)
 	}
 }
 
