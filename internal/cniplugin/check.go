@@ -1,6 +1,8 @@
 package cniplugin
 
 import (
+	"context"
+
 	"fmt"
 	"strings"
 
@@ -13,12 +15,7 @@ import (
 
 // check verifies that weftd has the container attached to the network as
 // the runtime's previous result says: interface, MAC and address.
-func (plugin) check(args *skel.CmdArgs) error {
-	c, cl, ctx, cancel, err := start(args.StdinData)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (plugin) check(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error {
 	if c.PrevResult == nil {
 		return types.NewError(types.ErrInvalidNetworkConfig, "weft: CHECK needs the prevResult of the ADD", "")
 	}

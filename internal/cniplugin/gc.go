@@ -1,6 +1,8 @@
 package cniplugin
 
 import (
+	"context"
+
 	"errors"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -11,12 +13,7 @@ import (
 // gc detaches the network's attachments on this host that a runtime made
 // (they have a container ID) and that are not among the runtime's valid
 // attachments. Attachments made otherwise (weft attach) are left alone.
-func (plugin) gc(args *skel.CmdArgs) error {
-	c, cl, ctx, cancel, err := start(args.StdinData)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (plugin) gc(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error {
 	n, err := cl.Network(ctx, c.Network)
 	switch {
 	case isNotFound(err):

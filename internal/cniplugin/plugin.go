@@ -28,7 +28,7 @@ const timeout = 45 * time.Second
 // runtime reads them from the plugin's stdout).
 func Funcs(out io.Writer) skel.CNIFuncs {
 	p := plugin{out: out}
-	return skel.CNIFuncs{Add: p.add, Del: p.del, Check: p.check, GC: p.gc, Status: p.status}
+	return skel.CNIFuncs{Add: withWeftd(p.add), Del: withWeftd(p.del), Check: withWeftd(p.check), GC: withWeftd(p.gc), Status: withWeftd(p.status)}
 }
 
 // plugin runs one command.
@@ -36,28 +36,31 @@ type plugin struct {
 	out io.Writer
 }
 
-// start parses the configuration and connects to weftd.
-func start(stdin []byte) (*Config, *api.Client, context.Context, context.CancelFunc, error) {
-	c, err := parseConfig(stdin)
-	if err != nil {
-		return nil, nil, nil, nil, err
+// command is one CNI command, given the runtime's arguments, the parsed
+// configuration and a client of weftd, within a bounded time.
+type command func(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error
+
+// withWeftd parses the configuration and connects to weftd before cmd
+// runs.
+func withWeftd(cmd command) func(*skel.CmdArgs) error {
+	return func(args *skel.CmdArgs) error {
+		c, err := parseConfig(args.StdinData)
+		if err != nil {
+			return err
+		}
+		cl, err := api.NewClient(c.host())
+		if err != nil {
+			return types.NewError(types.ErrInvalidNetworkConfig, `weft: invalid "socket": `+err.Error(), "")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return cmd(ctx, args, c, cl)
 	}
-	cl, err := api.NewClient(c.host())
-	if err != nil {
-		return nil, nil, nil, nil, types.NewError(types.ErrInvalidNetworkConfig, `weft: invalid "socket": `+err.Error(), "")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	return c, cl, ctx, cancel, nil
 }
 
 // add attaches the container's namespace and prints the result. On error
 // nothing is left attached.
-func (p plugin) add(args *skel.CmdArgs) error {
-	c, cl, ctx, cancel, err := start(args.StdinData)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (p plugin) add(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error {
 	if _, err := os.Stat(args.Netns); err != nil {
 		return noNetns(args.Netns, err)
 	}
@@ -102,13 +105,8 @@ func (plugin) attachFailed(c *Config, args *skel.CmdArgs, err error) error {
 // del detaches the container by its ID. A container weftd does not have
 // on the network (already deleted, never added, or its network gone) is
 // not an error: DEL may be repeated.
-func (plugin) del(args *skel.CmdArgs) error {
-	c, cl, ctx, cancel, err := start(args.StdinData)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	err = cl.Detach(ctx, api.Detach{Network: c.Network, ContainerID: args.ContainerID})
+func (plugin) del(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error {
+	err := cl.Detach(ctx, api.Detach{Network: c.Network, ContainerID: args.ContainerID})
 	if err != nil && !isNotFound(err) {
 		return cniError(c, "detach container "+args.ContainerID+" from "+c.Network, err)
 	}
@@ -116,12 +114,7 @@ func (plugin) del(args *skel.CmdArgs) error {
 }
 
 // status reports whether weftd answers and knows the network.
-func (plugin) status(args *skel.CmdArgs) error {
-	c, cl, ctx, cancel, err := start(args.StdinData)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+func (plugin) status(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.Client) error {
 	if _, err := cl.Network(ctx, c.Network); err != nil {
 		msg := cniError(c, "status", err).Msg
 		if isNotFound(err) {
