@@ -2,7 +2,6 @@ package cniplugin
 
 import (
 	"context"
-
 	"fmt"
 	"strings"
 

@@ -2,7 +2,6 @@ package cniplugin
 
 import (
 	"context"
-
 	"errors"
 
 	"github.com/containernetworking/cni/pkg/skel"
