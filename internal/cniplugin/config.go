@@ -23,7 +23,7 @@ type Config struct {
 	Socket string `json:"socket,omitempty"`
 	// RuntimeConfig holds what the runtime passes for the capabilities
 	// the configuration declares (CNI's conventions).
-	RuntimeConfig RuntimeConfig `json:"runtimeConfig,omitempty"`
+	RuntimeConfig RuntimeConfig `json:"runtimeConfig"`
 }
 
 // RuntimeConfig is the part of the configuration the runtime fills in per

@@ -21,6 +21,7 @@ type fakeWeftd struct {
 	net      api.Network // its Containers are the attachments, by endpoint ID
 	attaches []map[string]any
 	refuse   *api.StatusError // the answer to every attach, if set
+	lose     bool             // attach, then close the connection without an answer
 	next     int
 }
 
@@ -82,6 +83,13 @@ func (f *fakeWeftd) attach(w http.ResponseWriter, r *http.Request) {
 		Interface: req.IfName, Resolver: "127.0.0.11",
 	}
 	f.net.Containers[ep.EndpointID] = ep
+	if f.lose {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	reply(w, http.StatusCreated, ep)
 }
 

@@ -2,6 +2,7 @@ package cniplugin
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -77,7 +78,7 @@ func (p plugin) add(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.
 	}
 	ep, err := cl.AttachPublishing(ctx, req, publish)
 	if err != nil {
-		return p.attachFailed(c, args, err)
+		return p.attachFailed(c, cl, args, err)
 	}
 	res, err := buildResult(args.Netns, ep, n)
 	if err == nil {
@@ -93,9 +94,17 @@ func (p plugin) add(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.
 	return nil
 }
 
-// attachFailed explains a refused attach: a namespace gone meanwhile is
-// said as such; anything else as weftd said it.
-func (plugin) attachFailed(c *Config, args *skel.CmdArgs, err error) error {
+// attachFailed explains a failed attach: a namespace gone meanwhile is
+// said as such; anything else as weftd said it. When the answer was lost
+// (not a refusal), weftd may have attached the container all the same,
+// so it is detached again.
+func (plugin) attachFailed(c *Config, cl *api.Client, args *skel.CmdArgs, err error) error {
+	var refused *api.StatusError
+	if !errors.As(err, &refused) && !errors.Is(err, api.ErrNotRunning) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_ = cl.Detach(ctx, api.Detach{Network: c.Network, ContainerID: args.ContainerID})
+	}
 	if _, serr := os.Stat(args.Netns); serr != nil {
 		return noNetns(args.Netns, serr)
 	}

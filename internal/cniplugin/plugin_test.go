@@ -185,6 +185,8 @@ func TestAddErrors(t *testing.T) {
 			func() { f.refuse = &api.StatusError{Status: 503, Message: "no leader"} }},
 		{"cannot publish", cmdArgs("c1", ns, conf(t, "1.0.0", f.socket, nil)), types.ErrUnsupportedField, "cannot publish ports",
 			func() { f.refuse = &api.StatusError{Status: 400, Message: `json: unknown field "Publish"`} }},
+		{"answer lost", cmdArgs("c1", ns, conf(t, "1.0.0", f.socket, nil)), types.ErrIOFailure, "talking to weftd",
+			func() { f.refuse, f.lose = nil, true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {

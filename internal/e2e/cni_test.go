@@ -291,3 +291,34 @@ func TestCNIAddFailsCleanly(t *testing.T) {
 		t.Errorf("network ls: %v\n%s; want no nonet", err, out)
 	}
 }
+
+// A static-peer network takes CNI containers too: the address comes from
+// runtimeConfig.ips (static networks allocate none), the interface is
+// named as the runtime asks, and DEL works twice.
+func TestCNIStaticNetwork(t *testing.T) {
+	if os.Getenv("WEFT_E2E_WEFTD_ARGS") != "" {
+		t.Skip("runtime test: run once, on the default data path")
+	}
+	lab := newLab(t, "we2e-cnis")
+	d := host(t, lab, "h1", 1)
+	cli(t, d, "network", "create", "--vni", "4242", "--subnet", "198.19.24.0/24", "snet")
+	h := newCNIHost(t, d, cniPluginDir(t), "snet", "1.0.0")
+	ns := mustNetns(t, lab, "c1")
+	rt := runtimeConf("cid-s1", ns, "s1", map[string]any{"ips": []string{"198.19.24.7/24"}})
+	rt.IfName = "net1"
+	r := h.add(t, rt)
+	if len(r.Interfaces) != 1 || r.Interfaces[0].Name != "net1" || len(r.IPs) != 1 || r.IPs[0].Address.String() != "198.19.24.7/24" {
+		t.Errorf("got interfaces %v, ips %v; want net1 with 198.19.24.7/24", r.Interfaces, r.IPs)
+	}
+	if out, err := nstest.Exec(ns, "ip", "-o", "addr", "show", "dev", "net1"); err != nil || !strings.Contains(out, "198.19.24.7/24") {
+		t.Errorf("net1 in the namespace: %v\n%s", err, out)
+	}
+	if err := h.cni.CheckNetworkList(context.Background(), h.list, rt); err != nil {
+		t.Errorf("CHECK: %v", err)
+	}
+	h.del(t, rt)
+	h.del(t, rt)
+	if ids := attachedIDs(t, d, "snet"); len(ids) != 0 {
+		t.Errorf("after DEL, snet has %v", ids)
+	}
+}
