@@ -14,7 +14,7 @@ PREFIX    ?= /usr/local
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/weftd ./cmd/weft
+	$(GO) build -o $(BIN)/ ./cmd/weftd ./cmd/weft ./cmd/weft-cni
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then ./.ci/deps; else echo "deps: not root; skipping package installs"; fi
@@ -65,10 +65,14 @@ demo: deps build
 # writes the containers' resolv.conf files (the unit lets it write there).
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+# CNIDIR is where runtimes look for CNI plugins (Debian's podman and
+# containerd: /usr/lib/cni; the upstream default: /opt/cni/bin).
+CNIDIR     ?= /opt/cni/bin
 
 install: build
 	install -D -m 0755 $(BIN)/weftd $(DESTDIR)$(PREFIX)/bin/weftd
 	install -D -m 0755 $(BIN)/weft $(DESTDIR)$(PREFIX)/bin/weft
+	install -D -m 0755 $(BIN)/weft-cni $(DESTDIR)$(CNIDIR)/weft
 	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/weft $(DESTDIR)/etc/netns
 	sed -e 's|/usr/local/bin/weftd|$(PREFIX)/bin/weftd|' \
 	    -e 's|/etc/weft/weftd.yaml|$(SYSCONFDIR)/weft/weftd.yaml|' \

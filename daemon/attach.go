@@ -64,15 +64,19 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 		return nil, nil, conflict("address %s is the gateway of %s", ip, n.Name)
 	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), IP: ip, MAC: randomMAC().String(), Aliases: req.Aliases}
+	if err := ep.setContainer(req); err != nil {
+		return nil, nil, err
+	}
 	if err := ep.checkNetns(); err != nil {
+		return nil, nil, err
+	}
+	if err := containerConflict(n, ep); err != nil {
 		return nil, nil, err
 	}
 	for _, o := range n.Endpoints {
 		switch {
 		case o.IP == ip:
 			return nil, nil, conflict("attach %s to %s: address %s already in use by %s", ep.displayName(), n.Name, ip, o.displayName())
-		case o.NetnsID == ep.NetnsID:
-			return nil, nil, conflict("%s is already attached to %s", ep.Netns, n.Name)
 		case req.Name != "" && strings.EqualFold(o.Name, req.Name):
 			return nil, nil, conflict("name %s is already used on %s by %s", req.Name, n.Name, o.Netns)
 		}
@@ -99,7 +103,7 @@ func (ep *endpoint) checkNetns() error {
 // namespace. The caller holds d.mu.
 func plumb(n *netState, ep *endpoint) error {
 	mac, _ := net.ParseMAC(ep.MAC)
-	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU}
+	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU, IfName: ep.IfName}
 	var err error
 	ep.IfName, err = links.Plug(ep.Netns, links.BridgeName(n.VNI), v)
 	return err
@@ -133,9 +137,9 @@ func (d *Daemon) detachLocked(req api.Detach) (*netState, *endpoint, error) {
 	if !ok {
 		return nil, nil, notFound("network %s not found", req.Network)
 	}
-	ep := findEndpoint(n, links.NetnsPath(req.Netns))
-	if ep == nil {
-		return nil, nil, notFound("%s is not attached to %s", req.Netns, n.Name)
+	ep, err := findDetach(n, req)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := links.Delete(ep.HostIf); err != nil {
 		return nil, nil, fmt.Errorf("detach %s from %s: %w", ep.displayName(), n.Name, err)

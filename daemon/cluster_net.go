@@ -101,6 +101,9 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, err
 	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
+	if err := ep.setContainer(req); err != nil {
+		return api.Endpoint{}, err
+	}
 	if err := ep.checkNetns(); err != nil {
 		return api.Endpoint{}, err
 	}
@@ -112,13 +115,16 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	}
 	d.mu.Lock()
 	local, ok := d.st.Networks[n.Name]
-	already := ok && findEndpointByID(local, ep.NetnsID) != nil
-	if !already {
+	var already error
+	if ok {
+		already = containerConflict(local, ep)
+	}
+	if already == nil {
 		d.attaching[ep.ID] = true
 	}
 	d.mu.Unlock()
-	if already {
-		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
+	if already != nil {
+		return api.Endpoint{}, already
 	}
 	defer func() {
 		d.mu.Lock()
@@ -167,8 +173,10 @@ func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint) (
 	if now, _ := d.member.Current(); now != c || d.member.Busy() != "" {
 		return api.Endpoint{}, conflict("this node left the cluster during the attach")
 	}
-	if local, ok := d.st.Networks[n.Name]; ok && local.ID == n.ID && findEndpointByID(local, ep.NetnsID) != nil {
-		return api.Endpoint{}, conflict("%s is already attached to %s", ep.Netns, n.Name)
+	if local, ok := d.st.Networks[n.Name]; ok && local.ID == n.ID {
+		if err := containerConflict(local, ep); err != nil {
+			return api.Endpoint{}, err
+		}
 	}
 	local, err := d.ensureClusterNetwork(n)
 	if err == nil {
@@ -186,15 +194,6 @@ func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint) (
 	d.publish(local, ep)
 	d.log.Info("attached", "network", n.Name, "netns", ep.Netns, "ip", ep.IP, "mac", ep.MAC, "container", ep.Name)
 	return d.attached(local, ep), nil
-}
-
-func findEndpointByID(n *netState, netnsID string) *endpoint {
-	for _, ep := range n.Endpoints {
-		if ep.NetnsID == netnsID {
-			return ep
-		}
-	}
-	return nil
 }
 
 // ensureClusterNetwork returns this node's copy of a cluster network,

@@ -214,7 +214,7 @@ func (n *netState) describe() api.Network {
 }
 
 func (ep *endpoint) describe(n *netState) api.Endpoint {
-	e := api.Endpoint{Name: ep.Name, EndpointID: ep.ID, Netns: ep.Netns, MacAddress: ep.MAC, Interface: ep.IfName, HostInterface: ep.HostIf}
+	e := api.Endpoint{Name: ep.Name, EndpointID: ep.ID, Netns: ep.Netns, MacAddress: ep.MAC, Interface: ep.IfName, HostInterface: ep.HostIf, ContainerID: ep.ContainerID}
 	addr := netip.PrefixFrom(ep.IP, n.Subnet.Bits()).String()
 	if ep.IP.Is4() {
 		e.IPv4Address = addr

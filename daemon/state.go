@@ -53,6 +53,10 @@ type endpoint struct {
 	IfName  string     `json:"ifname"`  // inside the namespace
 	HostIf  string     `json:"host_if"` // the host end of the veth
 	Aliases []string   `json:"aliases,omitempty"`
+	// ContainerID is the runtime's container ID it was attached with, if
+	// any (CNI): kept so that a detach by container ID works after a
+	// restart and once the namespace is gone.
+	ContainerID string `json:"container_id,omitempty"`
 }
 
 // stateFile is the envelope on disk: the state and a checksum of it, so that

@@ -152,7 +152,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	resp, err := hc.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("cannot connect to weftd at %s: is weftd running?", c.host)
+			return nil, notRunningError{host: c.host}
 		}
 		return nil, fmt.Errorf("talking to weftd at %s: %w", c.host, err)
 	}
@@ -162,7 +162,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
 			e.Message = resp.Status
 		}
-		return nil, errors.New(e.Message)
+		return nil, &StatusError{Status: resp.StatusCode, Message: e.Message}
 	}
 	return resp, nil
 }

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 )
 
 // StatusError is a request weftd refuses, with the HTTP status that says
-// whose fault it was (4xx: the caller's; 503: try again later).
+// whose fault it was (4xx: the caller's; 503: try again later). The
+// Client returns one for every refused request.
 type StatusError struct {
 	Status  int
 	Message string
@@ -35,3 +37,16 @@ func Conflict(format string, args ...any) error { return Errorf(http.StatusConfl
 func NoCluster() error {
 	return BadRequest("this node is not part of a cluster: run 'weft cluster init' or 'weft cluster join', or make a static-peer network with --vni and --peer")
 }
+
+// ErrNotRunning is what a Client's error is (errors.Is) when nothing
+// listens on weftd's socket.
+var ErrNotRunning = errors.New("weftd is not running")
+
+// notRunningError is a Client's error when nothing listens at host.
+type notRunningError struct{ host string }
+
+func (e notRunningError) Error() string {
+	return fmt.Sprintf("cannot connect to weftd at %s: is weftd running?", e.host)
+}
+
+func (notRunningError) Is(target error) bool { return target == ErrNotRunning }

@@ -64,12 +64,23 @@ type Attach struct {
 	IP      string   `json:"IP,omitempty"` // cluster networks allocate one when empty
 	Name    string   `json:"Name,omitempty"`
 	Aliases []string `json:"Aliases,omitempty"`
+	// IfName is the interface's name inside the namespace; empty: the
+	// first free ethN.
+	IfName string `json:"IfName,omitempty"`
+	// ContainerID is the runtime's ID of the container (CNI_CONTAINERID),
+	// by which it can be detached, also once its namespace is gone.
+	ContainerID string `json:"ContainerID,omitempty"`
 }
 
-// Detach asks to take a namespace off a network.
+// Detach asks to take a namespace off a network: the one at Netns, or,
+// when ContainerID is set, the one attached with that container ID (which
+// works also once the namespace is gone).
 type Detach struct {
 	Network string `json:"Network"`
 	Netns   string `json:"Netns"`
+	// ContainerID selects the endpoint by the container ID it was
+	// attached with; Netns is then not needed.
+	ContainerID string `json:"ContainerID,omitempty"`
 }
 
 // Endpoint is one container's attachment to a network on this host.
@@ -84,6 +95,8 @@ type Endpoint struct {
 	HostInterface string `json:"HostInterface"`        // the host end of the veth
 	Resolver      string `json:"Resolver,omitempty"`   // the embedded resolver's address inside the namespace, if it serves there
 	ResolvConf    string `json:"ResolvConf,omitempty"` // the resolv.conf weftd wrote for the namespace, if any
+	// ContainerID is the runtime's container ID it was attached with, if any.
+	ContainerID string `json:"ContainerID,omitempty"`
 }
 
 // Error is the body of every failed request.

@@ -34,4 +34,5 @@ type Veth struct {
 	IP      netip.Prefix // the container end's address, with the subnet's length
 	MAC     net.HardwareAddr
 	MTU     int
+	IfName  string // the name inside the namespace; empty: the first free ethN
 }

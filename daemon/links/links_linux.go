@@ -177,7 +177,7 @@ func OpenNetns(path string) (netns.NsHandle, string, error) {
 }
 
 // Plug makes the veth c: its host end joins bridge, its other end moves
-// into the namespace at nsPath, where it gets a free ethN name, its MAC,
+// into the namespace at nsPath, where it gets c.IfName (or a free ethN name), its MAC,
 // MTU and address, and comes up (with the loopback). It returns the name
 // inside the namespace. On error nothing is left behind.
 func Plug(nsPath, bridge string, c Veth) (string, error) {
@@ -251,7 +251,10 @@ func configureInNetns(h *netlink.Handle, c Veth) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find %s in namespace: %w", c.TmpName, err)
 	}
-	name := freeEthName(h)
+	name := c.IfName
+	if name == "" {
+		name = freeEthName(h)
+	}
 	steps := []struct {
 		what string
 		do   func() error

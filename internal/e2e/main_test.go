@@ -18,7 +18,7 @@ import (
 	"github.com/weftnet/weft/internal/nstest"
 )
 
-// binDir holds the weftd and weft built for this run.
+// binDir holds the weftd, weft and weft-cni built for this run.
 var binDir string
 
 // skipReason is set when the tests cannot run here; with
@@ -42,7 +42,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/weftnet/weft/cmd/weftd", "github.com/weftnet/weft/cmd/weft").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/weftnet/weft/cmd/weftd", "github.com/weftnet/weft/cmd/weft", "github.com/weftnet/weft/cmd/weft-cni").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build weftd and weft: %v\n%s", err, out)
 			return 1
