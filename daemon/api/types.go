@@ -64,6 +64,7 @@ type Attach struct {
 	IP      string   `json:"IP,omitempty"` // cluster networks allocate one when empty
 	Name    string   `json:"Name,omitempty"`
 	Aliases []string `json:"Aliases,omitempty"`
+	Publish []string `json:"Publish,omitempty"` // ports to publish on the container's host, "HOSTPORT:PORT[/tcp|udp]"
 }
 
 // Detach asks to take a namespace off a network.
@@ -84,6 +85,10 @@ type Endpoint struct {
 	HostInterface string `json:"HostInterface"`        // the host end of the veth
 	Resolver      string `json:"Resolver,omitempty"`   // the embedded resolver's address inside the namespace, if it serves there
 	ResolvConf    string `json:"ResolvConf,omitempty"` // the resolv.conf weftd wrote for the namespace, if any
+
+	// The way out of the overlay (see daemon/egress).
+	Gateway   string   `json:"Gateway,omitempty"`   // the default route's next hop; empty on --internal networks
+	Published []string `json:"Published,omitempty"` // ports published on this host, "HOSTPORT:PORT/PROTO"
 }
 
 // Error is the body of every failed request.

@@ -34,4 +34,5 @@ type Veth struct {
 	IP      netip.Prefix // the container end's address, with the subnet's length
 	MAC     net.HardwareAddr
 	MTU     int
+	Gateway netip.Addr // the container's default route goes through it; none when invalid
 }
