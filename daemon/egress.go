@@ -48,9 +48,12 @@ func published(n *netState) []egress.Published {
 // failure is logged: the containers keep their links, and the next change
 // tries again. The caller holds d.mu (or is New).
 func (d *Daemon) syncEgressLocked() {
-	if err := d.egress.Apply(egress.Build(desiredEgress(d.st))); err != nil {
+	want := desiredEgress(d.st)
+	if err := d.egress.Apply(egress.Build(want)); err != nil {
 		d.log.Error("egress rules not programmed: containers may not reach outside the overlay, and published ports may not answer", "err", err)
+		return
 	}
+	d.log.Debug("egress rules programmed", "table", egress.TableName, "networks", len(want.Networks), "published", len(want.Published))
 }
 
 // publishLocked reads the ports an attach to n asks to publish and checks
