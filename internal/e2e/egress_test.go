@@ -74,6 +74,11 @@ func TestEgressInternalAndPublish(t *testing.T) {
 	}
 	dumpLogsOnFailure(t, restarted)
 	hosts[0] = restarted
+	// The only manager elects itself again before it answers for the
+	// cluster's networks; the data plane does not wait for it.
+	if !poll.Wait(10*time.Second, func() bool { _, err := hosts[0].CLI("network", "inspect", "innet"); return err == nil }) {
+		t.Fatal("the restarted manager never answered for its networks")
+	}
 	if after := rules(t, hosts[0]); !maps.EqualFunc(before, after, slices.Equal) {
 		t.Fatalf("the rules changed across a restart:\nbefore %v\nafter  %v", before, after)
 	}
@@ -199,14 +204,23 @@ func internalIsShut(t *testing.T, h *nstest.Weftd, ns string) {
 // publish of the port, and bad specs, are refused.
 func publish(t *testing.T, lab *nstest.Lab, h *nstest.Weftd, outside *nstest.Host, c3 string) {
 	t.Helper()
-	cli(t, h, "attach", "--network", "outnet", "--name", "c3", "--publish", "8080:80", "--publish", "5353:53/udp", c3)
-	if p := endpointOf(t, h, "outnet", "c3").Published; !slices.Equal(p, []string{"8080:80/tcp", "5353:53/udp"}) {
-		t.Errorf("network inspect shows c3 publishing %v; want [8080:80/tcp 5353:53/udp]", p)
+	cli(t, h, "attach", "--network", "outnet", "--name", "c3", "--publish", "8080:80", "--publish", "5353:5300/udp", c3)
+	if p := endpointOf(t, h, "outnet", "c3").Published; !slices.Equal(p, []string{"8080:80/tcp", "5353:5300/udp"}) {
+		t.Errorf("network inspect shows c3 publishing %v; want [8080:80/tcp 5353:5300/udp]", p)
 	}
 	for _, from := range []string{outside.NS, h.NS} {
 		if got, err := dial(from, h.IP.String()+":8080"); err != nil || got != "c3" {
 			t.Errorf("from %s to %s:8080: %q, %v; want c3's answer", from, h.IP, got, err)
 		}
+	}
+	udp, err := nstest.ListenUDP(c3, 5300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	send(t, outside.NS, h.IP.String()+":5353", "udp to c3")
+	if !poll.Wait(3*time.Second, func() bool { return udp.Received("udp to c3") > 0 }) {
+		t.Errorf("a datagram from outside to %s:5353/udp did not reach c3's port 5300", h.IP)
 	}
 	c4, err := lab.Container("c4")
 	if err != nil {
