@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 	"github.com/vishvananda/netns"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/egress"
@@ -49,10 +52,17 @@ func TestEgressInternalAndPublish(t *testing.T) {
 	i1 := container(t, hosts[0], "i1", "innet", "")
 
 	t.Run("way out", func(t *testing.T) {
+		captures := captureTAPs(t, lab, hosts, "outnet")
 		wayOut(t, lab, outside, map[*nstest.Weftd]string{hosts[0]: c1, hosts[1]: c2})
 		ping(t, c1, containerAddr(t, hosts[1], "outnet", "c2")) // the overlay still works with a gateway on every host
 		for h, ns := range map[*nstest.Weftd]string{hosts[0]: c1, hosts[1]: c2} {
 			gatewayIsLocal(t, h, ns, "outnet")
+		}
+		gw := net.ParseIP(inspectNet(t, hosts[0], "outnet", false).IPAM.Config[0].Gateway)
+		for h, c := range captures {
+			if n := arpFor(t, c, gw); n != 0 {
+				t.Errorf("%d ARP packets about the gateway %s crossed %s's TAP: the overlay carries them", n, gw, h.Name)
+			}
 		}
 	})
 	t.Run("internal", func(t *testing.T) { internalIsShut(t, hosts[0], i1) })
@@ -143,6 +153,51 @@ func wayOut(t *testing.T, lab *nstest.Lab, outside *nstest.Host, containers map[
 			t.Errorf("the outside never saw the datagram from %s's container", h.Name)
 		case got[i].Src.Addr() != h.IP:
 			t.Errorf("the datagram from %s's container came from %s; want %s, its host's address", h.Name, got[i].Src.Addr(), h.IP)
+		}
+	}
+}
+
+// captureTAPs captures the ARP packets that cross each host's TAP of
+// network, to or from the overlay.
+func captureTAPs(t *testing.T, lab *nstest.Lab, hosts []*nstest.Weftd, network string) map[*nstest.Weftd]*nstest.Capture {
+	t.Helper()
+	out := map[*nstest.Weftd]*nstest.Capture{}
+	for _, h := range hosts {
+		tap := strings.Replace(inspectNet(t, h, network, false).Bridge, "wbr", "wtap", 1)
+		c, err := lab.StartCapture(h.NS, tap, h.Name+"-tap-arp", "arp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h] = c
+	}
+	return out
+}
+
+// arpFor stops a capture and counts its ARP packets that ask for or
+// answer about ip.
+func arpFor(t *testing.T, c *nstest.Capture, ip net.IP) int {
+	t.Helper()
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(c.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return n
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		if a, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && (net.IP(a.DstProtAddress).Equal(ip) || net.IP(a.SourceProtAddress).Equal(ip)) {
+			n++
 		}
 	}
 }
