@@ -65,7 +65,7 @@ func TestEgressInternalAndPublish(t *testing.T) {
 			}
 		}
 	})
-	t.Run("internal", func(t *testing.T) { internalIsShut(t, hosts[0], i1) })
+	t.Run("internal", func(t *testing.T) { internalIsShut(t, lab, hosts[0], outside, i1) })
 	c3, err := lab.Container("c3")
 	if err != nil {
 		t.Fatal(err)
@@ -177,28 +177,36 @@ func captureTAPs(t *testing.T, lab *nstest.Lab, hosts []*nstest.Weftd, network s
 // answer about ip.
 func arpFor(t *testing.T, c *nstest.Capture, ip net.IP) int {
 	t.Helper()
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(c.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			return n
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	readCapture(t, c, func(p gopacket.Packet) {
 		if a, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && (net.IP(a.DstProtAddress).Equal(ip) || net.IP(a.SourceProtAddress).Equal(ip)) {
 			n++
 		}
+	})
+	return n
+}
+
+// readCapture stops a capture and calls f on each of its packets.
+func readCapture(t *testing.T, c *nstest.Capture, f func(gopacket.Packet)) {
+	t.Helper()
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Open(c.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r, err := pcapgo.NewReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return
+		}
+		f(gopacket.NewPacket(data, r.LinkType(), gopacket.Default))
 	}
 }
 
@@ -224,8 +232,12 @@ func gatewayIsLocal(t *testing.T, h *nstest.Weftd, ns, network string) {
 // internalIsShut checks that the container of an internal network in ns
 // has no gateway and reaches nothing outside the overlay, the host
 // included, even with routes it adds itself.
-func internalIsShut(t *testing.T, h *nstest.Weftd, ns string) {
+func internalIsShut(t *testing.T, lab *nstest.Lab, h *nstest.Weftd, outside *nstest.Host, ns string) {
 	t.Helper()
+	capture, err := lab.StartCapture(outside.NS, "eth0", "outside-internal", "icmp")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out, _ := nstest.Exec(ns, "ip", "route", "show", "default"); strings.TrimSpace(out) != "" {
 		t.Errorf("a container of an internal network has a default route: %q", out)
 	}
@@ -252,6 +264,23 @@ func internalIsShut(t *testing.T, h *nstest.Weftd, ns string) {
 	if out, err := nstest.Exec(ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", h.IP.String()); err == nil {
 		t.Errorf("the internal container reached its host %s:\n%s", h.IP, out)
 	}
+	// The outside has no route back to the overlay, so a ping would fail
+	// even if its request got out: the capture shows that none did.
+	if n := packetsTo(t, capture, outsideIP); n != 0 {
+		t.Errorf("%d packets from the internal container reached the outside", n)
+	}
+}
+
+// packetsTo stops a capture and counts its IPv4 packets to dst.
+func packetsTo(t *testing.T, c *nstest.Capture, dst netip.Addr) int {
+	t.Helper()
+	n := 0
+	readCapture(t, c, func(p gopacket.Packet) {
+		if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok && net.IP(ip.DstIP).Equal(dst.AsSlice()) {
+			n++
+		}
+	})
+	return n
 }
 
 // publish attaches c3, which serves TCP port 80, publishing it as 8080, and
