@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 	"github.com/vishvananda/netns"
 	"github.com/weftnet/weft/daemon/api"
 	"github.com/weftnet/weft/daemon/egress"
@@ -186,27 +185,14 @@ func arpFor(t *testing.T, c *nstest.Capture, ip net.IP) int {
 	return n
 }
 
-// readCapture stops a capture and calls f on each of its packets.
+// readCapture stops a capture and calls f on each of its frames.
 func readCapture(t *testing.T, c *nstest.Capture, f func(gopacket.Packet)) {
 	t.Helper()
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	file, err := os.Open(c.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	r, err := pcapgo.NewReader(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			return
-		}
-		f(gopacket.NewPacket(data, r.LinkType(), gopacket.Default))
+	for _, p := range diagFrames(t, c.Path) {
+		f(p)
 	}
 }
 
@@ -276,7 +262,7 @@ func packetsTo(t *testing.T, c *nstest.Capture, dst netip.Addr) int {
 	t.Helper()
 	n := 0
 	readCapture(t, c, func(p gopacket.Packet) {
-		if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok && net.IP(ip.DstIP).Equal(dst.AsSlice()) {
+		if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok && ip.DstIP.Equal(dst.AsSlice()) {
 			n++
 		}
 	})
