@@ -73,6 +73,9 @@ func (d *Daemon) parseAttach(req api.Attach) (*netState, *endpoint, error) {
 	if err := containerConflict(n, ep); err != nil {
 		return nil, nil, err
 	}
+	if ep.Published, err = d.publishLocked(n, req); err != nil {
+		return nil, nil, err
+	}
 	for _, o := range n.Endpoints {
 		switch {
 		case o.IP == ip:
@@ -103,7 +106,7 @@ func (ep *endpoint) checkNetns() error {
 // namespace. The caller holds d.mu.
 func plumb(n *netState, ep *endpoint) error {
 	mac, _ := net.ParseMAC(ep.MAC)
-	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU, IfName: ep.IfName}
+	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU, IfName: ep.IfName, Gateway: n.gateway()}
 	var err error
 	ep.IfName, err = links.Plug(ep.Netns, links.BridgeName(n.VNI), v)
 	return err

@@ -100,6 +100,9 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 	if err := request.Names(req.Name, req.Aliases); err != nil {
 		return api.Endpoint{}, err
 	}
+	if _, err := publishable(n.Name, n.Gateway.IsValid() && !n.Internal, req.Publish); err != nil {
+		return api.Endpoint{}, err // before an address is taken; the ports are checked against the others in plumbCluster
+	}
 	ep := &endpoint{ID: randomID(), Name: req.Name, Netns: links.NetnsPath(req.Netns), MAC: randomMAC().String(), Aliases: req.Aliases}
 	if err := ep.setContainer(req); err != nil {
 		return api.Endpoint{}, err
@@ -140,7 +143,7 @@ func (d *Daemon) attachCluster(ctx context.Context, req api.Attach) (api.Endpoin
 		return api.Endpoint{}, err
 	}
 	ep.IP, ep.HostIf = got.IP, "wv"+ep.ID[:10]
-	out, err := d.plumbCluster(c, d.withKeys(actx, n), ep)
+	out, err := d.plumbCluster(c, d.withKeys(actx, n), ep, req)
 	if err != nil {
 		d.member.Release(c, ep.ID) // outside d.mu: it waits on the managers
 		return api.Endpoint{}, err
@@ -167,7 +170,7 @@ func (d *Daemon) withKeys(ctx context.Context, n *store.Network) *store.Network 
 // this node's copy of cluster network n, saves it and gossips its record;
 // on error nothing of it is left here, and the caller gives the address
 // back.
-func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint) (api.Endpoint, error) {
+func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint, req api.Attach) (api.Endpoint, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if now, _ := d.member.Current(); now != c || d.member.Busy() != "" {
@@ -179,6 +182,9 @@ func (d *Daemon) plumbCluster(c *cluster.Node, n *store.Network, ep *endpoint) (
 		}
 	}
 	local, err := d.ensureClusterNetwork(n)
+	if err == nil {
+		ep.Published, err = d.publishLocked(local, req)
+	}
 	if err == nil {
 		err = plumb(local, ep)
 	}
@@ -216,7 +222,7 @@ func (d *Daemon) ensureClusterNetwork(n *store.Network) (*netState, error) {
 	}
 	local := &netState{
 		ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway, MTU: n.MTU,
-		Created: n.Created, Endpoints: map[string]*endpoint{}, Cluster: true, Encrypted: n.Encrypted,
+		Created: n.Created, Endpoints: map[string]*endpoint{}, Cluster: true, Encrypted: n.Encrypted, Internal: n.Internal,
 	}
 	if err := d.startNetwork(local); err != nil {
 		return nil, err

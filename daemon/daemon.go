@@ -21,6 +21,7 @@ import (
 
 	"github.com/weftnet/weft/daemon/capture"
 	"github.com/weftnet/weft/daemon/dnshost"
+	"github.com/weftnet/weft/daemon/egress"
 	"github.com/weftnet/weft/daemon/links"
 	"github.com/weftnet/weft/daemon/localapi"
 	"github.com/weftnet/weft/daemon/membership"
@@ -47,6 +48,7 @@ type Daemon struct {
 	dns      *dnshost.Host
 	taps     links.TAPs     // opens the networks' TAPs as configured
 	captures capture.Server // debug captures in flight; ended when the API shuts down
+	egress   *egress.Table  // weft's nftables rules: forwarding, masquerade, isolation, published ports
 	stop     chan struct{}  // closed at shutdown: the daemon's own loops end
 
 	member *membership.Membership // the cluster node and its reconciler, under the membership's own lock
@@ -65,6 +67,7 @@ type Daemon struct {
 func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: log, reg: metrics.NewRegistry(), fdb: fdb.New(), boot: mathrand.Uint64(), stop: make(chan struct{}), attaching: map[string]bool{}}
 	d.captures.Log = log
+	d.egress = &egress.Table{Log: log}
 	d.taps = links.TAPs{Driver: cfg.TapDriver, Offload: cfg.TapOffload, Queues: cfg.Queues, Batch: cfg.Engine.BatchSize, Log: log,
 		Refused: tapRefused(log, &d.reg.Offloads)}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -114,6 +117,7 @@ func (d *Daemon) resume() error {
 func (d *Daemon) start() {
 	d.mu.Lock()
 	syncDNS(d.dns, d.st)
+	d.syncEgressLocked()
 	d.mu.Unlock()
 	go every(d.stop, pruneInterval, d.pruneGone)
 	if c, _ := d.member.Current(); c != nil {
@@ -307,11 +311,13 @@ func listenUnix(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// save writes the state; the caller holds d.mu.
+// save writes the state, and programs the egress rules it asks for; the
+// caller holds d.mu.
 func (d *Daemon) save() error {
 	if err := d.st.save(statePath(d.cfg.StateDir)); err != nil {
 		d.log.Error("state not saved", "err", err)
 		return err
 	}
+	d.syncEgressLocked() // the rules follow the state
 	return nil
 }

@@ -50,7 +50,7 @@ func (d *Daemon) parseNetwork(req api.NetworkCreate) (*netState, error) {
 	}
 	return &netState{
 		Name: req.Name, VNI: req.VNI, Created: time.Now().UTC(), Endpoints: map[string]*endpoint{}, ID: randomID(),
-		Subnet: s.Subnet, Gateway: s.Gateway, Peers: s.Peers, MTU: s.MTU,
+		Subnet: s.Subnet, Gateway: s.Gateway, Peers: s.Peers, MTU: s.MTU, Internal: req.Internal,
 	}, nil
 }
 
@@ -85,6 +85,12 @@ func (d *Daemon) startNetwork(n *netState) error {
 	devs, undo, err := d.taps.Open(n.Name, n.VNI, n.MTU)
 	if err != nil {
 		return err
+	}
+	if gw := n.gateway(); gw.IsValid() {
+		if err := links.SetGateway(links.BridgeName(n.VNI), netip.PrefixFrom(gw, n.Subnet.Bits())); err != nil {
+			undo()
+			return err
+		}
 	}
 	nc := vtep.NetworkConfig{Name: n.Name, VNI: n.VNI, MTU: n.MTU, Peers: n.Peers, Learn: !n.Cluster, LearnPort: d.cfg.DataPathPort, Encrypted: n.Encrypted}
 	if err := d.engine.AddNetwork(nc, devs[0], devs[1:]...); err != nil {
@@ -195,7 +201,7 @@ func (d *Daemon) Network(ctx context.Context, name string) (api.Network, error) 
 func (n *netState) describe() api.Network {
 	out := api.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "weft",
-		VNI: n.VNI, MTU: n.MTU, Bridge: links.BridgeName(n.VNI),
+		VNI: n.VNI, MTU: n.MTU, Bridge: links.BridgeName(n.VNI), Internal: n.Internal,
 		IPAM:       api.IPAM{Config: []api.IPAMConfig{{Subnet: n.Subnet.String()}}},
 		Options:    map[string]string{"weft.vni": fmt.Sprint(n.VNI), "com.docker.network.driver.mtu": fmt.Sprint(n.MTU)},
 		Peers:      []string{},
@@ -221,6 +227,7 @@ func (ep *endpoint) describe(n *netState) api.Endpoint {
 	} else {
 		e.IPv6Address = addr
 	}
+	ep.describeEgress(n, &e)
 	return e
 }
 

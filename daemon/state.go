@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/weftnet/weft/daemon/egress"
 	"github.com/weftnet/weft/internal/atomicfile"
 )
 
@@ -40,6 +41,9 @@ type netState struct {
 	Cluster bool `json:"cluster,omitempty"`
 	// Encrypted marks a cluster network sealed with ESP between hosts.
 	Encrypted bool `json:"encrypted,omitempty"`
+	// Internal marks a network with no way out of the overlay: no
+	// gateway on the bridge, no default route, nothing forwarded.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // endpoint is one namespace attached to a network.
@@ -57,6 +61,8 @@ type endpoint struct {
 	// any (CNI): kept so that a detach by container ID works after a
 	// restart and once the namespace is gone.
 	ContainerID string `json:"container_id,omitempty"`
+	// Published are the container's ports published on this host.
+	Published []egress.Port `json:"published,omitempty"`
 }
 
 // stateFile is the envelope on disk: the state and a checksum of it, so that

@@ -11,7 +11,7 @@ import (
 func (c *cli) attachCmd() *cobra.Command {
 	var req api.Attach
 	cmd := &cobra.Command{
-		Use:   "attach --network NAME [--ip ADDR] [--name CNAME] [--alias A] NETNS",
+		Use:   "attach --network NAME [--ip ADDR] [--name CNAME] [--alias A] [--publish HOSTPORT:PORT[/tcp|udp]] NETNS",
 		Short: "Attach a network namespace (a name under /run/netns, or a path) to a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,6 +39,7 @@ func (c *cli) attachCmd() *cobra.Command {
 	f.StringVar(&req.IP, "ip", "", "address of the container on the network (cluster networks: allocated when omitted)")
 	f.StringVar(&req.Name, "name", "", "container name")
 	f.StringArrayVar(&req.Aliases, "alias", nil, "another name of the container on this network (repeatable)")
+	f.StringArrayVar(&req.Publish, "publish", nil, "publish a port of the container on this host's addresses, HOSTPORT:PORT[/tcp|udp] (repeatable; tcp by default)")
 	_ = cmd.MarkFlagRequired("network")
 	return cmd
 }

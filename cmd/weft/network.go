@@ -41,11 +41,11 @@ func (c *cli) networkCreateCmd() *cobra.Command {
 	f.Uint32Var(&req.VNI, "vni", 0, "static-peer network: VXLAN network identifier (1-16777215)")
 	f.StringArrayVar(&req.Peers, "peer", nil, "static-peer network: underlay address of a peer VTEP, IP or IP:PORT (repeatable)")
 	f.StringVar(&req.Subnet, "subnet", "", "subnet in CIDR form (cluster networks: default from the address pool)")
-	f.StringVar(&req.Gateway, "gateway", "", "gateway address, reserved in the subnet")
+	f.StringVar(&req.Gateway, "gateway", "", "gateway address, reserved in the subnet; on every host's bridge, the containers' default route (static-peer networks: no way out without it)")
 	f.StringVar(&req.IPRange, "ip-range", "", "cluster networks: allocate container addresses from this sub-range")
 	f.IntVar(&req.MTU, "mtu", 0, "overlay MTU (default: underlay MTU minus VXLAN overhead)")
 	f.BoolVar(&req.Attachable, "attachable", false, "cluster networks: let containers be attached by hand (weft attach)")
-	f.BoolVar(&req.Internal, "internal", false, "cluster networks: no route out of the overlay")
+	f.BoolVar(&req.Internal, "internal", false, "no way out of the overlay: no gateway, no default route, nothing forwarded to or from outside")
 	f.BoolVar(&req.Encrypted, "encrypted", false, "cluster networks: seal every frame between hosts with ESP (AES-GCM); same as --opt encrypted")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE (repeatable)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {

@@ -69,7 +69,8 @@ type Attach struct {
 	IfName string `json:"IfName,omitempty"`
 	// ContainerID is the runtime's ID of the container (CNI_CONTAINERID),
 	// by which it can be detached, also once its namespace is gone.
-	ContainerID string `json:"ContainerID,omitempty"`
+	ContainerID string   `json:"ContainerID,omitempty"`
+	Publish     []string `json:"Publish,omitempty"` // ports to publish on the container's host, "HOSTPORT:PORT[/tcp|udp]"
 }
 
 // Detach asks to take a namespace off a network: the one at Netns, or,
@@ -97,6 +98,10 @@ type Endpoint struct {
 	ResolvConf    string `json:"ResolvConf,omitempty"` // the resolv.conf weftd wrote for the namespace, if any
 	// ContainerID is the runtime's container ID it was attached with, if any.
 	ContainerID string `json:"ContainerID,omitempty"`
+
+	// The way out of the overlay (see daemon/egress).
+	Gateway   string   `json:"Gateway,omitempty"`   // the default route's next hop; empty on --internal networks
+	Published []string `json:"Published,omitempty"` // ports published on this host, "HOSTPORT:PORT/PROTO"
 }
 
 // Error is the body of every failed request.

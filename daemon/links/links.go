@@ -34,5 +34,6 @@ type Veth struct {
 	IP      netip.Prefix // the container end's address, with the subnet's length
 	MAC     net.HardwareAddr
 	MTU     int
-	IfName  string // the name inside the namespace; empty: the first free ethN
+	IfName  string     // the name inside the namespace; empty: the first free ethN
+	Gateway netip.Addr // the container's default route goes through it; none when invalid
 }

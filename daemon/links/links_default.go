@@ -28,3 +28,4 @@ func NamespaceID(string) (string, error)                   { return "", errUnsup
 func Plug(string, string, Veth) (string, error)            { return "", errUnsupported }
 func LoopbackUp(netns.NsHandle) error                      { return errUnsupported }
 func InNetns(netns.NsHandle, func() error) error           { return errUnsupported }
+func SetGateway(string, netip.Prefix) error                { return errUnsupported }

@@ -272,6 +272,9 @@ func configureInNetns(h *netlink.Handle, c Veth) (string, error) {
 			return "", fmt.Errorf("%s: %w", s.what, err)
 		}
 	}
+	if err := defaultRoute(h, link, c.Gateway); err != nil {
+		return "", err
+	}
 	if lo, err := h.LinkByName("lo"); err == nil {
 		_ = h.LinkSetUp(lo) // a container with its loopback down still works on the overlay
 	}
