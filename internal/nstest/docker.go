@@ -73,6 +73,7 @@ type Dockerd struct {
 	Log string
 
 	opt                    DockerOptions
+	runDir                 string // holds the sockets: exec root, plugin directory
 	dataRoot, execRoot     string
 	pidfile, configFile    string
 	clientConfig, imageDir string
@@ -92,22 +93,31 @@ func (h *Host) StartDockerd(opt DockerOptions) (*Dockerd, error) {
 	if err := DockerAvailable(); err != nil {
 		return nil, err
 	}
+	// Unix sockets are made under the exec root and in the plugin
+	// directory, whose paths must stay short (108 bytes with the socket's
+	// name): they go in a directory of their own under /tmp, not in the
+	// lab's, which is named after the test.
+	run, err := os.MkdirTemp("/tmp", "weftdock-")
+	if err != nil {
+		return nil, err
+	}
 	base := filepath.Join(h.Lab.dir, h.Name+".docker")
 	d := &Dockerd{
-		Host: h, Socket: base + ".sock", PluginDir: base + ".plugins", Log: base + ".log",
-		opt: opt, dataRoot: base + ".data", execRoot: base + ".exec",
-		pidfile: base + ".pid", configFile: base + ".json",
+		Host: h, Socket: filepath.Join(run, "docker.sock"), PluginDir: filepath.Join(run, "plugins"),
+		Log: base + ".log", opt: opt, runDir: run, execRoot: filepath.Join(run, "exec"),
+		dataRoot: base + ".data", pidfile: base + ".pid", configFile: base + ".json",
 		clientConfig: base + ".client", imageDir: base + ".image",
 		cgroupParent: "/" + h.NS + "-docker",
 	}
 	d.DockerHost = "unix://" + d.Socket
-	if err := d.prepare(); err != nil {
-		return nil, err
-	}
 	if err := acquirePluginsMountpoint(); err != nil {
+		os.RemoveAll(run)
 		return nil, err
 	}
 	h.Lab.OnClose(d.Close)
+	if err := d.prepare(); err != nil {
+		return nil, err
+	}
 	if err := d.start(); err != nil {
 		return nil, err
 	}
@@ -401,8 +411,8 @@ func (d *Dockerd) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Close stops the engine, as Stop does, and gives up the plugin mountpoint;
-// the lab calls it when it closes.
+// Close stops the engine, as Stop does, gives up the plugin mountpoint and
+// removes the directory of its sockets; the lab calls it when it closes.
 func (d *Dockerd) Close() error {
 	d.mu.Lock()
 	closed := d.closed
@@ -413,5 +423,8 @@ func (d *Dockerd) Close() error {
 	}
 	err := d.Stop()
 	releasePluginsMountpoint()
+	if rerr := os.RemoveAll(d.runDir); err == nil {
+		err = rerr
+	}
 	return err
 }

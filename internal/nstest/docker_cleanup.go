@@ -46,7 +46,8 @@ func (d *Dockerd) sweep() error {
 
 // Leftovers lists what the engine left after Stop: processes, cgroups,
 // links in the host's namespace and mounts visible outside its mount
-// namespace. It is empty when Stop cleaned everything.
+// namespace, and after Close its socket directory. It is empty when Stop
+// (or Close) cleaned everything.
 func (d *Dockerd) Leftovers() []string {
 	var left []string
 	for _, pid := range d.processes() {
@@ -58,6 +59,12 @@ func (d *Dockerd) Leftovers() []string {
 	}
 	for _, link := range d.links() {
 		left = append(left, "link "+link+" in "+d.NS)
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if _, err := os.Stat(d.runDir); closed && err == nil {
+		left = append(left, "directory "+d.runDir)
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mounts), "\n") {
