@@ -99,6 +99,10 @@ func TestDockerLab(t *testing.T) {
 	// A second engine in the lab, to show that each sees its own plugins.
 	d2 := dockerHost(t, lab, "h2", 2, nstest.DockerOptions{})
 	checkPluginDir(t, d, d2)
+	resolv, err := nstest.Run("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", d.PID()), "cat", "/etc/resolv.conf")
+	if err != nil || !strings.Contains(resolv, nstest.UpstreamDNS.String()) {
+		t.Fatalf("dockerd's /etc/resolv.conf: %v; want the lab's upstream %s in %q", err, nstest.UpstreamDNS, resolv)
+	}
 	checkPluginDir(t, d2, d)
 
 	if err := d.Stop(); err != nil {
