@@ -64,7 +64,8 @@ func docker(t *testing.T, d *nstest.Dockerd, args ...string) string {
 // The Docker lab itself: a real dockerd 20.10 in a lab host, with docker0
 // and docker_gwbridge on 198.18.0.0/16 subnets, an imported busybox image,
 // two containers on a user-defined bridge network pinging each other by
-// name, a plugin directory of its own, and nothing left after Stop.
+// name, a plugin directory of its own (not a second engine's), and nothing
+// left after Stop.
 func TestDockerLab(t *testing.T) {
 	skipOnOtherDataPath(t)
 	lab := newLab(t, "wdock")
@@ -95,7 +96,14 @@ func TestDockerLab(t *testing.T) {
 			t.Fatalf("ping %s from %s: %v\n%s", p[1], p[0], err, out)
 		}
 	}
-	checkPluginDir(t, d)
+	// A second engine in the lab, to show that each sees its own plugins.
+	d2 := dockerHost(t, lab, "h2", 2, nstest.DockerOptions{})
+	checkPluginDir(t, d, d2)
+	resolv, err := nstest.Run("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", d.PID()), "cat", "/etc/resolv.conf")
+	if err != nil || !strings.Contains(resolv, nstest.UpstreamDNS.String()) {
+		t.Fatalf("dockerd's /etc/resolv.conf: %v; want the lab's upstream %s in %q", err, nstest.UpstreamDNS, resolv)
+	}
+	checkPluginDir(t, d2, d)
 
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
@@ -113,18 +121,27 @@ func TestDockerLab(t *testing.T) {
 	t.Logf("whole test: %v", time.Since(began))
 }
 
-// checkPluginDir proves the engine sees PluginDir, and only it, at
-// /run/docker/plugins: a file made there is listed inside dockerd's mount
-// namespace and not in the test's.
-func checkPluginDir(t *testing.T, d *nstest.Dockerd) {
+// checkPluginDir proves that d sees its PluginDir at /run/docker/plugins,
+// and other and the test do not: a file made there is listed inside d's
+// mount namespace only.
+func checkPluginDir(t *testing.T, d, other *nstest.Dockerd) {
 	t.Helper()
-	marker := fmt.Sprintf("marker-%d.sock", os.Getpid())
+	marker := fmt.Sprintf("marker-%s-%d.sock", d.Name, os.Getpid())
 	if err := os.WriteFile(d.PluginDir+"/"+marker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := nstest.Run("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", d.PID()), "ls", "/run/docker/plugins")
-	if err != nil || !slices.Contains(strings.Fields(out), marker) {
-		t.Fatalf("dockerd's /run/docker/plugins: %v; want %s in %q", err, marker, out)
+	plugins := func(e *nstest.Dockerd) []string {
+		out, err := nstest.Run("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", e.PID()), "ls", "/run/docker/plugins")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(out)
+	}
+	if got := plugins(d); !slices.Contains(got, marker) {
+		t.Fatalf("/run/docker/plugins of dockerd on %s: %q; want %s in it", d.Name, got, marker)
+	}
+	if got := plugins(other); slices.Contains(got, marker) {
+		t.Fatalf("/run/docker/plugins of dockerd on %s: %q; want no %s of %s's", other.Name, got, marker, d.Name)
 	}
 	if _, err := os.Stat("/run/docker/plugins/" + marker); err == nil {
 		t.Fatalf("%s is in the test's own /run/docker/plugins; want it only in dockerd's", marker)

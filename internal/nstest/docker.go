@@ -73,6 +73,7 @@ type Dockerd struct {
 	Log string
 
 	opt                    DockerOptions
+	runDir                 string // holds the sockets: exec root, plugin directory
 	dataRoot, execRoot     string
 	pidfile, configFile    string
 	clientConfig, imageDir string
@@ -87,27 +88,38 @@ type Dockerd struct {
 // StartDockerd runs dockerd 20.10 on the host with its own data root, exec
 // root (where its containerd runs too), socket, plugin directory and
 // cgroups, all under the lab's directory, and waits until its API answers.
-// The lab stops it and removes all it made when it closes.
+// Containers' upstream DNS servers are those of the host's lab
+// resolv.conf (UpstreamDNS) unless DaemonJSON's "dns" names others. The lab
+// stops the engine and removes all it made when it closes.
 func (h *Host) StartDockerd(opt DockerOptions) (*Dockerd, error) {
 	if err := DockerAvailable(); err != nil {
 		return nil, err
 	}
+	// Unix sockets are made under the exec root and in the plugin
+	// directory, whose paths must stay short (108 bytes with the socket's
+	// name): they go in a directory of their own under /tmp, not in the
+	// lab's, which is named after the test.
+	run, err := os.MkdirTemp("/tmp", "weftdock-")
+	if err != nil {
+		return nil, err
+	}
 	base := filepath.Join(h.Lab.dir, h.Name+".docker")
 	d := &Dockerd{
-		Host: h, Socket: base + ".sock", PluginDir: base + ".plugins", Log: base + ".log",
-		opt: opt, dataRoot: base + ".data", execRoot: base + ".exec",
-		pidfile: base + ".pid", configFile: base + ".json",
+		Host: h, Socket: filepath.Join(run, "docker.sock"), PluginDir: filepath.Join(run, "plugins"),
+		Log: base + ".log", opt: opt, runDir: run, execRoot: filepath.Join(run, "exec"),
+		dataRoot: base + ".data", pidfile: base + ".pid", configFile: base + ".json",
 		clientConfig: base + ".client", imageDir: base + ".image",
 		cgroupParent: "/" + h.NS + "-docker",
 	}
 	d.DockerHost = "unix://" + d.Socket
-	if err := d.prepare(); err != nil {
-		return nil, err
-	}
 	if err := acquirePluginsMountpoint(); err != nil {
+		os.RemoveAll(run)
 		return nil, err
 	}
 	h.Lab.OnClose(d.Close)
+	if err := d.prepare(); err != nil {
+		return nil, err
+	}
 	if err := d.start(); err != nil {
 		return nil, err
 	}
@@ -130,10 +142,7 @@ func DockerAvailable() error {
 	return requireStatic(BusyboxPath)
 }
 
-// prepare makes the engine's directories, daemon.json and, if asked for,
-// docker0: dockerd 20.10 checks a docker0 it has to make against the host's
-// routes, and every 198.18.0.0/16 subnet overlaps the underlay's, so it
-// would refuse to start; one that exists is used with the address it has.
+// prepare makes the engine's directories and daemon.json.
 func (d *Dockerd) prepare() error {
 	for _, dir := range []string{d.PluginDir, d.dataRoot, d.execRoot, d.clientConfig} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -148,16 +157,15 @@ func (d *Dockerd) prepare() error {
 	if err != nil {
 		return fmt.Errorf("daemon.json for %s: %w", d.Name, err)
 	}
-	if err := os.WriteFile(d.configFile, b, 0o600); err != nil {
-		return err
-	}
+	return os.WriteFile(d.configFile, b, 0o600)
+}
+
+// makeDocker0 makes docker0 with its address, if the options ask for it and
+// it is not there (from an earlier start).
+func (d *Dockerd) makeDocker0() error {
 	if !d.opt.Bridge.IsValid() {
 		return nil
 	}
-	return d.makeDocker0()
-}
-
-func (d *Dockerd) makeDocker0() error {
 	if _, err := IP("-n", d.NS, "link", "show", "docker0"); err == nil {
 		return nil // from an earlier start
 	}
@@ -195,7 +203,15 @@ func (d *Dockerd) args() []string {
 // cgroup), unshare gives it a private mount namespace, and a shell there
 // mounts PluginDir over /run/docker/plugins and the host's resolv.conf over
 // /etc/resolv.conf before it becomes dockerd.
+//
+// docker0, if asked for, is made first: dockerd 20.10 checks a docker0 it
+// has to make against the host's routes, and every 198.18.0.0/16 subnet
+// overlaps the underlay's, so it would refuse to start; one that exists is
+// used with the address it has.
 func (d *Dockerd) start() error {
+	if err := d.makeDocker0(); err != nil {
+		return err
+	}
 	log, err := os.OpenFile(d.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -401,8 +417,8 @@ func (d *Dockerd) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Close stops the engine, as Stop does, and gives up the plugin mountpoint;
-// the lab calls it when it closes.
+// Close stops the engine, as Stop does, gives up the plugin mountpoint and
+// removes the directory of its sockets; the lab calls it when it closes.
 func (d *Dockerd) Close() error {
 	d.mu.Lock()
 	closed := d.closed
@@ -413,5 +429,8 @@ func (d *Dockerd) Close() error {
 	}
 	err := d.Stop()
 	releasePluginsMountpoint()
+	if rerr := os.RemoveAll(d.runDir); err == nil {
+		err = rerr
+	}
 	return err
 }

@@ -46,7 +46,8 @@ func (d *Dockerd) sweep() error {
 
 // Leftovers lists what the engine left after Stop: processes, cgroups,
 // links in the host's namespace and mounts visible outside its mount
-// namespace. It is empty when Stop cleaned everything.
+// namespace, and after Close its socket directory. It is empty when Stop
+// (or Close) cleaned everything.
 func (d *Dockerd) Leftovers() []string {
 	var left []string
 	for _, pid := range d.processes() {
@@ -58,6 +59,12 @@ func (d *Dockerd) Leftovers() []string {
 	}
 	for _, link := range d.links() {
 		left = append(left, "link "+link+" in "+d.NS)
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if _, err := os.Stat(d.runDir); closed && err == nil {
+		left = append(left, "directory "+d.runDir)
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mounts), "\n") {
@@ -197,9 +204,15 @@ func (d *Dockerd) links() []string {
 // The mountpoint /run/docker/plugins is made on the machine's /run when the
 // first lab engine starts, if it is not there, and removed when the last one
 // closes: removing it while an engine runs would detach that engine's mount.
-var pluginsMountpoint struct {
+// Engines of other test processes count too: each process holds a shared
+// flock on the directory while its engines run, and removes the directories
+// it made only if it then gets the lock exclusively.
+var pluginsMountpoint pluginsMount
+
+type pluginsMount struct {
 	sync.Mutex
-	users   int
+	users   int      // engines of this process that use the mountpoint
+	lock    *os.File // the directory, flocked shared while users > 0
 	created []string // directories made, innermost last
 }
 
@@ -208,17 +221,45 @@ func acquirePluginsMountpoint() error {
 	m.Lock()
 	defer m.Unlock()
 	if m.users == 0 {
-		for _, dir := range []string{filepath.Dir(dockerPluginsDir), dockerPluginsDir} {
-			if _, err := os.Stat(dir); err == nil {
-				continue
+		// Another process may remove the directory between its making and
+		// the lock: a few tries.
+		var err error
+		for range 3 {
+			if err = m.lockLocked(); err == nil {
+				break
 			}
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				return fmt.Errorf("mountpoint for lab plugin directories: %w", err)
-			}
-			m.created = append(m.created, dir)
+		}
+		if err != nil {
+			return fmt.Errorf("mountpoint for lab plugin directories: %w", err)
 		}
 	}
 	m.users++
+	return nil
+}
+
+// lockLocked makes the directories that are missing and takes the shared
+// lock on the mountpoint.
+func (m *pluginsMount) lockLocked() error {
+	for _, dir := range []string{filepath.Dir(dockerPluginsDir), dockerPluginsDir} {
+		if err := os.Mkdir(dir, 0o700); err == nil {
+			m.created = append(m.created, dir)
+		} else if !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	f, err := os.Open(dockerPluginsDir)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := os.Stat(dockerPluginsDir); err != nil { // removed meanwhile
+		f.Close()
+		return err
+	}
+	m.lock = f
 	return nil
 }
 
@@ -229,8 +270,22 @@ func releasePluginsMountpoint() {
 	if m.users--; m.users > 0 {
 		return
 	}
-	for i := len(m.created) - 1; i >= 0; i-- {
-		_ = os.Remove(m.created[i]) // only if empty: something else may use it
-	}
+	m.lock.Close() // gives up the shared lock
+	m.lock = nil
+	created := m.created
 	m.created = nil
+	if len(created) == 0 {
+		return
+	}
+	f, err := os.Open(dockerPluginsDir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // another process's engines still use it
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		_ = os.Remove(created[i]) // only if empty: something else may use it
+	}
 }
