@@ -76,7 +76,8 @@ func (p plugin) add(ctx context.Context, args *skel.CmdArgs, c *Config, cl *api.
 	if err != nil {
 		return err
 	}
-	ep, err := cl.AttachPublishing(ctx, req, publish)
+	req.Publish = publish
+	ep, err := cl.Attach(ctx, req)
 	if err != nil {
 		return p.attachFailed(c, cl, args, err)
 	}
