@@ -53,6 +53,13 @@ type endpoint struct {
 	IfName  string     `json:"ifname"`  // inside the namespace
 	HostIf  string     `json:"host_if"` // the host end of the veth
 	Aliases []string   `json:"aliases,omitempty"`
+	// Docker marks a Docker container's endpoint: Docker moves its
+	// container end (IfName, on the host until then) into the container,
+	// so it has no namespace of weft's (Netns is empty; NetnsID is
+	// "docker/" and the endpoint ID), and DockerID is Docker's endpoint
+	// ID once Docker made the endpoint.
+	Docker   bool   `json:"docker,omitempty"`
+	DockerID string `json:"docker_id,omitempty"`
 }
 
 // stateFile is the envelope on disk: the state and a checksum of it, so that
