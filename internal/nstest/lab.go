@@ -33,6 +33,7 @@ type Lab struct {
 	namespaces []string
 	procs      []*exec.Cmd
 	switchNS   string
+	closers    []func() error // run first by Close, the last added first
 }
 
 // New makes a lab whose namespaces are named prefix-*, after removing any left
@@ -145,9 +146,25 @@ func (l *Lab) Start(ns, logPath string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// Close kills every process the lab started and deletes its namespaces.
-// Links inside them go with them.
+// OnClose makes Close call f first, before it stops the lab's processes and
+// deletes its namespaces: for what needs more than that to go (a dockerd).
+func (l *Lab) OnClose(f func() error) {
+	l.mu.Lock()
+	l.closers = append(l.closers, f)
+	l.mu.Unlock()
+}
+
+// Close runs what OnClose registered, kills every process the lab started
+// and deletes its namespaces. Links inside them go with them.
 func (l *Lab) Close() error {
+	l.mu.Lock()
+	closers := l.closers
+	l.closers = nil
+	l.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		errs = append(errs, closers[i]())
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range l.procs {
@@ -158,7 +175,6 @@ func (l *Lab) Close() error {
 	for _, p := range l.procs {
 		waitOrKill(p, 3*time.Second)
 	}
-	var errs []error
 	for i := len(l.namespaces) - 1; i >= 0; i-- {
 		if err := delNetns(l.namespaces[i]); err != nil {
 			errs = append(errs, err)
