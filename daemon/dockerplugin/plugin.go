@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -129,7 +130,9 @@ func (p *Plugin) Handler() http.Handler {
 func handle[Req any](mux *http.ServeMux, method string, f func(context.Context, Req) (any, error)) {
 	mux.HandleFunc("POST /"+method, func(w http.ResponseWriter, r *http.Request) {
 		var req Req
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		// Docker sends no body at all with the calls that take no
+		// arguments.
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 			reply(w, nil, api.BadRequest("%s: invalid request body: %v", method, err))
 			return
 		}

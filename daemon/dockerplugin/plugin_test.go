@@ -285,3 +285,17 @@ func TestDeleteNetwork(t *testing.T) {
 		t.Errorf("removed %v; want one removal", f.removed)
 	}
 }
+
+// Docker sends the calls that take no arguments with no body at all.
+func TestEmptyBody(t *testing.T) {
+	c := newClient(t, newFake())
+	resp, err := http.Post(c.url+"/IpamDriver.GetDefaultAddressSpaces", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"LocalDefaultAddressSpace":"weft"`) {
+		t.Errorf("GetDefaultAddressSpaces with no body: %d %s", resp.StatusCode, body)
+	}
+}
