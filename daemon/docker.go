@@ -9,6 +9,7 @@ import (
 
 	"github.com/weftnet/weft/control/store"
 	"github.com/weftnet/weft/daemon/api"
+	"github.com/weftnet/weft/daemon/dockerfw"
 	"github.com/weftnet/weft/daemon/dockerplugin"
 	"github.com/weftnet/weft/daemon/dockersync"
 	"github.com/weftnet/weft/daemon/links"
@@ -234,7 +235,8 @@ func (d *Daemon) dockerServer() (*http.Server, net.Listener) {
 		return nil, nil
 	}
 	p := dockerplugin.New(dockerBackend{d}, d.log)
-	sync := dockersync.New(dockersync.Config{Engine: engine, Weft: dockerBackend{d}, Plugin: p, Host: d.cfg.DockerHost, Log: d.log})
+	sync := dockersync.New(dockersync.Config{Engine: engine, Weft: dockerBackend{d}, Plugin: p, Host: d.cfg.DockerHost, Log: d.log,
+		Firewall: dockerfw.Allow})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-d.stop

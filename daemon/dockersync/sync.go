@@ -54,7 +54,15 @@ type Config struct {
 	// Period is how often the sync compares the two sides: a new network
 	// shows in docker network ls within about one period.
 	Period time.Duration
+	// Firewall, if set, makes sure the engine's firewall lets frames
+	// bridged on weft's bridges through (dockerfw.Allow); the sync calls
+	// it when the engine answers, and every firewallEvery passes after.
+	Firewall func() (added bool, err error)
 }
+
+// firewallEvery is how many passes go between checks of the engine's
+// firewall: a rule flushed by hand is back within 5 s.
+const firewallEvery = 10
 
 // DefaultPeriod keeps a new network's delay to docker network ls well
 // under the 2 s weft promises, at two reads of each side a second.
@@ -66,6 +74,8 @@ type Sync struct {
 	// Owned by the loop's goroutine.
 	up     bool              // the engine answered the last call
 	failed map[string]string // the last error logged per network name, so that each is logged once
+	passes int               // passes since the firewall was last checked
+	fwErr  string            // the firewall check's last error logged
 }
 
 // New returns a sync; Run runs it.
@@ -107,7 +117,32 @@ func (s *Sync) step(ctx context.Context) {
 	case err != nil && !errors.As(err, &down) && ctx.Err() == nil:
 		s.cfg.Log.Debug("docker network sync failed", "err", err)
 	}
+	wasUp := s.up
 	s.up = !errors.As(err, &down)
+	if s.up && (!wasUp || s.passes%firewallEvery == 0) {
+		s.checkFirewall()
+	}
+	s.passes++
+}
+
+// checkFirewall lets weft's bridged frames through the engine's firewall,
+// logging a change, or a failure once until it changes.
+func (s *Sync) checkFirewall() {
+	if s.cfg.Firewall == nil {
+		return
+	}
+	added, err := s.cfg.Firewall()
+	switch {
+	case err == nil && added:
+		s.cfg.Log.Info("docker firewall: frames bridged on weft's bridges are accepted in DOCKER-USER")
+	case err != nil && err.Error() != s.fwErr:
+		s.cfg.Log.Warn("docker firewall: frames bridged on weft's bridges may be dropped by Docker's FORWARD policy; "+
+			"if containers on weft networks cannot reach each other, run: iptables -I DOCKER-USER -i wbr+ -o wbr+ -j ACCEPT", "err", err)
+	}
+	s.fwErr = ""
+	if err != nil {
+		s.fwErr = err.Error()
+	}
 }
 
 // engineDown is an engine that does not answer at all.

@@ -194,3 +194,22 @@ func TestNewClient(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestFirewall(t *testing.T) {
+	s, e, _, _ := newSync()
+	calls := 0
+	s.cfg.Firewall = func() (bool, error) { calls++; return calls == 1, nil }
+	for range firewallEvery + 1 {
+		s.step(context.Background())
+	}
+	if calls != 2 {
+		t.Errorf("firewall checked %d times in %d passes; want 2", calls, firewallEvery+1)
+	}
+	e.down = errors.New("gone")
+	s.step(context.Background())
+	e.down = nil
+	s.step(context.Background()) // back up: checked at once
+	if calls != 3 {
+		t.Errorf("firewall checked %d times; want 3 after the engine came back", calls)
+	}
+}
