@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	wcrypto "github.com/weftnet/weft/crypto"
 	"github.com/weftnet/weft/internal/nstest"
 	"github.com/weftnet/weft/internal/poll"
 )
@@ -182,6 +184,121 @@ func TestDockerOverlay(t *testing.T) {
 	for _, nd := range nodes {
 		if left := weftLinks(t, nd.w); len(left) > 0 {
 			t.Errorf("links left on %s: %v", nd.w.Name, left)
+		}
+	}
+}
+
+// pollPing waits up to limit for c to reach dst, as a network's keys or a
+// restarted daemon's records arrive, and returns how long that took.
+func pollPing(t *testing.T, d *nstest.Dockerd, c, dst string, limit time.Duration) time.Duration {
+	t.Helper()
+	began := time.Now()
+	if !poll.Wait(limit, func() bool { _, err := d.Docker("exec", c, "ping", "-c", "1", "-W", "1", dst); return err == nil }) {
+		dockerPing(t, d, c, dst) // fails, with what the container sees
+	}
+	return time.Since(began)
+}
+
+// An encrypted network made with docker network create -o encrypted: the
+// containers on two hosts ping each other, and no cleartext VXLAN frame of
+// the network crosses the underlay.
+func TestDockerEncrypted(t *testing.T) {
+	skipOnOtherDataPath(t)
+	lab := newLab(t, "wdenc")
+	nodes := dockerCluster(t, lab, 2)
+	m, w := nodes[0], nodes[1]
+	docker(t, m.d, "network", "create", "-d", "weft", "--ipam-driver", "weft", "-o", "encrypted", "--subnet", "198.19.12.0/24", "--attachable", "secret")
+	waitDockerNetwork(t, nodes, "secret", false)
+	sec := inspectNet(t, m.w, "secret", false)
+	if !sec.Encrypted {
+		t.Fatalf("weft network secret made with -o encrypted is not encrypted: %+v", sec)
+	}
+	docker(t, m.d, "run", "-dit", "--name", "c1", "--network", "secret", "busybox")
+	docker(t, w.d, "run", "-dit", "--name", "c2", "--network", "secret", "busybox")
+	ip1, ip2 := dockerIP(t, m.d, "c1", "secret"), dockerIP(t, w.d, "c2", "secret")
+	pollPing(t, m.d, "c1", ip2, 5*time.Second) // the keys come from the managers within a second
+	capture, err := lab.StartCapture(m.w.NS, "eth0", "underlay", "udp", "port", "4789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerPing(t, m.d, "c1", ip2)
+	dockerPing(t, w.d, "c2", ip1)
+	fromW := func(pkts []nstest.UDPPacket) int {
+		n := 0
+		for _, p := range pkts {
+			if p.Src.Addr() == w.w.IP {
+				n++
+			}
+		}
+		return n
+	}
+	poll.Until(t, 5*time.Second, "tcpdump to write the replies", func() bool {
+		pkts, err := nstest.ReadUDP(capture.Path)
+		return err == nil && fromW(pkts) >= 4
+	})
+	if err := capture.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := nstest.ReadUDP(capture.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		if len(p.Payload) >= 8 && binary.BigEndian.Uint32(p.Payload) == wcrypto.VXLANFlags && binary.BigEndian.Uint32(p.Payload[4:])>>8 == sec.VNI {
+			t.Fatalf("cleartext VXLAN of the encrypted network on the underlay: %x", p.Payload[:16])
+		}
+	}
+	t.Logf("capture: %d datagrams, none in the clear", len(pkts))
+}
+
+// weftd and dockerd restarts with containers running: traffic resumes
+// within 2 s of weftd's return; containers dockerd brings back get their
+// network back; and once they are gone nothing is left allocated (the
+// network's removal, refused while any address is held, succeeds) and no
+// link is left.
+func TestDockerRestarts(t *testing.T) {
+	skipOnOtherDataPath(t)
+	lab := newLab(t, "wdrst")
+	nodes := dockerCluster(t, lab, 2)
+	m, w := nodes[0], nodes[1]
+	cli(t, m.w, "network", "create", "test-net", "--subnet", "198.19.3.0/24", "--attachable")
+	waitDockerNetwork(t, nodes, "test-net", false)
+	docker(t, m.d, "run", "-dit", "--name", "alpine1", "--network", "test-net", "busybox")
+	// busybox's sh as PID 1 ignores SIGTERM: --stop-timeout 1 keeps the
+	// engine's shutdown short.
+	docker(t, w.d, "run", "-dit", "--restart", "always", "--stop-timeout", "1", "--name", "alpine2", "--network", "test-net", "busybox")
+	ip1, ip2 := dockerIP(t, m.d, "alpine1", "test-net"), dockerIP(t, w.d, "alpine2", "test-net")
+	pollPing(t, m.d, "alpine1", ip2, 2*time.Second)
+
+	w.w.Stop()
+	restarted, err := w.d.StartWeftd("--docker-plugin-socket", filepath.Join(w.d.PluginDir, "weft.sock"), "--docker-host", w.d.DockerHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpLogsOnFailure(t, restarted)
+	t.Logf("traffic back %v after weftd restarted", pollPing(t, m.d, "alpine1", ip2, 2*time.Second))
+	pollPing(t, w.d, "alpine2", ip1, 2*time.Second)
+
+	if err := w.d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if !poll.Wait(20*time.Second, func() bool {
+		out, err := w.d.Docker("inspect", "-f", "{{.State.Running}}", "alpine2")
+		return err == nil && strings.TrimSpace(out) == "true"
+	}) {
+		t.Fatalf("alpine2 not running 20 s after dockerd restarted: %s", docker(t, w.d, "ps", "-a"))
+	}
+	ip2 = dockerIP(t, w.d, "alpine2", "test-net")
+	t.Logf("traffic back %v after alpine2 came back", pollPing(t, m.d, "alpine1", ip2, 5*time.Second))
+	pollPing(t, w.d, "alpine2", ip1, 2*time.Second)
+
+	docker(t, m.d, "rm", "-f", "alpine1")
+	docker(t, w.d, "rm", "-f", "alpine2")
+	cli(t, m.w, "network", "rm", "test-net") // refused while any address is held
+	waitDockerNetwork(t, nodes, "test-net", true)
+	for _, nd := range []*nstest.Weftd{m.w, restarted} {
+		if left := weftLinks(t, nd); len(left) > 0 {
+			t.Errorf("links left on %s: %v", nd.Name, left)
 		}
 	}
 }
