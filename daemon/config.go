@@ -68,7 +68,7 @@ type Config struct {
 	// where it forwards names that are not containers'.
 	DNS resolver.Config
 	// DockerPluginSocket is where weftd serves Docker its network and IPAM
-	// driver "weft" (docs/docker.md); empty turns the Docker integration
+	// driver "weft" (see daemon/dockerplugin); empty turns the Docker integration
 	// off.
 	DockerPluginSocket string
 	// DockerHost is the Docker engine whose networks weftd keeps in step
@@ -83,20 +83,21 @@ type Config struct {
 // DefaultConfig returns the configuration weftd uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:           "/var/lib/weft",        // as Docker keeps /var/lib/docker
-		APISocket:          "/run/weft/weft.sock",  // matches api.DefaultHost
-		MetricsAddr:        "127.0.0.1:9723",       // loopback only; expose deliberately
-		DataPathPort:       encap.DefaultPort,      // 4789, IANA's VXLAN port
-		GossipPort:         7946,                   // as Docker's overlay gossip
-		GossipKeyRotation:  12 * time.Hour,         // as Docker rotates its keys
-		DataKeyRotation:    12 * time.Hour,         // as Docker rotates its IPsec keys
-		Gossip:             gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
-		TapDriver:          "linux",
-		TapOffload:         true,
-		Queues:             1,
-		UDPOffload:         true,
-		Engine:             vtep.DefaultConfig(),            // see vtep.DefaultConfig
-		DNS:                resolver.DefaultConfig(),        // forwards to the resolvers of the host's /etc/resolv.conf
+		StateDir:          "/var/lib/weft",        // as Docker keeps /var/lib/docker
+		APISocket:         "/run/weft/weft.sock",  // matches api.DefaultHost
+		MetricsAddr:       "127.0.0.1:9723",       // loopback only; expose deliberately
+		DataPathPort:      encap.DefaultPort,      // 4789, IANA's VXLAN port
+		GossipPort:        7946,                   // as Docker's overlay gossip
+		GossipKeyRotation: 12 * time.Hour,         // as Docker rotates its keys
+		DataKeyRotation:   12 * time.Hour,         // as Docker rotates its IPsec keys
+		Gossip:            gossip.DefaultConfig(), // a dead node is withdrawn within 3 s on a LAN
+		TapDriver:         "linux",
+		TapOffload:        true,
+		Queues:            1,
+		UDPOffload:        true,
+		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
+		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
+
 		DockerPluginSocket: "/run/docker/plugins/weft.sock", // where Docker looks for plugin "weft"
 		DockerHost:         "unix:///var/run/docker.sock",   // Docker's own default
 	}
