@@ -107,6 +107,10 @@ func (ep *endpoint) checkNetns() error {
 func plumb(n *netState, ep *endpoint) error {
 	mac, _ := net.ParseMAC(ep.MAC)
 	v := links.Veth{HostIf: ep.HostIf, TmpName: "wc" + ep.ID[:10], IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), MAC: mac, MTU: n.MTU, IfName: ep.IfName, Gateway: n.gateway()}
+	if ep.Docker {
+		ep.IfName = v.TmpName // until Docker moves it
+		return links.Pair(links.BridgeName(n.VNI), v)
+	}
 	var err error
 	ep.IfName, err = links.Plug(ep.Netns, links.BridgeName(n.VNI), v)
 	return err
@@ -193,6 +197,9 @@ func syncDNS(dns *dnshost.Host, st *state) {
 	byID := map[string]*dnshost.Namespace{}
 	for _, n := range st.Networks {
 		for _, ep := range n.Endpoints {
+			if ep.Docker {
+				continue // Docker's own resolver serves its containers
+			}
 			ns := byID[ep.NetnsID]
 			if ns == nil {
 				ns = &dnshost.Namespace{ID: ep.NetnsID, Path: ep.Netns}

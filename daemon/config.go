@@ -67,6 +67,13 @@ type Config struct {
 	// DNS configures the embedded resolver containers find at 127.0.0.11:
 	// where it forwards names that are not containers'.
 	DNS resolver.Config
+	// DockerPluginSocket is where weftd serves Docker its network and IPAM
+	// driver "weft" (see daemon/dockerplugin); empty turns the Docker integration
+	// off.
+	DockerPluginSocket string
+	// DockerHost is the Docker engine whose networks weftd keeps in step
+	// with the cluster's, a unix:// URL.
+	DockerHost string
 	// Ready, if set, is called once, when Run has its API and metrics
 	// listeners serving, after New bound the underlay socket and restored
 	// the saved networks: weftd tells systemd it is ready there.
@@ -90,5 +97,8 @@ func DefaultConfig() Config {
 		UDPOffload:        true,
 		Engine:            vtep.DefaultConfig(),     // see vtep.DefaultConfig
 		DNS:               resolver.DefaultConfig(), // forwards to the resolvers of the host's /etc/resolv.conf
+
+		DockerPluginSocket: "/run/docker/plugins/weft.sock", // where Docker looks for plugin "weft"
+		DockerHost:         "unix:///var/run/docker.sock",   // Docker's own default
 	}
 }

@@ -165,6 +165,9 @@ func attachmentGone(ep *endpoint) bool {
 	if !links.Exists(ep.HostIf) {
 		return true
 	}
+	if ep.Docker {
+		return false // its veth goes with its container's namespace
+	}
 	id, err := links.NamespaceID(ep.Netns)
 	return err != nil || id != ep.NetnsID
 }
@@ -243,6 +246,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, mln)
+	}
+	if srv, ln := d.dockerServer(); srv != nil {
+		servers, listeners = append(servers, srv), append(listeners, ln)
 	}
 	errs := make(chan error, len(servers))
 	for i, s := range servers {

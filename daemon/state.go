@@ -63,6 +63,13 @@ type endpoint struct {
 	ContainerID string `json:"container_id,omitempty"`
 	// Published are the container's ports published on this host.
 	Published []egress.Port `json:"published,omitempty"`
+	// Docker marks a Docker container's endpoint: Docker moves its
+	// container end (IfName, on the host until then) into the container,
+	// so it has no namespace of weft's (Netns is empty; NetnsID is
+	// "docker/" and the endpoint ID), and DockerID is Docker's endpoint
+	// ID once Docker made the endpoint.
+	Docker   bool   `json:"docker,omitempty"`
+	DockerID string `json:"docker_id,omitempty"`
 }
 
 // stateFile is the envelope on disk: the state and a checksum of it, so that

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/daemon"
+	"github.com/weftnet/weft/daemon/dockersync"
 )
 
 func main() {
@@ -81,6 +82,8 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&cfg.UDPOffload, "udp-offload", cfg.UDPOffload, "send runs of underlay datagrams with UDP_SEGMENT and read them with UDP_GRO, where the kernel has them")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles under /debug/pprof/ on the metrics address")
 	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd, and write received segments coalesced")
+	fs.StringVar(&cfg.DockerPluginSocket, "docker-plugin-socket", cfg.DockerPluginSocket, "unix socket where weftd serves Docker its network and IPAM driver \"weft\" (empty: no Docker integration)")
+	fs.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "the local Docker engine, whose networks weftd keeps in step with the cluster's (a unix:// URL)")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
 	return fs
@@ -132,6 +135,13 @@ func (o *options) checks() map[string]func() error {
 			}
 			o.cfg.DNS.Upstreams = []netip.AddrPort(o.dns)
 			return nil
+		},
+		"docker-host": func() error {
+			if o.cfg.DockerPluginSocket == "" {
+				return nil
+			}
+			_, err := dockersync.NewClient(o.cfg.DockerHost)
+			return err
 		},
 		"log-level": func() error {
 			_, err := parseLevel(o.logLevel)

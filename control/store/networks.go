@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -81,8 +82,20 @@ func (s *State) pickSubnet(n *Network) error {
 		}
 		return nil
 	}
+	sub, err := s.FreeSubnet()
+	if err != nil {
+		return errorf(errors.Unwrap(err), "create network %s: %v", n.Name, err)
+	}
+	n.Subnet = sub
+	return nil
+}
+
+// FreeSubnet returns the subnet a network created without one gets: the
+// first block of the default pool that no network's subnet overlaps. Its
+// error is an ErrInvalid (no default pool) or an ErrExhausted.
+func (s *State) FreeSubnet() (netip.Prefix, error) {
 	if !s.DefaultPool.IsValid() {
-		return errorf(ErrInvalid, "create network %s: no subnet given and no default address pool", n.Name)
+		return netip.Prefix{}, errorf(ErrInvalid, "no subnet given and no default address pool")
 	}
 	taken := make([]netip.Prefix, 0, len(s.Networks))
 	for _, o := range s.Networks {
@@ -90,10 +103,9 @@ func (s *State) pickSubnet(n *Network) error {
 	}
 	sub, ok := nextFree(s.DefaultPool, s.DefaultPoolSize, taken)
 	if !ok {
-		return errorf(ErrExhausted, "create network %s: default address pool %s has no free /%d left", n.Name, s.DefaultPool, s.DefaultPoolSize)
+		return netip.Prefix{}, errorf(ErrExhausted, "default address pool %s has no free /%d left", s.DefaultPool, s.DefaultPoolSize)
 	}
-	n.Subnet = sub
-	return nil
+	return sub, nil
 }
 
 // checkGateway checks a requested gateway or sets the subnet's first usable

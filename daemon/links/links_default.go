@@ -26,6 +26,7 @@ func BridgePorts(string) ([]string, error)                 { return nil, errUnsu
 func OpenNetns(string) (netns.NsHandle, string, error)     { return netns.None(), "", errUnsupported }
 func NamespaceID(string) (string, error)                   { return "", errUnsupported }
 func Plug(string, string, Veth) (string, error)            { return "", errUnsupported }
+func Pair(string, Veth) error                              { return errUnsupported }
 func LoopbackUp(netns.NsHandle) error                      { return errUnsupported }
 func InNetns(netns.NsHandle, func() error) error           { return errUnsupported }
 func SetGateway(string, netip.Prefix) error                { return errUnsupported }

@@ -256,7 +256,7 @@ func svcStart(t *testing.T, h *nstest.Host, extra ...string) *svcWeftd {
 	w := &nstest.Weftd{Host: h, Socket: base + ".sock", Log: fmt.Sprintf("%s.%d.log", base, svcStarts)}
 	args := []string{"setpriv", "--bounding-set", strings.Join(caps, ","), "--no-new-privs", h.Lab.Bin("weftd"),
 		"--state-dir", base + ".state", "--api-socket", w.Socket,
-		"--metrics-addr", nstest.MetricsAddr, "--data-path-addr", h.IP.String()}
+		"--metrics-addr", nstest.MetricsAddr, "--data-path-addr", h.IP.String(), "--docker-plugin-socket", ""} // never the machine's Docker
 	args = append(args, strings.Fields(os.Getenv("WEFT_E2E_WEFTD_ARGS"))...)
 	args = append(args, extra...)
 	cmd, err := h.Lab.Start(h.NS, w.Log, args...)

@@ -36,7 +36,11 @@ func (h *Host) StartWeftd(extra ...string) (*Weftd, error) {
 	// may have.
 	args := []string{h.Lab.Bin("weftd"), "--config", "",
 		"--state-dir", base + ".state", "--api-socket", w.Socket,
-		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug"}
+		"--metrics-addr", MetricsAddr, "--data-path-addr", h.IP.String(), "--log-level", "debug",
+		// No Docker integration unless a test asks for it (extra flags
+		// come later and win): a lab weftd must never touch the
+		// machine's own Docker engine or plugin directory.
+		"--docker-plugin-socket", ""}
 	// WEFT_E2E_WEFTD_ARGS runs the integration tests on another data path,
 	// e.g. "--tap-driver water".
 	args = append(args, strings.Fields(os.Getenv("WEFT_E2E_WEFTD_ARGS"))...)
