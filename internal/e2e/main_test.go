@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -30,6 +31,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// -short (make unit) means the tests that need no root; as root
+		// these would build namespaces, unlocked, beside another run.
+		fmt.Println("integration tests skipped under -short")
+		return 0
+	}
 	if os.Geteuid() != 0 {
 		skipReason = "integration tests need root"
 	} else if missing := missingTools(); missing != "" {
