@@ -236,7 +236,7 @@ func (d *Daemon) dockerServer() (*http.Server, net.Listener) {
 	}
 	p := dockerplugin.New(dockerBackend{d}, d.log)
 	sync := dockersync.New(dockersync.Config{Engine: engine, Weft: dockerBackend{d}, Plugin: p, Host: d.cfg.DockerHost, Log: d.log,
-		Firewall: dockerfw.Allow})
+		Firewall: d.dockerFirewall})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-d.stop
@@ -245,4 +245,19 @@ func (d *Daemon) dockerServer() (*http.Server, net.Listener) {
 	go sync.Run(ctx)
 	d.log.Info("docker plugin serving", "socket", d.cfg.DockerPluginSocket, "docker_host", d.cfg.DockerHost)
 	return &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}, ln
+}
+
+// dockerFirewall keeps weft's rules in Docker's DOCKER-USER chain: the
+// bridges of the networks with a way out are read under d.mu, the chain
+// is changed after.
+func (d *Daemon) dockerFirewall() (changed bool, err error) {
+	d.mu.Lock()
+	var bridges []string
+	for _, n := range d.st.Networks {
+		if en := n.egressNetwork(); en.WayOut() {
+			bridges = append(bridges, en.Bridge)
+		}
+	}
+	d.mu.Unlock()
+	return dockerfw.Sync(bridges)
 }

@@ -2,6 +2,6 @@
 
 package dockerfw
 
-// Allow has nothing to do off Linux, where there is no Docker firewall to
+// Sync has nothing to do off Linux, where there is no Docker firewall to
 // pass.
-func Allow() (added bool, err error) { return false, ErrNoChain }
+func Sync(wayOutBridges []string) (changed bool, err error) { return false, ErrNoChain }

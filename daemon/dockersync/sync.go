@@ -54,15 +54,17 @@ type Config struct {
 	// Period is how often the sync compares the two sides: a new network
 	// shows in docker network ls within about one period.
 	Period time.Duration
-	// Firewall, if set, makes sure the engine's firewall lets frames
-	// bridged on weft's bridges through (dockerfw.Allow); the sync calls
-	// it when the engine answers, and every firewallEvery passes after.
-	Firewall func() (added bool, err error)
+	// Firewall, if set, makes sure the engine's firewall lets weft's
+	// traffic through: frames bridged on weft's bridges, and the way out
+	// of the networks that have one (dockerfw.Sync); the sync calls it
+	// when the engine answers, and every firewallEvery passes after.
+	Firewall func() (changed bool, err error)
 }
 
 // firewallEvery is how many passes go between checks of the engine's
-// firewall: a rule flushed by hand is back within 5 s.
-const firewallEvery = 10
+// firewall: a new network's way out, or a rule flushed by hand, is there
+// within 1 s.
+const firewallEvery = 2
 
 // DefaultPeriod keeps a new network's delay to docker network ls well
 // under the 2 s weft promises, at two reads of each side a second.
@@ -125,19 +127,21 @@ func (s *Sync) step(ctx context.Context) {
 	s.passes++
 }
 
-// checkFirewall lets weft's bridged frames through the engine's firewall,
+// checkFirewall lets weft's traffic through the engine's firewall,
 // logging a change, or a failure once until it changes.
 func (s *Sync) checkFirewall() {
 	if s.cfg.Firewall == nil {
 		return
 	}
-	added, err := s.cfg.Firewall()
+	changed, err := s.cfg.Firewall()
 	switch {
-	case err == nil && added:
-		s.cfg.Log.Info("docker firewall: frames bridged on weft's bridges are accepted in DOCKER-USER")
+	case err == nil && changed:
+		s.cfg.Log.Info("docker firewall: weft's rules in DOCKER-USER updated (bridged frames, and the way out of each network that is not internal)")
 	case err != nil && err.Error() != s.fwErr:
-		s.cfg.Log.Warn("docker firewall: frames bridged on weft's bridges may be dropped by Docker's FORWARD policy; "+
-			"if containers on weft networks cannot reach each other, run: iptables -I DOCKER-USER -i wbr+ -o wbr+ -j ACCEPT", "err", err)
+		s.cfg.Log.Warn("docker firewall: weft's traffic may be dropped by Docker's FORWARD policy; "+
+			"if containers on weft networks cannot reach each other, run: iptables -I DOCKER-USER -i wbr+ -o wbr+ -j ACCEPT; "+
+			"if they cannot reach outside, also: iptables -I DOCKER-USER -i wbr<VNI> -j ACCEPT and "+
+			"iptables -I DOCKER-USER -o wbr<VNI> -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "err", err)
 	}
 	s.fwErr = ""
 	if err != nil {
