@@ -117,9 +117,11 @@ func TestReadmeDocker(t *testing.T) {
 		switch {
 		case s.args[0] == "weft":
 			out, err = nd.w.CLI(s.args[1:]...)
-		case s.args[1] == "run" || s.args[1] == "exec":
+		case s.args[1] == "run":
 			// The network reaches this host's engine within 2 s.
-			poll.Wait(3*time.Second, func() bool { return len(dockerNetworks(nd.d)) > 0 })
+			if i := slices.Index(s.args, "--network"); i > 0 && i+1 < len(s.args) {
+				poll.Wait(2*time.Second, func() bool { return slices.Contains(dockerNetworks(nd.d), s.args[i+1]) })
+			}
 			out, err = nd.d.Docker(s.args[1:]...)
 		default:
 			out, err = nd.d.Docker(s.args[1:]...)
