@@ -236,7 +236,7 @@ func (d *Daemon) dockerServer() (*http.Server, net.Listener) {
 	}
 	p := dockerplugin.New(dockerBackend{d}, d.log)
 	sync := dockersync.New(dockersync.Config{Engine: engine, Weft: dockerBackend{d}, Plugin: p, Host: d.cfg.DockerHost, Log: d.log,
-		Firewall: dockerfw.Allow})
+		Firewall: dockerfw.Allow, Names: dockerBackend{d}, Askers: d.startDockerDNS()})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-d.stop
