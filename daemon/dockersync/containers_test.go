@@ -58,7 +58,7 @@ func TestNamesContainers(t *testing.T) {
 	e.ctrs = []EngineContainer{
 		container("c1", "alpine1", EngineEndpoint{NetworkID: "docker1", EndpointID: "d1a", Aliases: []string{"c1short", "web", "alpine1", "WEB"}},
 			EngineEndpoint{NetworkID: "docker2", EndpointID: "d1b", Aliases: []string{"c1short"}}),
-		container("c2", "plain", EngineEndpoint{NetworkID: "bridge", EndpointID: "d2"}),                                      // not on weft: left alone
+		container("c2", "plain", EngineEndpoint{NetworkID: "bridge", EndpointID: "d2"}),                                         // not on weft: left alone
 		container("c3", "remote", EngineEndpoint{NetworkID: "docker1", EndpointID: "d9"}, EngineEndpoint{NetworkID: "docker1"}), // not this node's endpoint
 	}
 	for range 2 {
