@@ -74,6 +74,11 @@ type Config struct {
 	// DockerHost is the Docker engine whose networks weftd keeps in step
 	// with the cluster's, a unix:// URL.
 	DockerHost string
+	// DockerDNS, if set, is an address of this host where weftd answers
+	// Docker containers' DNS queries, on port 53, for the names of the
+	// containers on their weft networks on every host (see
+	// daemon/dockerdns); daemon.json "dns" names it first.
+	DockerDNS netip.Addr
 	// Ready, if set, is called once, when Run has its API and metrics
 	// listeners serving, after New bound the underlay socket and restored
 	// the saved networks: weftd tells systemd it is ready there.

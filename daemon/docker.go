@@ -236,7 +236,7 @@ func (d *Daemon) dockerServer() (*http.Server, net.Listener) {
 	}
 	p := dockerplugin.New(dockerBackend{d}, d.log)
 	sync := dockersync.New(dockersync.Config{Engine: engine, Weft: dockerBackend{d}, Plugin: p, Host: d.cfg.DockerHost, Log: d.log,
-		Firewall: d.dockerFirewall})
+		Firewall: d.dockerFirewall, Names: dockerBackend{d}, Askers: d.startDockerDNS()})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-d.stop

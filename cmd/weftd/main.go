@@ -36,6 +36,7 @@ type options struct {
 	port        uint
 	gossipPort  uint
 	dns         dnsList
+	dockerDNS   string
 	logLevel    string
 	logFormat   string
 	configPath  string
@@ -84,6 +85,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&cfg.TapOffload, "tap-offload", cfg.TapOffload, "linux TAP driver: take TCP super-frames with checksum offload and split them in weftd, and write received segments coalesced")
 	fs.StringVar(&cfg.DockerPluginSocket, "docker-plugin-socket", cfg.DockerPluginSocket, "unix socket where weftd serves Docker its network and IPAM driver \"weft\" (empty: no Docker integration)")
 	fs.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "the local Docker engine, whose networks weftd keeps in step with the cluster's (a unix:// URL)")
+	fs.StringVar(&o.dockerDNS, "docker-dns", o.dockerDNS, "an IP address of this host where weftd answers Docker containers' DNS queries for the names on their weft networks, on port 53 (empty: off); name it first in daemon.json \"dns\", before the host's resolvers")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
 	return fs
@@ -142,6 +144,17 @@ func (o *options) checks() map[string]func() error {
 			}
 			_, err := dockersync.NewClient(o.cfg.DockerHost)
 			return err
+		},
+		"docker-dns": func() error {
+			if o.dockerDNS == "" {
+				return nil
+			}
+			a, err := netip.ParseAddr(o.dockerDNS)
+			if err != nil {
+				return fmt.Errorf("%q: want an IP address of this host (Docker's \"dns\" takes no port)", o.dockerDNS)
+			}
+			o.cfg.DockerDNS = a
+			return nil
 		},
 		"log-level": func() error {
 			_, err := parseLevel(o.logLevel)

@@ -71,7 +71,9 @@ func (t *gossipTrust) Verify(node string, msg, sig []byte) gossip.Verdict {
 // carry its allocation's node, network, address, MAC, name and aliases,
 // the network's VNI and the node's data address; a tombstone may only be
 // of an endpoint that is not another node's. An endpoint with no
-// allocation known may have been allocated just now (see unknown).
+// allocation known may have been allocated just now, and one whose name or
+// aliases differ renamed just now (see unknown): such a record is held,
+// and dropped if no state read within the hold bears it out.
 func (t *gossipTrust) Owns(r gossip.Record) gossip.Verdict {
 	t.mu.Lock()
 	a, ok := t.allocs[r.EndpointID]
@@ -83,8 +85,10 @@ func (t *gossipTrust) Owns(r gossip.Record) gossip.Verdict {
 	case !ok:
 		return t.unknown()
 	case a.Node != r.Node || a.NetworkID != r.Network || a.IP != r.IP || a.MAC != r.MAC.String() ||
-		a.Name != r.Name || !slices.Equal(a.Aliases, r.Aliases) || vni != r.VNI || vtep.IsValid() && vtep != r.VTEP:
+		vni != r.VNI || vtep.IsValid() && vtep != r.VTEP:
 		return gossip.Forged
+	case a.Name != r.Name || !slices.Equal(a.Aliases, r.Aliases):
+		return t.unknown() // renamed (SetNames) after the state read here: held until a newer one says so
 	}
 	return gossip.Valid
 }
@@ -146,8 +150,8 @@ func (t *gossipTrust) update(st *store.State, self string) (learned bool) {
 	}
 	allocs := make(map[string]store.Allocation, len(st.Allocations))
 	for id, a := range st.Allocations {
-		if _, had := t.allocs[id]; !had {
-			learned = true
+		if old, had := t.allocs[id]; !had || old.Name != a.Name || !slices.Equal(old.Aliases, a.Aliases) {
+			learned = true // a new allocation, or a renamed one: retry what was held for it
 		}
 		allocs[id] = *a
 	}

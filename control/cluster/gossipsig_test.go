@@ -96,8 +96,8 @@ func TestGossipTrustOwns(t *testing.T) {
 		{"another owner", change(func(r *gossip.Record) { r.Node, r.VTEP = "b", st.Nodes["b"].DataAddr }), gossip.Forged},
 		{"another address", change(func(r *gossip.Record) { r.IP = netip.MustParseAddr("198.19.7.3") }), gossip.Forged},
 		{"another MAC", change(func(r *gossip.Record) { r.MAC[5]++ }), gossip.Forged},
-		{"another name", change(func(r *gossip.Record) { r.Name = "db" }), gossip.Forged},
-		{"more aliases", change(func(r *gossip.Record) { r.Aliases = []string{"www", "db"} }), gossip.Forged},
+		{"another name: renamed after this state", change(func(r *gossip.Record) { r.Name = "db" }), gossip.Unknown},
+		{"more aliases: renamed after this state", change(func(r *gossip.Record) { r.Aliases = []string{"www", "db"} }), gossip.Unknown},
 		{"another VNI", change(func(r *gossip.Record) { r.VNI = 4098 }), gossip.Forged},
 		{"a third host's VTEP", change(func(r *gossip.Record) { r.VTEP = netip.MustParseAddrPort("198.18.0.9:4789") }), gossip.Forged},
 		{"its tombstone", change(func(r *gossip.Record) { r.Deleted = true }), gossip.Valid},
@@ -112,6 +112,16 @@ func TestGossipTrustOwns(t *testing.T) {
 	st.Allocations["ep2"] = &store.Allocation{EndpointID: "ep2", NetworkID: "net1", Node: "a", IP: netip.MustParseAddr("198.19.7.4"), MAC: "02:42:c6:13:07:04"}
 	if !k.update(st, "self") {
 		t.Error("update reported nothing learnt after a new allocation")
+	}
+	st.Allocations["ep1"].Name = "db"
+	if !k.update(st, "self") {
+		t.Error("update reported nothing learnt after a rename")
+	}
+	if got := k.Owns(change(func(r *gossip.Record) { r.Name = "db" })); got != gossip.Valid {
+		t.Errorf("renamed record after the state has the name: Owns = %v; want Valid", got)
+	}
+	if k.update(st, "self") {
+		t.Error("update reported something learnt from the same state")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -159,4 +160,40 @@ func pickMAC(n *Network, a *Allocation, peers []*Allocation) error {
 
 func (s *State) release(endpointID string) {
 	delete(s.Allocations, endpointID)
+}
+
+// setNames gives an allocation a new name and aliases. Only the node the
+// endpoint lives on may (req.Node must be its node), and the name must be
+// free on the network, as allocate requires.
+func (s *State) setNames(req *Allocation) (any, error) {
+	if req == nil {
+		return nil, errorf(ErrInvalid, "set names: command has no allocation")
+	}
+	if err := allocationSizes(req); err != nil {
+		return nil, fmt.Errorf("set names: %w", err)
+	}
+	old, ok := s.Allocations[req.EndpointID]
+	if !ok {
+		return nil, errorf(ErrNotFound, "set names %s: no allocation for endpoint %q", req.label(), req.EndpointID)
+	}
+	if old.Node != req.Node {
+		return nil, errorf(ErrForbidden, "set names %s: endpoint %s is node %s's, not node %s's", req.label(), req.EndpointID, old.Node, req.Node)
+	}
+	var peers []*Allocation
+	for _, p := range s.NetworkAllocations(old.NetworkID) {
+		if p.EndpointID != old.EndpointID {
+			peers = append(peers, p)
+		}
+	}
+	n, ok := s.Networks[old.NetworkID]
+	if !ok {
+		return nil, errorf(ErrNotFound, "set names %s: no such network %q", req.label(), old.NetworkID)
+	}
+	a := old.clone()
+	a.Name, a.Aliases = req.Name, slices.Clone(req.Aliases)
+	if err := checkName(n, &a, peers); err != nil {
+		return nil, fmt.Errorf("set names %s on network %s: %w", a.label(), n.Name, err)
+	}
+	s.Allocations[a.EndpointID] = &a
+	return a.clone(), nil
 }

@@ -8,7 +8,7 @@ package store
 // no manager's stale replica or forwarding identity enters into it.
 
 // CheckWorkerOp returns why the worker node may never apply c, whatever the
-// state: a worker may allocate addresses for itself, give them back,
+// state: a worker may allocate addresses for itself, name them, give them back,
 // remove itself from the cluster, report the gossip keys it holds and its
 // own key, nothing else. A manager can refuse such a
 // command before it reaches the log; Apply checks it again.
@@ -17,6 +17,10 @@ func CheckWorkerOp(node string, c Command) error {
 	case OpAllocate:
 		if c.Allocation != nil && c.Allocation.Node != node {
 			return errorf(ErrForbidden, "worker %s may only allocate addresses for itself", node)
+		}
+	case OpSetNames:
+		if c.Allocation != nil && c.Allocation.Node != node {
+			return errorf(ErrForbidden, "worker %s may only name its own endpoints", node)
 		}
 	case OpRemoveNode:
 		if c.NodeID != node {

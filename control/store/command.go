@@ -33,6 +33,9 @@ const (
 	// A node that joined before nodes' keys were recorded reports its own;
 	// the manager takes it from the node's certificate.
 	OpSetNodeKey = "SetNodeKey" // NodeID, PublicKey
+	// An endpoint's node names it after it was allocated, as Docker's
+	// containers are named only once the engine shows them.
+	OpSetNames = "SetNames" // Allocation: EndpointID, Node, Name, Aliases
 )
 
 // Command is one change to State, as it travels through the raft log (JSON).
@@ -54,7 +57,8 @@ type Command struct {
 	Network *Network `json:"network,omitempty"`
 	// NetworkID names a network (RemoveNetwork, AddNetworkKey).
 	NetworkID string `json:"network_id,omitempty"`
-	// Allocation is the request (Allocate). IP and MAC are chosen when zero.
+	// Allocation is the request (Allocate; IP and MAC are chosen when
+	// zero), or an allocation's new name and aliases (SetNames).
 	Allocation *Allocation `json:"allocation,omitempty"`
 	// EndpointID names an allocation (Release).
 	EndpointID string `json:"endpoint_id,omitempty"`
@@ -120,7 +124,7 @@ func errorf(kind error, format string, args ...any) error {
 // may make it.
 //
 // The value returned is a copy that shares nothing with s: a Node (AddNode,
-// SetRole), a Network (CreateNetwork), an Allocation (Allocate), the released
+// SetRole), a Network (CreateNetwork), an Allocation (Allocate, SetNames), the released
 // []Allocation (RemoveNode, ReleaseNode), the Key added (AddGossipKey,
 // AddNetworkKey), or nil.
 func (s *State) Apply(c Command) (any, error) {
@@ -166,6 +170,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return nil, s.setCertExpiry(c.CertExpiry)
 	case OpSetNodeKey:
 		return nil, s.setNodeKey(c.NodeID, c.PublicKey)
+	case OpSetNames:
+		return s.setNames(c.Allocation)
 	}
 	return nil, errorf(ErrInvalid, "unknown command op %q", c.Op)
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/weftnet/weft/control/resolver"
 )
 
@@ -106,6 +108,9 @@ func (h *Host) SetZone(z resolver.Zone) { h.res.SetZone(z) }
 
 // RemoveZone removes a network's zone.
 func (h *Host) RemoveZone(id string) { h.res.RemoveZone(id) }
+
+// Known answers from the zones alone (see resolver.Resolver.Known).
+func (h *Host) Known(req *dns.Msg, on []string) *dns.Msg { return h.res.Known(req, on) }
 
 // start returns the resolver of a namespace, starting it if needed; nil if
 // it cannot be started, which is logged: the container keeps its links.

@@ -4,8 +4,13 @@
 // with docker network create here gets its weft network once the engine
 // shows its name.
 //
+// It also names the local containers' endpoints on weft networks after
+// their containers (name and --network-alias names), so that they resolve
+// across hosts, and tells weftd's Docker DNS which containers ask from
+// which addresses.
+//
 // Log lines use the keys "network" (the name), "docker_network" (Docker's
-// ID), "docker_host" and "err".
+// ID), "container", "docker_id", "docker_host" and "err".
 package dockersync
 
 import (
@@ -26,6 +31,9 @@ type Engine interface {
 	Networks(ctx context.Context) ([]EngineNetwork, error)
 	CreateNetwork(ctx context.Context, n EngineNetwork) (string, error)
 	RemoveNetwork(ctx context.Context, id string) error
+	// Containers lists the running containers; Container inspects one.
+	Containers(ctx context.Context) ([]EngineContainer, error)
+	Container(ctx context.Context, id string) (EngineContainer, error)
 }
 
 var _ Engine = (*Client)(nil)
@@ -59,6 +67,11 @@ type Config struct {
 	// of the networks that have one (dockerfw.Sync); the sync calls it
 	// when the engine answers, and every firewallEvery passes after.
 	Firewall func() (changed bool, err error)
+	// Names, if set, gets every local Docker endpoint on a weft network
+	// named after its container each pass, and Askers, if set, gets the
+	// containers' addresses and networks (see Askers).
+	Names  Namer
+	Askers func(Askers)
 }
 
 // firewallEvery is how many passes go between checks of the engine's
@@ -78,6 +91,8 @@ type Sync struct {
 	failed map[string]string // the last error logged per network name, so that each is logged once
 	passes int               // passes since the firewall was last checked
 	fwErr  string            // the firewall check's last error logged
+	// containers are the last inspections of containers on weft networks.
+	containers map[string]inspected
 }
 
 // New returns a sync; Run runs it.
@@ -85,7 +100,7 @@ func New(cfg Config) *Sync {
 	if cfg.Period <= 0 {
 		cfg.Period = DefaultPeriod
 	}
-	return &Sync{cfg: cfg, up: true, failed: map[string]string{}}
+	return &Sync{cfg: cfg, up: true, failed: map[string]string{}, containers: map[string]inspected{}}
 }
 
 // Run syncs every period until ctx is done. An engine that does not
@@ -155,8 +170,9 @@ type engineDown struct{ err error }
 func (e *engineDown) Error() string { return e.err.Error() }
 
 // Once makes one pass: pending networks get their weft network, weft
-// networks missing from the engine are created there, and the engine's
-// weft networks that no weft network backs are removed.
+// networks missing from the engine are created there, the engine's
+// weft networks that no weft network backs are removed, and containers'
+// endpoints on weft networks get their names.
 func (s *Sync) Once(ctx context.Context) error {
 	if err := s.cfg.Engine.Ping(ctx); err != nil {
 		return &engineDown{err}
@@ -176,7 +192,7 @@ func (s *Sync) Once(ctx context.Context) error {
 	}
 	s.removeUnbacked(ctx, dk, wn, pending)
 	s.createMissing(ctx, dk, wn)
-	return nil
+	return s.names(ctx, dk)
 }
 
 // complete creates the weft networks of the engine's networks that were

@@ -14,10 +14,37 @@ import (
 
 // fakeEngine is a Docker engine's networks in memory.
 type fakeEngine struct {
-	down    error
-	nets    []EngineNetwork
-	removed []string
-	seq     int
+	down     error
+	nets     []EngineNetwork
+	removed  []string
+	seq      int
+	ctrs     []EngineContainer
+	inspects int
+}
+
+// Containers lists the containers without their aliases, as the engine's
+// list may.
+func (e *fakeEngine) Containers(context.Context) ([]EngineContainer, error) {
+	out := slices.Clone(e.ctrs)
+	for i, c := range out {
+		nets := map[string]EngineEndpoint{}
+		for k, ep := range c.NetworkSettings.Networks {
+			ep.Aliases = nil
+			nets[k] = ep
+		}
+		out[i].Name, out[i].Names, out[i].NetworkSettings.Networks = "", []string{c.Name}, nets
+	}
+	return out, nil
+}
+
+func (e *fakeEngine) Container(_ context.Context, id string) (EngineContainer, error) {
+	e.inspects++
+	for _, c := range e.ctrs {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return EngineContainer{}, errors.New("no such container: " + id)
 }
 
 func (e *fakeEngine) Ping(context.Context) error { return e.down }

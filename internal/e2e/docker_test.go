@@ -28,10 +28,18 @@ type dockerNode struct {
 // into every engine.
 func dockerCluster(t *testing.T, lab *nstest.Lab, n int) []dockerNode {
 	t.Helper()
+	return dockerClusterWith(t, lab, n, func(int) (nstest.DockerOptions, []string) { return nstest.DockerOptions{}, nil })
+}
+
+// dockerClusterWith is dockerCluster with each host's dockerd options and
+// further weftd flags given by setup, of the host's number from 1.
+func dockerClusterWith(t *testing.T, lab *nstest.Lab, n int, setup func(i int) (nstest.DockerOptions, []string)) []dockerNode {
+	t.Helper()
 	nodes := make([]dockerNode, n)
 	for i := range nodes {
-		d := dockerHost(t, lab, fmt.Sprintf("h%d", i+1), i+1, nstest.DockerOptions{})
-		w, err := d.StartWeftd("--docker-plugin-socket", filepath.Join(d.PluginDir, "weft.sock"), "--docker-host", d.DockerHost)
+		opt, args := setup(i + 1)
+		d := dockerHost(t, lab, fmt.Sprintf("h%d", i+1), i+1, opt)
+		w, err := d.StartWeftd(append([]string{"--docker-plugin-socket", filepath.Join(d.PluginDir, "weft.sock"), "--docker-host", d.DockerHost}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
