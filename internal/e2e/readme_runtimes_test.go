@@ -96,12 +96,13 @@ func checkStep(t *testing.T, s hostStep, out string, err error) {
 
 // The README's Docker tutorial works as written: its commands run, on the
 // hosts it names, against two lab hosts' dockerd with weftd serving them
-// the plugin, in a cluster of the two; the image alpine is busybox.
+// the plugin and Docker's DNS, set up as the README says, in a cluster of
+// the two; the image alpine is busybox.
 func TestReadmeDocker(t *testing.T) {
 	skipOnOtherDataPath(t)
 	steps := readmeSteps(t, "docker-tutorial", "docker", "weft")
 	lab := newLab(t, "wdrm")
-	nodes := dockerCluster(t, lab, 2)
+	nodes := dockerDNSCluster(t, lab, 2) // weftd --docker-dns and daemon.json "dns", as the README says
 	for _, nd := range nodes {
 		if err := nd.d.ImportBusybox("alpine"); err != nil {
 			t.Fatal(err)
