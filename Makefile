@@ -21,9 +21,9 @@ deps:
 
 # test: formatting, vet, unit tests and (as root) the integration tests.
 test: deps fmt-check vet
-	$(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./...
+	$(ROOT_ENV) $(GO) test -count=1 -timeout 20m ./...
 	@echo "== the integration tests again, on the portable TAP path (water)"
-	WEFT_E2E_WEFTD_ARGS="--tap-driver water" $(ROOT_ENV) $(GO) test -count=1 -timeout 15m ./internal/e2e/
+	WEFT_E2E_WEFTD_ARGS="--tap-driver water" $(ROOT_ENV) $(GO) test -count=1 -timeout 20m ./internal/e2e/
 
 # unit: the tests that need no root, quickly.
 unit:
