@@ -145,6 +145,20 @@ func TestCNIThroughLibcni(t *testing.T) {
 			ping(t, p[0], p[1])
 		}
 	})
+	t.Run("portMappings", func(t *testing.T) {
+		c6 := mustNetns(t, lab, "c6")
+		rt6 := runtimeConf("cid-c6", c6, "c6", map[string]any{"portMappings": []map[string]any{{"hostPort": 8086, "containerPort": 80, "protocol": "tcp"}}})
+		h1.add(t, rt6)
+		serveTCP(t, c6, 80, "c6")
+		hostPort := hosts[0].IP.String() + ":8086"
+		if got, err := dial(hosts[1].NS, hostPort); got != "c6" {
+			t.Fatalf("%s from h2: %q, %v; want c6's answer", hostPort, got, err)
+		}
+		h1.del(t, rt6)
+		if got, err := dial(hosts[1].NS, hostPort); err == nil {
+			t.Errorf("%s from h2 after DEL: %q; want no answer", hostPort, got)
+		}
+	})
 	t.Run("STATUS", func(t *testing.T) {
 		if err := h1.cni.GetStatusNetworkList(context.Background(), h1.list); err != nil {
 			t.Errorf("STATUS with weftd up: %v", err)

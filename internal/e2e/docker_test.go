@@ -207,15 +207,21 @@ func pollPing(t *testing.T, d *nstest.Dockerd, c, dst string, limit time.Duratio
 	return time.Since(began)
 }
 
-// An encrypted network made with docker network create -o encrypted: the
-// containers on two hosts ping each other, and no cleartext VXLAN frame of
-// the network crosses the underlay.
+// An encrypted network made with docker network create -o encrypted and
+// an MTU option: the containers get that MTU, and on two hosts ping each
+// other by name and by address, and no cleartext VXLAN frame of the
+// network crosses the underlay.
 func TestDockerEncrypted(t *testing.T) {
 	skipOnOtherDataPath(t)
 	lab := newLab(t, "wdenc")
-	nodes := dockerCluster(t, lab, 2)
+	up, err := lab.StartUpstreamDNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	nodes := dockerDNSCluster(t, lab, 2)
 	m, w := nodes[0], nodes[1]
-	docker(t, m.d, "network", "create", "-d", "weft", "--ipam-driver", "weft", "-o", "encrypted", "--subnet", "198.19.12.0/24", "--attachable", "secret")
+	docker(t, m.d, "network", "create", "-d", "weft", "--ipam-driver", "weft", "-o", "encrypted", "-o", "com.docker.network.driver.mtu=1350", "--subnet", "198.19.12.0/24", "--attachable", "secret")
 	waitDockerNetwork(t, nodes, "secret", false)
 	sec := inspectNet(t, m.w, "secret", false)
 	if !sec.Encrypted {
@@ -224,13 +230,24 @@ func TestDockerEncrypted(t *testing.T) {
 	docker(t, m.d, "run", "-dit", "--name", "c1", "--network", "secret", "busybox")
 	docker(t, w.d, "run", "-dit", "--name", "c2", "--network", "secret", "busybox")
 	ip1, ip2 := dockerIP(t, m.d, "c1", "secret"), dockerIP(t, w.d, "c2", "secret")
+	for _, c := range []struct {
+		d    *nstest.Dockerd
+		name string
+	}{{m.d, "c1"}, {w.d, "c2"}} {
+		if mtu := strings.TrimSpace(docker(t, c.d, "exec", c.name, "cat", "/sys/class/net/eth0/mtu")); mtu != "1350" {
+			t.Errorf("%s's eth0 has MTU %s; want the network's 1350", c.name, mtu)
+		}
+	}
 	pollPing(t, m.d, "c1", ip2, 5*time.Second) // the keys come from the managers within a second
+	waitResolve(t, m.d, "c1", "c2", ip2, 10*time.Second)
+	waitResolve(t, w.d, "c2", "c1", ip1, 10*time.Second)
 	capture, err := lab.StartCapture(m.w.NS, "eth0", "underlay", "udp", "port", "4789")
 	if err != nil {
 		t.Fatal(err)
 	}
+	dockerPing(t, m.d, "c1", "c2")
+	dockerPing(t, w.d, "c2", "c1")
 	dockerPing(t, m.d, "c1", ip2)
-	dockerPing(t, w.d, "c2", ip1)
 	fromW := func(pkts []nstest.UDPPacket) int {
 		n := 0
 		for _, p := range pkts {
