@@ -2,7 +2,6 @@ package dockerfw
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -11,28 +10,15 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+	"github.com/weftnet/weft/internal/nstest"
 )
 
 // inScratchNetns runs f on a thread in a network namespace of the test's
 // own, made with Docker's chains as iptables-nft makes them; the
-// namespace goes when the test ends. It skips without root, or fails
-// where root tests must run.
+// namespace goes when the test ends.
 func inScratchNetns(t *testing.T, f func(name string)) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("programs nftables in a scratch namespace")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("WEFT_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
-	name := fmt.Sprintf("weft-dockerfw-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	name := nstest.ScratchNetns(t, "weft-dockerfw")
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()

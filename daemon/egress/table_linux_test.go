@@ -1,36 +1,20 @@
 package egress
 
 import (
-	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"slices"
 	"testing"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netns"
+	"github.com/weftnet/weft/internal/nstest"
 )
 
 // scratchNetns makes a network namespace for the test and returns a
-// descriptor of it; the namespace goes when the test ends. It skips
-// without root, or fails where root tests must run.
+// descriptor of it; the namespace goes when the test ends.
 func scratchNetns(t *testing.T) int {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("programs nftables in a scratch namespace")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("WEFT_REQUIRE_ROOT_TESTS") == "1" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
-	name := fmt.Sprintf("weft-egress-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	name := nstest.ScratchNetns(t, "weft-egress")
 	h, err := netns.GetFromName(name)
 	if err != nil {
 		t.Fatal(err)
